@@ -1,0 +1,610 @@
+//! The observation an auditor receives, with the chat exchange already parsed.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::vocabulary::{Phase, SettingValue};
+
+/// Who sent the exchange: org -> workspace -> agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub org: String,
+    pub workspace: String,
+    pub agent: String,
+}
+
+/// The author of a chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+    /// The legacy `function` role.
+    Function,
+    /// Any other role, as written (empty when the message had none).
+    Other(String),
+}
+
+impl Role {
+    fn parse(role: &str) -> Self {
+        match role {
+            "system" => Self::System,
+            "developer" => Self::Developer,
+            "user" => Self::User,
+            "assistant" => Self::Assistant,
+            "tool" => Self::Tool,
+            "function" => Self::Function,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Content written by someone other than the operator or the model: users and tool results.
+    /// Prompt-injection attempts arrive through these.
+    pub fn is_untrusted(&self) -> bool {
+        matches!(self, Self::User | Self::Tool | Self::Function)
+    }
+}
+
+/// One message of the request, with its text content flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    role: Role,
+    content: String,
+    name: Option<String>,
+}
+
+impl Message {
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// The message text. OpenAI allows `content` to be a string or an array of parts; the text
+    /// parts are joined with `\n` (non-text parts such as images are skipped).
+    pub fn content(&self) -> &str {
+        &self.content
+    }
+
+    /// The optional participant `name`.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// Where a tool call was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolCallOrigin {
+    /// In `messages[index].tool_calls` (or `function_call`) of the request: calls the model made
+    /// earlier in the conversation.
+    Request { message: usize },
+    /// In `choices[index].message.tool_calls` (or `function_call`) of the response: calls the
+    /// model wants to make now.
+    Response { choice: usize },
+}
+
+/// A function call requested by the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    id: Option<String>,
+    name: String,
+    arguments: String,
+    origin: ToolCallOrigin,
+}
+
+impl ToolCall {
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The arguments as text (normally a JSON document; an object given inline is serialized).
+    pub fn arguments(&self) -> &str {
+        &self.arguments
+    }
+
+    pub fn origin(&self) -> ToolCallOrigin {
+        self.origin
+    }
+}
+
+/// The effective settings: every declared setting, with scope overrides applied by the host.
+///
+/// The typed getters return `None` when the setting is absent or has another type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    entries: Vec<(String, SettingValue)>,
+}
+
+impl Settings {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets (or replaces) one setting.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<SettingValue>) -> Self {
+        self.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&SettingValue> {
+        self.entries
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    pub fn boolean(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            SettingValue::Boolean(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match self.get(name)? {
+            SettingValue::Count(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            SettingValue::Number(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn string(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            SettingValue::String(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn string_list(&self, name: &str) -> Option<&[String]> {
+        match self.get(name)? {
+            SettingValue::StringList(values) => Some(values),
+            _ => None,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SettingValue)> {
+        self.entries
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
+    }
+
+    pub(crate) fn insert(&mut self, name: String, value: SettingValue) {
+        match self.entries.iter_mut().find(|(key, _)| *key == name) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+}
+
+/// What an auditor observes in one phase of one exchange.
+///
+/// The host builds it from the WIT `observation`; tests build it with [`Input::new`]:
+///
+/// ```
+/// use lucid_auditor_sdk::{Input, Phase};
+///
+/// let input = Input::new(Phase::Request, r#"{"messages":[{"role":"user","content":"hi"}]}"#)?
+///     .with_setting("max_tokens", 10u64);
+/// assert_eq!(input.messages()[0].content(), "hi");
+/// assert_eq!(input.settings().count("max_tokens"), Some(10));
+/// # Ok::<(), lucid_auditor_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Input {
+    phase: Phase,
+    request_id: String,
+    scope: Scope,
+    request: Value,
+    response: Option<Value>,
+    artifacts: Option<Value>,
+    settings: Settings,
+    messages: Vec<Message>,
+    tool_calls: Vec<ToolCall>,
+    response_text: Option<String>,
+}
+
+impl Input {
+    /// Parses an OpenAI chat-completions request body for `phase`.
+    ///
+    /// Fails with [`Error::InvalidInput`] when the body is not JSON, is not an object, or has a
+    /// `messages` field that is not an array of objects. In the artifact phase an empty body is
+    /// allowed (there may be no request).
+    pub fn new(phase: Phase, request: &str) -> Result<Self, Error> {
+        let request = if phase == Phase::Artifact && request.trim().is_empty() {
+            Value::Null
+        } else {
+            let value = parse_json("request", request)?;
+            if !value.is_object() {
+                return Err(Error::invalid_input(
+                    "request is not a JSON object; expected a chat-completions request",
+                ));
+            }
+            value
+        };
+        let (messages, tool_calls) = parse_messages(&request)?;
+        Ok(Self {
+            phase,
+            request_id: String::new(),
+            scope: Scope::default(),
+            request,
+            response: None,
+            artifacts: None,
+            settings: Settings::new(),
+            messages,
+            tool_calls,
+            response_text: None,
+        })
+    }
+
+    /// Adds the chat-completions response body. Fails with [`Error::InvalidInput`] when it is
+    /// not a JSON object.
+    pub fn with_response(mut self, response: &str) -> Result<Self, Error> {
+        let response = parse_json("response", response)?;
+        if !response.is_object() {
+            return Err(Error::invalid_input(
+                "response is not a JSON object; expected a chat completion",
+            ));
+        }
+        let mut texts = Vec::new();
+        let choices = response
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (choice, entry) in choices.iter().enumerate() {
+            let Some(message) = entry.get("message") else {
+                continue;
+            };
+            let text = content_text(message.get("content"));
+            if !text.is_empty() {
+                texts.push(text);
+            }
+            collect_tool_calls(
+                message,
+                ToolCallOrigin::Response { choice },
+                &mut self.tool_calls,
+            );
+        }
+        self.response_text = Some(texts.join("\n"));
+        self.response = Some(response);
+        Ok(self)
+    }
+
+    /// Adds the artifact descriptor (artifact phase).
+    pub fn with_artifacts(mut self, artifacts: &str) -> Result<Self, Error> {
+        self.artifacts = Some(parse_json("artifacts", artifacts)?);
+        Ok(self)
+    }
+
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = request_id.into();
+        self
+    }
+
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    pub fn with_setting(mut self, name: impl Into<String>, value: impl Into<SettingValue>) -> Self {
+        self.settings.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The request's messages, in order.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// The assistant text of the response (`choices[*].message.content`, joined with `\n`).
+    /// `None` when there is no response (request and artifact phases).
+    pub fn response_text(&self) -> Option<&str> {
+        self.response_text.as_deref()
+    }
+
+    /// Tool calls found in the request's messages and, when present, in the response.
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        &self.tool_calls
+    }
+
+    /// The whole request body, for fields the SDK does not lift out (`model`, `tools`...).
+    /// `Null` only in the artifact phase when there was no request.
+    pub fn request_json(&self) -> &Value {
+        &self.request
+    }
+
+    pub fn response_json(&self) -> Option<&Value> {
+        self.response.as_ref()
+    }
+
+    pub fn artifacts_json(&self) -> Option<&Value> {
+        self.artifacts.as_ref()
+    }
+
+    /// The text an auditor should scan in the current phase; see [`Input::texts_in`].
+    pub fn texts(&self) -> Vec<&str> {
+        self.texts_in(self.phase)
+    }
+
+    /// The non-empty texts belonging to `phase`: every message's content in the request phase,
+    /// tool-call arguments in the execution phase, the response text in the response phase, and
+    /// nothing in the artifact phase.
+    pub fn texts_in(&self, phase: Phase) -> Vec<&str> {
+        let texts: Vec<&str> = match phase {
+            Phase::Artifact => Vec::new(),
+            Phase::Request => self.messages.iter().map(Message::content).collect(),
+            Phase::Execution => self.tool_calls.iter().map(ToolCall::arguments).collect(),
+            Phase::Response => self.response_text().into_iter().collect(),
+        };
+        texts.into_iter().filter(|text| !text.is_empty()).collect()
+    }
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|err| Error::invalid_input(format!("{what} is not valid JSON: {err}")))
+}
+
+fn parse_messages(request: &Value) -> Result<(Vec<Message>, Vec<ToolCall>), Error> {
+    let entries = match request.get("messages") {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => {
+            return Err(Error::invalid_input(
+                "request field 'messages' is not an array",
+            ));
+        }
+    };
+    let mut messages = Vec::with_capacity(entries.len());
+    let mut tool_calls = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if !entry.is_object() {
+            return Err(Error::invalid_input(format!(
+                "request message {index} is not a JSON object"
+            )));
+        }
+        messages.push(Message {
+            role: Role::parse(
+                entry
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+            content: content_text(entry.get("content")),
+            name: entry.get("name").and_then(Value::as_str).map(str::to_owned),
+        });
+        collect_tool_calls(
+            entry,
+            ToolCallOrigin::Request { message: index },
+            &mut tool_calls,
+        );
+    }
+    Ok((messages, tool_calls))
+}
+
+/// Flattens OpenAI `content`: a string, or an array of parts of which the text ones count.
+fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter(|part| {
+                    matches!(
+                        part.get("type").and_then(Value::as_str),
+                        Some("text" | "input_text" | "output_text")
+                    )
+                })
+                .filter_map(|part| part.get("text").and_then(Value::as_str))
+                .collect();
+            texts.join("\n")
+        }
+        _ => String::new(),
+    }
+}
+
+fn collect_tool_calls(message: &Value, origin: ToolCallOrigin, out: &mut Vec<ToolCall>) {
+    let calls = message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for call in calls {
+        let function = call.get("function").unwrap_or(&Value::Null);
+        out.push(ToolCall {
+            id: call.get("id").and_then(Value::as_str).map(str::to_owned),
+            name: function
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            arguments: arguments_text(function.get("arguments")),
+            origin,
+        });
+    }
+    // The deprecated single `function_call` field.
+    if let Some(function) = message
+        .get("function_call")
+        .filter(|value| value.is_object())
+    {
+        out.push(ToolCall {
+            id: None,
+            name: function
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            arguments: arguments_text(function.get("arguments")),
+            origin,
+        });
+    }
+}
+
+fn arguments_text(arguments: Option<&Value>) -> String {
+    match arguments {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &str = r#"{
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "name": "ann", "content": [
+                {"type": "text", "text": "look at"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                {"type": "text", "text": "this"}
+            ]},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\":\"x\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "found x"}
+        ]
+    }"#;
+
+    const RESPONSE: &str = r#"{
+        "id": "chatcmpl-1",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "here you go", "tool_calls": [
+                {"id": "call_2", "type": "function", "function": {"name": "send", "arguments": {"to": "bob"}}}
+            ]}},
+            {"index": 1, "message": {"role": "assistant", "content": "second choice"}}
+        ]
+    }"#;
+
+    #[test]
+    fn messages_are_flattened_to_text() {
+        let input = Input::new(Phase::Request, REQUEST).unwrap();
+        let messages = input.messages();
+        assert_eq!(messages.len(), 4);
+        assert_eq!(messages[0].role(), &Role::System);
+        assert_eq!(messages[1].content(), "look at\nthis");
+        assert_eq!(messages[1].name(), Some("ann"));
+        assert_eq!(messages[2].content(), "");
+        assert_eq!(messages[3].role(), &Role::Tool);
+        assert!(messages[3].role().is_untrusted());
+        assert_eq!(input.texts(), ["be brief", "look at\nthis", "found x"]);
+        assert_eq!(input.response_text(), None);
+        assert_eq!(input.request_json()["model"], "gpt-4o");
+    }
+
+    #[test]
+    fn tool_calls_come_from_request_and_response() {
+        let input = Input::new(Phase::Execution, REQUEST)
+            .unwrap()
+            .with_response(RESPONSE)
+            .unwrap();
+        let calls = input.tool_calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].name(), "lookup");
+        assert_eq!(calls[0].id(), Some("call_1"));
+        assert_eq!(calls[0].arguments(), r#"{"q":"x"}"#);
+        assert_eq!(calls[0].origin(), ToolCallOrigin::Request { message: 2 });
+        assert_eq!(calls[1].name(), "send");
+        assert_eq!(calls[1].arguments(), r#"{"to":"bob"}"#);
+        assert_eq!(calls[1].origin(), ToolCallOrigin::Response { choice: 0 });
+        assert_eq!(input.texts(), [r#"{"q":"x"}"#, r#"{"to":"bob"}"#]);
+    }
+
+    #[test]
+    fn response_text_joins_the_choices() {
+        let input = Input::new(Phase::Response, REQUEST)
+            .unwrap()
+            .with_response(RESPONSE)
+            .unwrap();
+        assert_eq!(input.response_text(), Some("here you go\nsecond choice"));
+        assert_eq!(input.texts(), ["here you go\nsecond choice"]);
+        assert_eq!(input.response_json().unwrap()["id"], "chatcmpl-1");
+    }
+
+    #[test]
+    fn legacy_function_call_is_a_tool_call() {
+        let request =
+            r#"{"messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]}"#;
+        let input = Input::new(Phase::Request, request).unwrap();
+        assert_eq!(input.tool_calls()[0].name(), "f");
+    }
+
+    #[test]
+    fn malformed_bodies_are_invalid_input() {
+        for body in [
+            "{not json",
+            "[1, 2]",
+            r#"{"messages": "hi"}"#,
+            r#"{"messages": ["hi"]}"#,
+            "",
+        ] {
+            let err = Input::new(Phase::Request, body).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{body}: {err}");
+        }
+        let err = Input::new(Phase::Response, "{}")
+            .unwrap()
+            .with_response("nope")
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+        assert!(
+            Input::new(Phase::Artifact, "")
+                .unwrap()
+                .messages()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn settings_are_typed() {
+        let input = Input::new(Phase::Request, "{}")
+            .unwrap()
+            .with_setting("max", 10u64)
+            .with_setting("ratio", 0.5)
+            .with_setting("on", true)
+            .with_setting("mode", "strict")
+            .with_setting("tags", vec!["a".to_owned()])
+            .with_setting("max", 20u64);
+        let settings = input.settings();
+        assert_eq!(settings.count("max"), Some(20));
+        assert_eq!(settings.number("ratio"), Some(0.5));
+        assert_eq!(settings.boolean("on"), Some(true));
+        assert_eq!(settings.string("mode"), Some("strict"));
+        assert_eq!(settings.string_list("tags"), Some(&["a".to_owned()][..]));
+        assert_eq!(settings.number("max"), None);
+        assert_eq!(settings.count("missing"), None);
+        assert_eq!(settings.iter().count(), 5);
+    }
+}

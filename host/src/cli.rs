@@ -1,0 +1,449 @@
+//! The `lucid` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::cache::CompileCache;
+use crate::claim::Phase;
+use crate::plugin::{Auditor, ObservationInput};
+use crate::plugin_dir::{Admission, EntryStatus, PluginLoader, PluginSet};
+use crate::reload::PluginHost;
+use crate::sandbox::{EngineOptions, Limits, Sandbox};
+use crate::signing::{self, TrustedKeys};
+
+/// Lucid: a verifiable AI gateway.
+///
+/// Lucid sits in front of an OpenAI-compatible model, runs sandboxed WebAssembly auditors over
+/// every request and response, decides with one Cedar policy and emits a signed, hash-chained
+/// receipt for each exchange.
+#[derive(Debug, Parser)]
+#[command(name = "lucid", version, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (tracing syntax, e.g. `info` or `lucid=debug`); overrides LUCID_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the plugin directory and keep it loaded, reloading on every change.
+    ///
+    /// Prints the loaded and refused plugins (with their SHA-256 and the plugin_set_hash) at
+    /// start and after every change of the directory.
+    Serve(ServeArgs),
+    /// Work with a single auditor plugin (.wasm component).
+    #[command(subcommand)]
+    Auditor(AuditorCommand),
+    /// Generate an Ed25519 key pair for signing auditors: KEY (secret, PKCS#8 PEM, mode 0600)
+    /// and KEY.pub (public, SPKI PEM).
+    Keygen {
+        /// Where to write the secret key; the public key goes to the same path plus `.pub`.
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of auditor plugins (*.wasm components).
+    #[arg(long, default_value = "plugins", value_name = "DIR")]
+    pub plugins: PathBuf,
+    /// Configuration file (lucid.toml); built-in defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory: compile cache (and, later, evidence and keys).
+    #[arg(long, default_value = ".lucid", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Load only plugins with a valid FILE.wasm.sig from a key in --trusted-keys.
+    #[arg(long, requires = "trusted_keys")]
+    pub require_signed: bool,
+    /// Directory of trusted publisher keys (*.pub).
+    #[arg(long, value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
+    /// Largest plugin file accepted, in MiB.
+    #[arg(long, default_value_t = 32)]
+    pub max_plugin_mib: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditorCommand {
+    /// Print an auditor's SHA-256 (of the exact file bytes) and its vocabulary as JSON.
+    Inspect {
+        /// The auditor component.
+        file: PathBuf,
+    },
+    /// Run an auditor once, in the sandbox, over a chat request (and response); print its claims
+    /// as JSON.
+    Test(Box<TestArgs>),
+    /// Sign an auditor: write FILE.wasm.sig, an Ed25519 signature over the file's SHA-256.
+    Sign {
+        /// The auditor component.
+        file: PathBuf,
+        /// The secret key (from `lucid keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Verify an auditor's FILE.wasm.sig against a directory of trusted public keys.
+    Verify {
+        /// The auditor component.
+        file: PathBuf,
+        /// Directory of trusted publisher keys (*.pub).
+        #[arg(long, value_name = "DIR")]
+        trusted_keys: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The auditor component.
+    pub file: PathBuf,
+    /// The phase to observe.
+    #[arg(long, value_parser = parse_phase)]
+    pub phase: Phase,
+    /// An OpenAI chat-completions request body (JSON file).
+    #[arg(long, value_name = "REQUEST.json")]
+    pub input: PathBuf,
+    /// An OpenAI chat-completions response body (JSON file), for the response and execution
+    /// phases.
+    #[arg(long, value_name = "RESPONSE.json")]
+    pub response: Option<PathBuf>,
+    /// An artifact descriptor (JSON file), for the artifact phase.
+    #[arg(long, value_name = "ARTIFACTS.json")]
+    pub artifacts: Option<PathBuf>,
+    /// Set an auditor setting, `name=value` (repeatable). Values are checked against the
+    /// declared type; string lists are comma-separated or a JSON array.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// Request id passed to the auditor.
+    #[arg(long, default_value = "lucid-cli-test")]
+    pub request_id: String,
+    /// Scope: organisation.
+    #[arg(long, default_value = "default")]
+    pub org: String,
+    /// Scope: workspace.
+    #[arg(long, default_value = "default")]
+    pub workspace: String,
+    /// Scope: agent.
+    #[arg(long, default_value = "default")]
+    pub agent: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Sandbox limits of one guest call.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Wall-clock deadline of one call, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub deadline_ms: u64,
+    /// Memory cap of the guest, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub memory_mib: usize,
+    /// Instruction budget (fuel) of one call; unlimited when absent.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+            fuel: self.fuel,
+            ..Limits::default()
+        }
+    }
+}
+
+fn parse_phase(s: &str) -> Result<Phase, String> {
+    s.parse()
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let filter = cli
+        .log
+        .clone()
+        .or_else(|| std::env::var("LUCID_LOG").ok())
+        .unwrap_or_else(|| "warn".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// One line for an error and its causes.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Auditor(AuditorCommand::Inspect { file }) => inspect(&file),
+        Command::Auditor(AuditorCommand::Test(args)) => test(&args),
+        Command::Auditor(AuditorCommand::Sign { file, key }) => sign(&file, &key),
+        Command::Auditor(AuditorCommand::Verify { file, trusted_keys }) => {
+            verify(&file, &trusted_keys)
+        }
+        Command::Keygen { out } => {
+            let id = signing::keygen(&out)?;
+            emit(&json!({"secret_key": out.display().to_string(), "public_key": format!("{}.pub", out.display()), "key_id": id}).to_string());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+fn load_auditor(sandbox: &Sandbox, file: &Path, limits: &Limits) -> anyhow::Result<Auditor> {
+    let bytes = read_file(file, "auditor")?;
+    Auditor::load(sandbox, &bytes, limits).with_context(|| file.display().to_string())
+}
+
+fn inspect(file: &Path) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(EngineOptions::default())?;
+    let auditor = load_auditor(&sandbox, file, &Limits::default())?;
+    let out = json!({
+        "file": file.display().to_string(),
+        "sha256": auditor.sha256,
+        "size": auditor.size,
+        "vocabulary": auditor.vocabulary,
+    });
+    emit(&serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read a JSON document that must be an object; return it as compact text.
+fn read_json_object(path: &Path, what: &str) -> anyhow::Result<String> {
+    let bytes = read_file(path, what)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{what} {} is not valid JSON", path.display()))?;
+    if !value.is_object() {
+        bail!("{what} {} must be a JSON object", path.display());
+    }
+    Ok(value.to_string())
+}
+
+fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let request = read_json_object(&args.input, "request")?;
+    let response = args
+        .response
+        .as_deref()
+        .map(|p| read_json_object(p, "response"))
+        .transpose()?;
+    let artifacts = args
+        .artifacts
+        .as_deref()
+        .map(|p| read_json_object(p, "artifact descriptor"))
+        .transpose()?;
+    let limits = args.limits.limits();
+    let sandbox = Sandbox::new(EngineOptions {
+        fuel: limits.fuel.is_some(),
+        ..EngineOptions::default()
+    })?;
+    let auditor = load_auditor(&sandbox, &args.file, &limits)?;
+    let vocabulary = &auditor.vocabulary;
+    if !vocabulary.observes(args.phase) {
+        let phases: Vec<&str> = vocabulary.phases.iter().map(|p| p.as_str()).collect();
+        bail!(
+            "auditor '{}' does not observe the {} phase (it observes: {})",
+            vocabulary.id,
+            args.phase,
+            phases.join(", ")
+        );
+    }
+    let mut settings = vocabulary.default_settings();
+    for assignment in &args.settings {
+        let (name, value) = vocabulary
+            .parse_assignment(assignment)
+            .map_err(anyhow::Error::msg)?;
+        settings.0.insert(name, value);
+    }
+    let input = ObservationInput {
+        phase: args.phase,
+        request_id: args.request_id.clone(),
+        org: args.org.clone(),
+        workspace: args.workspace.clone(),
+        agent: args.agent.clone(),
+        request,
+        response,
+        artifacts,
+    };
+    let observed = auditor
+        .observe(&sandbox, &input, &settings, &limits)
+        .with_context(|| format!("auditor '{}' failed", vocabulary.id))?;
+    let out = json!({
+        "auditor": vocabulary.id,
+        "sha256": auditor.sha256,
+        "claims": observed.claims,
+        "duration_us": observed.duration.as_micros() as u64,
+    });
+    emit(&serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(file: &Path, key: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = read_file(file, "auditor")?;
+    let key = signing::read_secret_key(key)?;
+    let doc = signing::sign_digest(&key, &crate::plugin::sha256_hex(&bytes))?;
+    let mut sig_path = file.as_os_str().to_owned();
+    sig_path.push(".sig");
+    let sig_path = PathBuf::from(sig_path);
+    std::fs::write(&sig_path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("cannot write {}", sig_path.display()))?;
+    emit(&json!({"file": file.display().to_string(), "signature": sig_path.display().to_string(), "sha256": doc.sha256, "key_id": doc.key_id}).to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(file: &Path, trusted: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = read_file(file, "auditor")?;
+    let keys = TrustedKeys::load_dir(trusted)?;
+    let mut sig_path = file.as_os_str().to_owned();
+    sig_path.push(".sig");
+    let sig_path = PathBuf::from(sig_path);
+    let sig = match std::fs::read(&sig_path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", sig_path.display())),
+    };
+    let sha256 = crate::plugin::sha256_hex(&bytes);
+    let key_id = keys
+        .verify(&sig_path.display().to_string(), sig.as_deref(), &sha256)
+        .with_context(|| format!("{}: signature rejected", file.display()))?;
+    emit(&json!({"file": file.display().to_string(), "valid": true, "sha256": sha256, "key_id": key_id}).to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print the listing of a plugin set, one line per file.
+pub fn print_listing(set: &PluginSet) {
+    let loaded = set.plugins.len();
+    let refused = set.entries.len() - loaded;
+    let mut out = format!(
+        "plugin set {} ({loaded} loaded, {refused} refused)\n",
+        set.hash
+    );
+    for e in &set.entries {
+        match e.status {
+            EntryStatus::Loaded => {
+                let note = e
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out += &format!(
+                    "  loaded  {} {} {} sha256:{}{note}\n",
+                    e.file,
+                    e.id.as_deref().unwrap_or("?"),
+                    e.version.as_deref().unwrap_or("?"),
+                    e.sha256.as_deref().unwrap_or("?"),
+                );
+            }
+            EntryStatus::Refused => {
+                out += &format!(
+                    "  refused {}: {}\n",
+                    e.file,
+                    e.reason.as_deref().unwrap_or("unknown reason")
+                )
+            }
+        }
+    }
+    emit(out.trim_end());
+}
+
+/// Print one line (or block) to stdout; a closed stdout (`| head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => crate::config::Config::load(path)?,
+        None => crate::config::Config::default(),
+    };
+    let trusted_keys = match (&args.trusted_keys, args.require_signed) {
+        (Some(dir), true) => Some(std::sync::Arc::new(TrustedKeys::load_dir(dir)?)),
+        (Some(_), false) => bail!("--trusted-keys is only used with --require-signed"),
+        _ => None,
+    };
+    let sandbox = std::sync::Arc::new(Sandbox::new(EngineOptions {
+        pooling: true,
+        fuel: config_uses_fuel(&config),
+        ..EngineOptions::default()
+    })?);
+    let cache_dir = args.data_dir.join("cache");
+    let cache = CompileCache::new(&cache_dir, &sandbox)
+        .with_context(|| format!("cannot create compile cache {}", cache_dir.display()))?;
+    let admission = Admission {
+        max_file_bytes: args.max_plugin_mib << 20,
+        trusted_keys,
+        ..Admission::default()
+    };
+    let loader = PluginLoader::new(sandbox.clone(), Some(cache), admission);
+    let host = std::sync::Arc::new(PluginHost::open(&args.plugins, loader)?);
+    let set = host.current();
+    // Configuration errors for the auditors loaded at start are fatal: fix the file and restart.
+    for plugin in &set.plugins {
+        config.policy_for(&plugin.auditor.vocabulary)?;
+    }
+    print_listing(&set);
+    let _guard = crate::reload::watch(host.clone(), move |set| {
+        for (id, policy) in crate::runtime::policies(&config, set) {
+            if let Err(e) = policy {
+                tracing::error!(auditor = %id, "auditor will fail closed: {e}");
+            }
+        }
+        print_listing(set);
+    })
+    .with_context(|| format!("cannot watch {}", args.plugins.display()))?;
+    tracing::info!(dir = %args.plugins.display(), "watching the plugin directory");
+    wait_for_shutdown()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_uses_fuel(config: &crate::config::Config) -> bool {
+    config.defaults.fuel.is_some() || config.auditors.values().any(|a| a.fuel.is_some())
+}
+
+/// Block until SIGINT or SIGTERM.
+fn wait_for_shutdown() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
+    })?;
+    Ok(())
+}

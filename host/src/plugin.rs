@@ -1,0 +1,290 @@
+//! Loading one auditor plugin: recognise the file, measure it, compile it, check that it exports
+//! a compatible `lucid:auditor` interface, link it against the sandbox and read its vocabulary.
+
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, types::ComponentItem};
+
+use crate::bindings::{AUDITOR_INTERFACE, AUDITOR_PACKAGE, AuditorPluginPre, wit};
+use crate::claim::{Claim, Phase, check_claim};
+use crate::sandbox::{ErrorKind, GuestError, Limits, Sandbox, classify};
+use crate::vocabulary::{Settings, Vocabulary, VocabularyError};
+
+/// Why a file could not be loaded as an auditor.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("not a WebAssembly file (it does not start with the \\0asm magic number)")]
+    NotWasm,
+    #[error(
+        "is a core WebAssembly module, not a component: build it with `cargo build --target wasm32-wasip2` or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    #[error("is not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error(
+        "does not export the {AUDITOR_PACKAGE} interface (expected an export named {AUDITOR_INTERFACE}; it exports: {found})"
+    )]
+    WrongWorld { found: String },
+    #[error(
+        "exports {found}, which is not compatible with this host's {AUDITOR_INTERFACE}: rebuild it against lucid:auditor@0.1.x"
+    )]
+    WrongVersion { found: String },
+    #[error("cannot be linked: {0}")]
+    Link(String),
+    #[error("failed in describe: {0}")]
+    Describe(GuestError),
+    #[error("returned an invalid vocabulary: {0}")]
+    Vocabulary(#[from] VocabularyError),
+}
+
+/// SHA-256 of the exact bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What kind of file the bytes are, from the WebAssembly header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasmKind {
+    Component,
+    CoreModule,
+    NotWasm,
+}
+
+pub fn wasm_kind(bytes: &[u8]) -> WasmKind {
+    if wasmparser::Parser::is_component(bytes) {
+        WasmKind::Component
+    } else if wasmparser::Parser::is_core_wasm(bytes) {
+        WasmKind::CoreModule
+    } else {
+        WasmKind::NotWasm
+    }
+}
+
+/// A plugin that loaded: measured, compiled, linked and described. Cheap to instantiate.
+#[derive(Clone)]
+pub struct Auditor {
+    pub sha256: String,
+    pub size: u64,
+    pub vocabulary: Vocabulary,
+    pre: AuditorPluginPre<crate::sandbox::GuestState>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("id", &self.vocabulary.id)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One observation to run.
+#[derive(Debug, Clone)]
+pub struct ObservationInput {
+    pub phase: Phase,
+    pub request_id: String,
+    pub org: String,
+    pub workspace: String,
+    pub agent: String,
+    /// The chat request body, JSON text.
+    pub request: String,
+    /// The chat response body, JSON text.
+    pub response: Option<String>,
+    /// The artifact descriptor, JSON text (artifact phase).
+    pub artifacts: Option<String>,
+}
+
+/// Claims of one call and how long it took.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub claims: Vec<Claim>,
+    pub duration: std::time::Duration,
+}
+
+impl Auditor {
+    pub fn id(&self) -> &str {
+        &self.vocabulary.id
+    }
+
+    /// Compile `bytes` (or take them from `compile`), check the exported interface, link and
+    /// read the vocabulary in the sandbox.
+    pub fn load(sandbox: &Sandbox, bytes: &[u8], limits: &Limits) -> Result<Auditor, PluginError> {
+        let sha256 = sha256_hex(bytes);
+        let component = compile(sandbox, bytes)?;
+        Self::from_component(sandbox, component, sha256, bytes.len() as u64, limits)
+    }
+
+    /// Like `load`, for a component already compiled (e.g. from the compile cache).
+    pub fn from_component(
+        sandbox: &Sandbox,
+        component: Component,
+        sha256: String,
+        size: u64,
+        limits: &Limits,
+    ) -> Result<Auditor, PluginError> {
+        check_exports(sandbox, &component)?;
+        let instance_pre = sandbox
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        let pre =
+            AuditorPluginPre::new(instance_pre).map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        let (mut store, output) = sandbox.store(limits);
+        let described = pre
+            .instantiate(&mut store)
+            .and_then(|plugin| plugin.lucid_auditor_auditor().call_describe(&mut store));
+        let raw = match described {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(PluginError::Describe(classify(&e, &store, &output, limits)));
+            }
+        };
+        let vocabulary = Vocabulary::from_guest(raw)?;
+        Ok(Auditor {
+            sha256,
+            size,
+            vocabulary,
+            pre,
+        })
+    }
+
+    /// Run `observe` in a fresh instance and check the returned claims against the vocabulary.
+    pub fn observe(
+        &self,
+        sandbox: &Sandbox,
+        input: &ObservationInput,
+        settings: &Settings,
+        limits: &Limits,
+    ) -> Result<Observed, GuestError> {
+        let started = Instant::now();
+        let observation = wit::Observation {
+            phase: input.phase.into(),
+            request_id: input.request_id.clone(),
+            scope: wit::Scope {
+                org: input.org.clone(),
+                workspace: input.workspace.clone(),
+                agent: input.agent.clone(),
+            },
+            request: input.request.clone(),
+            response: input.response.clone(),
+            artifacts: input.artifacts.clone(),
+            settings: settings.to_wit(),
+        };
+        let (mut store, output) = sandbox.store(limits);
+        let result = self.pre.instantiate(&mut store).and_then(|plugin| {
+            plugin
+                .lucid_auditor_auditor()
+                .call_observe(&mut store, &observation)
+        });
+        let duration = started.elapsed();
+        let stdout = output.stdout();
+        if !stdout.trim().is_empty() {
+            tracing::info!(auditor = %self.id(), "guest stdout: {}", stdout.trim_end());
+        }
+        let raw = match result {
+            Ok(Ok(claims)) => claims,
+            Ok(Err(e)) => {
+                let message = match e {
+                    wit::AuditorError::InvalidInput(m) => format!("invalid input: {m}"),
+                    wit::AuditorError::Failed(m) => m,
+                };
+                return Err(GuestError::new(ErrorKind::Error, message));
+            }
+            Err(e) => return Err(classify(&e, &store, &output, limits)),
+        };
+        let stderr = output.stderr();
+        if !stderr.trim().is_empty() {
+            tracing::info!(auditor = %self.id(), "guest stderr: {}", stderr.trim_end());
+        }
+        let mut claims: Vec<Claim> = Vec::with_capacity(raw.len());
+        let mut size = 0usize;
+        for claim in raw {
+            let claim = check_claim(claim, input.phase, |name| {
+                self.vocabulary
+                    .claim(name)
+                    .map(|c| (c.ty, c.phases.clone()))
+            })
+            .map_err(|e| GuestError::new(ErrorKind::Contract, e.to_string()))?;
+            if claims.iter().any(|c| c.name == claim.name) {
+                return Err(GuestError::new(
+                    ErrorKind::Contract,
+                    crate::claim::ClaimError::Duplicate(claim.name).to_string(),
+                ));
+            }
+            size += claim.approx_size();
+            if size > limits.max_claims_bytes {
+                return Err(GuestError::new(
+                    ErrorKind::Contract,
+                    format!(
+                        "returned more than {} bytes of claims",
+                        limits.max_claims_bytes
+                    ),
+                ));
+            }
+            claims.push(claim);
+        }
+        Ok(Observed { claims, duration })
+    }
+}
+
+/// Compile a component after checking what kind of file it is.
+pub fn compile(sandbox: &Sandbox, bytes: &[u8]) -> Result<Component, PluginError> {
+    match wasm_kind(bytes) {
+        WasmKind::NotWasm => return Err(PluginError::NotWasm),
+        WasmKind::CoreModule => return Err(PluginError::CoreModule),
+        WasmKind::Component => {}
+    }
+    Component::new(sandbox.engine(), bytes).map_err(|e| PluginError::Invalid(format!("{e:#}")))
+}
+
+/// Check that the component exports a semver-compatible `lucid:auditor/auditor` instance.
+fn check_exports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let mut names: Vec<String> = Vec::new();
+    let mut auditor_exports: Vec<String> = Vec::new();
+    for (name, item) in ty.exports(sandbox.engine()) {
+        if matches!(item.ty, ComponentItem::ComponentInstance(_))
+            && name.starts_with(&format!("{AUDITOR_PACKAGE}/auditor"))
+        {
+            auditor_exports.push(name.to_string());
+        }
+        names.push(name.to_string());
+    }
+    if component
+        .get_export_index(None, AUDITOR_INTERFACE)
+        .is_some()
+    {
+        return Ok(());
+    }
+    if let Some(found) = auditor_exports.into_iter().next() {
+        return Err(PluginError::WrongVersion { found });
+    }
+    let found = if names.is_empty() {
+        "nothing".to_string()
+    } else {
+        names.join(", ")
+    };
+    Err(PluginError::WrongWorld { found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_file_kinds() {
+        assert_eq!(wasm_kind(b"\0asm\x01\0\0\0"), WasmKind::CoreModule);
+        assert_eq!(wasm_kind(b"\0asm\x0d\0\x01\0"), WasmKind::Component);
+        assert_eq!(wasm_kind(b"hello world"), WasmKind::NotWasm);
+        assert_eq!(wasm_kind(b""), WasmKind::NotWasm);
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the `lucid` host against real auditor components.
+//!
+//! The components are built by `cargo xtask test` (or `cargo xtask build`) into `plugins/`.
+
+mod cli;
+mod hostile;
+mod util;

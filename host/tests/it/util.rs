@@ -1,0 +1,175 @@
+//! Helpers shared by the integration tests: the built components, temp dirs, and running the
+//! real `lucid` binary.
+//!
+//! `cargo xtask test` builds the components first and says where they are
+//! (`LUCID_TEST_PLUGINS`, `LUCID_TEST_GUESTS`); a plain `cargo test` builds them here, once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
+
+use lucid::plugin::Auditor;
+use lucid::sandbox::{EngineOptions, Limits, Sandbox};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is one level below the repository root")
+        .to_path_buf()
+}
+
+/// Build a wasm workspace with cargo (a no-op when up to date) and return its output dir.
+fn build_wasm(manifest: &str) -> PathBuf {
+    let root = repo_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+            manifest,
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {manifest} failed");
+    root.join(manifest)
+        .parent()
+        .unwrap()
+        .join("target/wasm32-wasip2/release")
+}
+
+/// The directory with the shipped auditors (pii, injection, token_budget).
+pub fn plugins_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("LUCID_TEST_PLUGINS")
+            .map(PathBuf::from)
+            .filter(|d| d.join("pii.wasm").is_file())
+            .unwrap_or_else(|| build_wasm("guests/Cargo.toml"))
+    })
+    .clone()
+}
+
+pub fn plugin(name: &str) -> PathBuf {
+    plugins_dir().join(format!("{name}.wasm"))
+}
+
+/// A hostile or minimal test guest from tests/guests.
+pub fn guest(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("LUCID_TEST_GUESTS")
+            .map(PathBuf::from)
+            .filter(|d| d.join("empty.wasm").is_file())
+            .unwrap_or_else(|| build_wasm("tests/guests/Cargo.toml"))
+    })
+    .join(format!("{name}.wasm"))
+}
+
+/// One sandbox for the in-process tests (engine creation and the epoch thread are per process).
+pub fn sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            Arc::new(
+                Sandbox::new(EngineOptions {
+                    pooling: true,
+                    fuel: true,
+                    ..EngineOptions::default()
+                })
+                .expect("sandbox"),
+            )
+        })
+        .clone()
+}
+
+/// Load a component file into the shared sandbox.
+pub fn load(path: &Path) -> Auditor {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Auditor::load(&sandbox(), &bytes, &Limits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn lucid() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lucid"));
+    cmd.env_remove("LUCID_LOG");
+    cmd
+}
+
+/// Result of one run of the binary.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        assert!(
+            self.status.success(),
+            "lucid failed: {}\n{}",
+            self.status,
+            self.stderr
+        );
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// Assert a clean failure: non-zero exit, one `error:` line, no panic.
+    pub fn error_line(&self) -> &str {
+        assert!(
+            !self.status.success(),
+            "expected failure, got success: {}",
+            self.stdout
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the host panicked: {}",
+            self.stderr
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one error line, got: {}",
+            self.stderr
+        );
+        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+        lines[0]
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("lucid runs");
+    Run {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Write a file into a fresh temp dir and return both.
+pub fn temp_file(name: &str, contents: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    (dir, path)
+}
+
+/// A chat request with one user message.
+pub fn chat_request(text: &str) -> String {
+    serde_json::json!({
+        "model": "mock-1",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": text}
+        ]
+    })
+    .to_string()
+}

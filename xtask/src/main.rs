@@ -1,0 +1,220 @@
+//! `cargo xtask`: build, run, test and benchmark Lucid with one command each.
+//!
+//! Everything a fresh machine needs beyond the Rust toolchain is installed from here (rustup
+//! targets today), and every command it runs is printed first.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+/// Guests built into `plugins/`: (crate name, output file stem).
+const AUDITORS: &[&str] = &["pii", "injection", "token_budget"];
+const WASM_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32-unknown-unknown"];
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run, test and benchmark Lucid")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build every guest into plugins/ and the host (release).
+    Build,
+    /// Build, then start the host on built-in defaults; extra arguments go to `lucid serve`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Native unit tests, guest builds and integration tests against the real components.
+    Test,
+    /// `cargo fmt --check`, `cargo clippy -D warnings`, then the same as `test`.
+    Ci,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Build => build(),
+        Cmd::Run { args } => run(&args),
+        Cmd::Test => test(),
+        Cmd::Ci => ci(),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Run a command from the repository root, echoing it first.
+fn exec(mut cmd: Command) -> anyhow::Result<()> {
+    cmd.current_dir(root());
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    eprintln!("$ {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Add the wasm targets with rustup when they are missing.
+fn ensure_targets() -> anyhow::Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add the wasm targets; install it from rustup.rs")?;
+    let installed = String::from_utf8_lossy(&out.stdout);
+    let missing: Vec<&str> = WASM_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "xtask: adding missing rustup targets: {}",
+            missing.join(", ")
+        );
+        let mut cmd = Command::new("rustup");
+        cmd.args(["target", "add"]).args(&missing);
+        exec(cmd)?;
+    }
+    Ok(())
+}
+
+/// Build the auditors (their own workspace, so host features never leak into guests) and copy
+/// them into plugins/.
+fn build_guests() -> anyhow::Result<()> {
+    ensure_targets()?;
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+        "guests/Cargo.toml",
+    ]);
+    exec(cmd)?;
+    let out_dir = root().join("guests/target/wasm32-wasip2/release");
+    let plugins = root().join("plugins");
+    std::fs::create_dir_all(&plugins).context("cannot create plugins/")?;
+    for name in AUDITORS {
+        let from = out_dir.join(format!("{name}.wasm"));
+        let to = plugins.join(format!("{name}.wasm"));
+        // Copy to a temporary name and rename, so a running host never sees a half-written file.
+        let tmp = plugins.join(format!(".{name}.wasm.tmp"));
+        std::fs::copy(&from, &tmp)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), tmp.display()))?;
+        std::fs::rename(&tmp, &to)?;
+        eprintln!("xtask: {}", to.display());
+    }
+    Ok(())
+}
+
+fn build_host() -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "-p", "lucid"]);
+    exec(cmd)
+}
+
+fn build() -> anyhow::Result<()> {
+    build_guests()?;
+    build_host()
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
+    build()?;
+    let mut cmd = Command::new(root().join("target/release/lucid"));
+    cmd.arg("serve").args(["--plugins", "plugins"]).args(args);
+    exec(cmd)
+}
+
+/// Build the hostile and minimal test guests (tests/guests); the host's tests load them from
+/// there.
+fn build_test_guests() -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+        "tests/guests/Cargo.toml",
+    ]);
+    exec(cmd)
+}
+
+fn test() -> anyhow::Result<()> {
+    build_guests()?;
+    build_test_guests()?;
+    // Native unit tests of the guest SDK and the auditors.
+    let mut cmd = cargo();
+    cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);
+    exec(cmd)?;
+    // Host unit and integration tests, in release so they share the build of `lucid`.
+    let mut cmd = cargo();
+    cmd.args(["test", "--release", "--workspace"])
+        .env("LUCID_TEST_PLUGINS", root().join("plugins"))
+        .env(
+            "LUCID_TEST_GUESTS",
+            root().join("tests/guests/target/wasm32-wasip2/release"),
+        );
+    exec(cmd)?;
+    Ok(())
+}
+
+fn ci() -> anyhow::Result<()> {
+    ensure_targets()?;
+    for manifest in ["Cargo.toml", "guests/Cargo.toml", "tests/guests/Cargo.toml"] {
+        let mut cmd = cargo();
+        cmd.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
+        exec(cmd)?;
+    }
+    let mut cmd = cargo();
+    cmd.args([
+        "clippy",
+        "--release",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    exec(cmd)?;
+    let mut cmd = cargo();
+    cmd.args([
+        "clippy",
+        "--manifest-path",
+        "guests/Cargo.toml",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    exec(cmd)?;
+    test()
+}
