@@ -377,9 +377,12 @@ fn emit(text: &str) {
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => crate::config::Config::load(path)?,
-        None => crate::config::Config::default(),
+    let (config, config_hash) = match &args.config {
+        Some(path) => {
+            let (config, hash) = crate::config::Config::load_with_hash(path)?;
+            (config, Some(hash))
+        }
+        None => (crate::config::Config::default(), None),
     };
     let trusted_keys = match (&args.trusted_keys, args.require_signed) {
         (Some(dir), true) => Some(std::sync::Arc::new(TrustedKeys::load_dir(dir)?)),
@@ -407,8 +410,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         config.policy_for(&plugin.auditor.vocabulary)?;
     }
     print_listing(&set);
+    let runner = crate::runtime::PhaseRunner::new(sandbox.clone());
+    let auditing = crate::runtime::Auditing::new(host.clone(), config, config_hash, runner);
+    let watched = auditing.clone();
     let _guard = crate::reload::watch(host.clone(), move |set| {
-        for (id, policy) in crate::runtime::policies(&config, set) {
+        let view = watched.install(set.clone());
+        for (id, policy) in view.policies.iter() {
             if let Err(e) = policy {
                 tracing::error!(auditor = %id, "auditor will fail closed: {e}");
             }

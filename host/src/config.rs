@@ -82,6 +82,21 @@ impl Config {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Load and return the SHA-256 of the file's bytes too (the `config_hash` of the artifact
+    /// descriptor).
+    pub fn load_with_hash(path: &Path) -> Result<(Config, String), ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: "the file is not UTF-8".into(),
+        })?;
+        let config = Self::parse(&text, &path.display().to_string())?;
+        Ok((config, crate::plugin::sha256_hex(&bytes)))
+    }
+
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),

@@ -92,7 +92,7 @@ pub struct WatchGuard {
 /// Watch the plugin directory and call `on_change` with every new set.
 pub fn watch(
     host: Arc<PluginHost>,
-    on_change: impl Fn(&PluginSet) + Send + 'static,
+    on_change: impl Fn(&Arc<PluginSet>) + Send + 'static,
 ) -> notify::Result<WatchGuard> {
     let (tx, rx) = channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {

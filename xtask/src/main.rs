@@ -171,6 +171,8 @@ fn build_test_guests() -> anyhow::Result<()> {
 fn test() -> anyhow::Result<()> {
     build_guests()?;
     build_test_guests()?;
+    // The end-to-end tests run the release binary.
+    build_host()?;
     // Native unit tests of the guest SDK and the auditors.
     let mut cmd = cargo();
     cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);

@@ -4,4 +4,6 @@
 
 mod cli;
 mod hostile;
+mod plugin_dir;
+mod runtime;
 mod util;

@@ -1,0 +1,427 @@
+//! The shape of a `lucid-ar/1` core and of the chain fields the signer adds.
+
+use serde_json::{Map, Value};
+
+use crate::canonical::phases_claims_hash;
+use crate::{FormatError, MAX_SAFE_INTEGER, VERSION};
+
+const PHASES: [&str; 4] = ["artifact", "request", "execution", "response"];
+const EFFECTS: [&str; 2] = ["allow", "deny"];
+
+/// The chain fields of an AR, borrowed from it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChainFields<'a> {
+    pub depth: u64,
+    pub previous: Option<&'a str>,
+    pub public_key: &'a str,
+    pub splice: Option<Splice<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Splice<'a> {
+    pub previous_public_key: &'a str,
+    pub previous_ar_hash: &'a str,
+}
+
+/// Checks every field the host provides and returns the `claims_hash` the claims in `phases`
+/// have. A `claims_hash` present in `ar` must equal it.
+pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError> {
+    let version = str_field(ar, "version", "")?;
+    if version != VERSION {
+        return Err(FormatError::Version(version.to_owned()));
+    }
+    non_empty(ar, "request_id", "")?;
+    let timestamp = str_field(ar, "timestamp", "")?;
+    if !is_rfc3339_utc(timestamp) {
+        return Err(invalid(
+            "timestamp",
+            "an rfc 3339 utc timestamp (yyyy-mm-ddThh:mm:ss[.f]Z)",
+        ));
+    }
+    let scope = object_field(ar, "scope", "")?;
+    for name in ["org", "workspace", "agent"] {
+        str_field(scope, name, "scope.")?;
+    }
+
+    let phases = array_field(ar, "phases", "")?;
+    let mut any_deny = None;
+    for (i, phase) in phases.iter().enumerate() {
+        let path = format!("phases[{i}]");
+        let phase = phase
+            .as_object()
+            .ok_or_else(|| invalid(&path, "an object"))?;
+        let prefix = format!("{path}.");
+        let name = str_field(phase, "phase", &prefix)?;
+        if !PHASES.contains(&name) {
+            return Err(invalid(
+                &format!("{prefix}phase"),
+                "one of artifact, request, execution, response",
+            ));
+        }
+        for (j, claim) in array_field(phase, "claims", &prefix)?.iter().enumerate() {
+            check_claim(claim, &format!("{prefix}claims[{j}]"))?;
+        }
+        let decision = object_field(phase, "decision", &prefix)?;
+        let prefix = format!("{prefix}decision.");
+        if effect(decision, "effect", &prefix)? == "deny" && any_deny.is_none() {
+            any_deny = Some(i);
+        }
+        string_list(decision, "reasons", &prefix)?;
+        string_list(decision, "errors", &prefix)?;
+    }
+    if effect(ar, "decision", "")? == "allow" {
+        if let Some(i) = any_deny {
+            return Err(FormatError::AllowOverDeny(i));
+        }
+    }
+    hex_field(ar, "policy_hash", "", 64)?;
+    let measurements = object_field(ar, "measurements", "")?;
+    for (id, hash) in object_field(measurements, "auditors", "measurements.")? {
+        if !hash.as_str().is_some_and(|h| is_lower_hex(h, 64)) {
+            return Err(invalid(
+                &format!("measurements.auditors.{id}"),
+                "64 lowercase hex characters",
+            ));
+        }
+    }
+    hex_field(measurements, "plugin_set_hash", "measurements.", 64)?;
+
+    if let Some(path) = ar.iter().find_map(|(k, v)| unsafe_integer(v, k)) {
+        return Err(FormatError::UnsafeInteger(path));
+    }
+
+    let computed = phases_claims_hash(phases);
+    if let Some(claimed) = ar.get("claims_hash") {
+        let claimed = claimed
+            .as_str()
+            .filter(|h| is_lower_hex(h, 64))
+            .ok_or_else(|| invalid("claims_hash", "64 lowercase hex characters"))?;
+        if claimed != computed {
+            return Err(FormatError::ClaimsHash {
+                claimed: claimed.to_owned(),
+                computed,
+            });
+        }
+    }
+    Ok(computed)
+}
+
+/// Checks the fields the signer adds (but not `ar_hash` and `signature`).
+pub(crate) fn check_chain_fields(ar: &Map<String, Value>) -> Result<ChainFields<'_>, FormatError> {
+    let depth = ar
+        .get("chain_depth")
+        .ok_or_else(|| FormatError::Missing("chain_depth".into()))?
+        .as_u64()
+        .filter(|d| *d <= MAX_SAFE_INTEGER)
+        .ok_or_else(|| invalid("chain_depth", "an integer in 0..=2^53-1"))?;
+    let references = array_field(ar, "ar_references", "")?;
+    let previous = match (depth, references.as_slice()) {
+        (0, []) => None,
+        (1.., [only]) => Some(
+            only.as_str()
+                .filter(|h| is_lower_hex(h, 64))
+                .ok_or_else(|| invalid("ar_references[0]", "64 lowercase hex characters"))?,
+        ),
+        (0, _) => {
+            return Err(invalid("ar_references", "empty at chain_depth 0"));
+        }
+        _ => {
+            return Err(invalid(
+                "ar_references",
+                "exactly one ar_hash at chain_depth > 0",
+            ));
+        }
+    };
+    let signer = object_field(ar, "signer", "")?;
+    let public_key = hex_field(signer, "public_key", "signer.", 64)?;
+    hex_field(signer, "receipt_sha256", "signer.", 64)?;
+    let splice = match ar.get("splice") {
+        None => None,
+        Some(splice) => {
+            let splice = splice
+                .as_object()
+                .ok_or_else(|| invalid("splice", "an object"))?;
+            let splice = Splice {
+                previous_public_key: hex_field(splice, "previous_public_key", "splice.", 64)?,
+                previous_ar_hash: hex_field(splice, "previous_ar_hash", "splice.", 64)?,
+            };
+            if previous != Some(splice.previous_ar_hash) {
+                return Err(invalid(
+                    "splice.previous_ar_hash",
+                    "equal to ar_references[0]",
+                ));
+            }
+            if splice.previous_public_key == public_key {
+                return Err(invalid(
+                    "splice.previous_public_key",
+                    "a key other than signer.public_key",
+                ));
+            }
+            Some(splice)
+        }
+    };
+    Ok(ChainFields {
+        depth,
+        previous,
+        public_key,
+        splice,
+    })
+}
+
+/// `s` is exactly `len` lowercase hex digits.
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+pub(crate) fn hex_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+    len: usize,
+) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, name, prefix)?;
+    if is_lower_hex(s, len) {
+        Ok(s)
+    } else {
+        Err(FormatError::Invalid {
+            field: format!("{prefix}{name}"),
+            expected: if len == 128 {
+                "128 lowercase hex characters"
+            } else {
+                "64 lowercase hex characters"
+            },
+        })
+    }
+}
+
+fn check_claim(claim: &Value, path: &str) -> Result<(), FormatError> {
+    let claim = claim.as_object().ok_or_else(|| invalid(path, "an object"))?;
+    let prefix = format!("{path}.");
+    non_empty(claim, "auditor", &prefix)?;
+    hex_field(claim, "auditor_sha256", &prefix, 64)?;
+    non_empty(claim, "name", &prefix)?;
+    let kind = str_field(claim, "type", &prefix)?;
+    let value = field(claim, "value", &prefix)?;
+    let ok = match kind {
+        "score_normalized" => value.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "string_list" => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
+        "count" | "duration_ms" => value.is_u64(),
+        "object" => true,
+        _ => {
+            return Err(invalid(
+                &format!("{prefix}type"),
+                "one of score_normalized, boolean, string, string_list, count, duration_ms, object",
+            ));
+        }
+    };
+    if !ok {
+        return Err(FormatError::Invalid {
+            field: format!("{prefix}value"),
+            expected: match kind {
+                "score_normalized" => "a number in 0..=1 (type score_normalized)",
+                "boolean" => "a boolean (type boolean)",
+                "string" => "a string (type string)",
+                "string_list" => "an array of strings (type string_list)",
+                _ => "a non-negative integer (type count or duration_ms)",
+            },
+        });
+    }
+    let confidence = field(claim, "confidence", &prefix)?;
+    if !confidence
+        .as_f64()
+        .is_some_and(|c| (0.0..=1.0).contains(&c))
+    {
+        return Err(invalid(&format!("{prefix}confidence"), "a number in 0..=1"));
+    }
+    Ok(())
+}
+
+fn invalid(field: &str, expected: &'static str) -> FormatError {
+    FormatError::Invalid {
+        field: field.to_owned(),
+        expected,
+    }
+}
+
+fn field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a Value, FormatError> {
+    obj.get(name)
+        .ok_or_else(|| FormatError::Missing(format!("{prefix}{name}")))
+}
+
+fn str_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a str, FormatError> {
+    field(obj, name, prefix)?
+        .as_str()
+        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "a string"))
+}
+
+fn non_empty<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, name, prefix)?;
+    if s.is_empty() {
+        return Err(invalid(&format!("{prefix}{name}"), "a non-empty string"));
+    }
+    Ok(s)
+}
+
+fn object_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a Map<String, Value>, FormatError> {
+    field(obj, name, prefix)?
+        .as_object()
+        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "an object"))
+}
+
+fn array_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a Vec<Value>, FormatError> {
+    field(obj, name, prefix)?
+        .as_array()
+        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "an array"))
+}
+
+fn string_list(obj: &Map<String, Value>, name: &str, prefix: &str) -> Result<(), FormatError> {
+    if array_field(obj, name, prefix)?.iter().all(Value::is_string) {
+        Ok(())
+    } else {
+        Err(invalid(&format!("{prefix}{name}"), "an array of strings"))
+    }
+}
+
+fn effect<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, name, prefix)?;
+    if EFFECTS.contains(&s) {
+        Ok(s)
+    } else {
+        Err(invalid(&format!("{prefix}{name}"), "'allow' or 'deny'"))
+    }
+}
+
+/// The path of the first integer outside ±(2^53 − 1) in `value`, if any. Floats are fine: JCS
+/// formats them the same way everywhere; large integers are where implementations disagree.
+fn unsafe_integer(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Number(n) => {
+            let safe = if let Some(u) = n.as_u64() {
+                u <= MAX_SAFE_INTEGER
+            } else if let Some(i) = n.as_i64() {
+                i.unsigned_abs() <= MAX_SAFE_INTEGER
+            } else {
+                true
+            };
+            (!safe).then(|| path.to_owned())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unsafe_integer(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| unsafe_integer(v, &format!("{path}.{k}"))),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with a valid date and time (a leap second is allowed).
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' {
+        return false;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &b[range];
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let separators = b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
+    let fraction = &b[19..b.len() - 1];
+    let fraction_ok = fraction.is_empty()
+        || (fraction.len() >= 2 && fraction[0] == b'.' && fraction[1..].iter().all(u8::is_ascii_digit));
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    separators
+        && fraction_ok
+        && (1..=days).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        for good in [
+            "2025-01-31T23:59:59Z",
+            "2024-02-29T00:00:00.123456Z",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert!(is_rfc3339_utc(good), "{good}");
+        }
+        for bad in [
+            "2025-01-31T23:59:59",
+            "2025-01-31 23:59:59Z",
+            "2025-02-29T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-01-31T24:00:00Z",
+            "2025-01-31T23:59:59.Z",
+            "2025-01-31T23:59:59+00:00",
+            "2025-1-31T23:59:59Z",
+            "",
+        ] {
+            assert!(!is_rfc3339_utc(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unsafe_integers_are_found_with_their_path() {
+        let v = serde_json::json!({"a": [1, {"b": 9007199254740992_u64}]});
+        assert_eq!(unsafe_integer(&v, "x").as_deref(), Some("x.a[1].b"));
+        let v = serde_json::json!({"a": [9007199254740991_u64, -9007199254740991_i64, 1e300]});
+        assert_eq!(unsafe_integer(&v, "x"), None);
+        let v = serde_json::json!(-9007199254740992_i64);
+        assert!(unsafe_integer(&v, "x").is_some());
+    }
+}

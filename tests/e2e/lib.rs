@@ -1,0 +1,138 @@
+//! Helpers for the end-to-end tests: locate the release binary and the built components, start
+//! `lucid` as a child process and read what it prints.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is one level below the repository root")
+        .to_path_buf()
+}
+
+/// The `lucid` binary under test: `LUCID_BIN`, or the release build.
+pub fn lucid_bin() -> PathBuf {
+    let bin = std::env::var_os("LUCID_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/lucid"));
+    assert!(
+        bin.is_file(),
+        "{} does not exist: run `cargo xtask build` (or `cargo xtask test`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// A shipped auditor built into plugins/.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = std::env::var_os("LUCID_TEST_PLUGINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("plugins"))
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build`",
+        path.display()
+    );
+    path
+}
+
+/// A test guest built from tests/guests.
+pub fn guest(name: &str) -> PathBuf {
+    let path = std::env::var_os("LUCID_TEST_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tests/guests/target/wasm32-wasip2/release"))
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask test`",
+        path.display()
+    );
+    path
+}
+
+pub fn lucid() -> Command {
+    let mut cmd = Command::new(lucid_bin());
+    cmd.env_remove("LUCID_LOG");
+    cmd
+}
+
+/// A running `lucid` process; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Daemon {
+    pub fn start(cmd: &mut Command) -> Daemon {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("lucid starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Daemon {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Read lines until one satisfies `pred` (bounded wait); returns it and how long it took.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> (String, Duration) {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return (line, started.elapsed());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "gave up waiting for {what}; output so far:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
+            }
+        }
+    }
+
+    /// Send SIGTERM and wait (bounded) for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("lucid did not exit after SIGTERM");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the real `lucid` binary, real components, real files.
+
+mod serve;
+mod sign;

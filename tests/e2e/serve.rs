@@ -1,0 +1,115 @@
+//! `lucid serve`: the plugin listing at start and after every change of the directory.
+
+use lucid_e2e::{Daemon, guest, lucid, plugin};
+
+#[test]
+fn serve_lists_plugins_and_picks_up_changes_without_a_restart() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    for name in ["pii", "injection", "token_budget"] {
+        std::fs::copy(plugin(name), dir.join(format!("{name}.wasm"))).unwrap();
+    }
+    std::fs::write(dir.join("junk.wasm"), b"junk").unwrap();
+    let data = root.path().join("data");
+    let mut daemon = Daemon::start(
+        lucid()
+            .args(["serve", "--plugins"])
+            .arg(&dir)
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    daemon.wait_for("the first listing", |l| {
+        l.starts_with("plugin set ") && l.contains("(3 loaded, 1 refused)")
+    });
+    daemon.wait_for("the junk refusal", |l| {
+        l.contains("refused junk.wasm: not a WebAssembly file")
+    });
+    assert!(
+        std::fs::read_dir(data.join("cache")).unwrap().count() >= 3,
+        "compiled components are cached"
+    );
+
+    // Copy a new auditor in: written under a hidden name, then renamed, as deploy tools do.
+    std::fs::copy(guest("empty"), dir.join(".empty.wasm.part")).unwrap();
+    std::fs::rename(dir.join(".empty.wasm.part"), dir.join("empty.wasm")).unwrap();
+    let (_, took) = daemon.wait_for("the new listing", |l| l.contains("(4 loaded, 1 refused)"));
+    eprintln!("new plugin listed after {took:?}");
+    daemon.wait_for("the empty auditor", |l| {
+        l.contains("loaded  empty.wasm empty 0.1.0")
+    });
+
+    std::fs::remove_file(dir.join("junk.wasm")).unwrap();
+    daemon.wait_for("junk gone", |l| l.contains("(4 loaded, 0 refused)"));
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_warm_restart_does_not_recompile() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let data = root.path().join("data");
+    let entries = || {
+        let mut v: Vec<_> = std::fs::read_dir(data.join("cache"))
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name(), e.metadata().unwrap().modified().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    for round in 0..2 {
+        let mut daemon = Daemon::start(
+            lucid()
+                .args(["serve", "--plugins"])
+                .arg(&dir)
+                .arg("--data-dir")
+                .arg(&data),
+        );
+        daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
+        assert!(daemon.terminate().success(), "round {round}");
+    }
+    let before = entries();
+    let mut daemon = Daemon::start(
+        lucid()
+            .args(["serve", "--plugins"])
+            .arg(&dir)
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
+    drop(daemon);
+    assert_eq!(before, entries(), "the cache entry was not rewritten");
+}
+
+#[test]
+fn a_config_error_stops_the_start_and_names_the_field() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("token_budget"), dir.join("token_budget.wasm")).unwrap();
+    let config = root.path().join("lucid.toml");
+    std::fs::write(
+        &config,
+        "[auditors.token_budget.settings]\nmax_tokens = \"lots\"\n",
+    )
+    .unwrap();
+    let out = lucid()
+        .args(["serve", "--plugins"])
+        .arg(&dir)
+        .arg("--data-dir")
+        .arg(root.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("auditors.token_budget.settings.max_tokens"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

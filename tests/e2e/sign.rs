@@ -1,0 +1,79 @@
+//! Notarized auditors from the command line: keygen, sign, verify, serve --require-signed.
+
+use lucid_e2e::{Daemon, lucid, plugin};
+
+fn ok(cmd: &mut std::process::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn sign_verify_and_require_signed() {
+    let root = tempfile::tempdir().unwrap();
+    let key = root.path().join("publisher.key");
+    let made = ok(lucid().args(["keygen", "--out"]).arg(&key));
+    let key_id = made["key_id"].as_str().unwrap().to_string();
+    assert!(root.path().join("publisher.key.pub").is_file());
+    let trusted = root.path().join("trusted");
+    std::fs::create_dir(&trusted).unwrap();
+    std::fs::copy(
+        root.path().join("publisher.key.pub"),
+        trusted.join("publisher.pub"),
+    )
+    .unwrap();
+
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    let pii = dir.join("pii.wasm");
+    std::fs::copy(plugin("pii"), &pii).unwrap();
+    std::fs::copy(plugin("injection"), dir.join("injection.wasm")).unwrap();
+    let signed = ok(lucid()
+        .args(["auditor", "sign"])
+        .arg(&pii)
+        .arg("--key")
+        .arg(&key));
+    assert_eq!(signed["key_id"], key_id.as_str());
+    let verified = ok(lucid()
+        .args(["auditor", "verify"])
+        .arg(&pii)
+        .arg("--trusted-keys")
+        .arg(&trusted));
+    assert_eq!(verified["valid"], true);
+
+    let unsigned = lucid()
+        .args(["auditor", "verify"])
+        .arg(dir.join("injection.wasm"))
+        .arg("--trusted-keys")
+        .arg(&trusted)
+        .output()
+        .unwrap();
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("not signed"));
+
+    let mut daemon = Daemon::start(
+        lucid()
+            .args(["serve", "--require-signed", "--trusted-keys"])
+            .arg(&trusted)
+            .arg("--plugins")
+            .arg(&dir)
+            .arg("--data-dir")
+            .arg(root.path().join("data")),
+    );
+    daemon.wait_for("listing", |l| l.contains("(1 loaded, 1 refused)"));
+    daemon.wait_for("refusal", |l| {
+        l.contains("refused injection.wasm") && l.contains("not signed")
+    });
+
+    // A keygen never overwrites a key.
+    let again = lucid()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}
