@@ -33,6 +33,12 @@ enum Cmd {
     Test,
     /// `cargo fmt --check`, `cargo clippy -D warnings`, then the same as `test`.
     Ci,
+    /// Benchmarks: `runtime` (auditor calls, hot reload). Prints figures; never a pass/fail.
+    Bench {
+        /// Which benchmark to run (all when absent).
+        #[arg(value_parser = ["runtime"])]
+        which: Option<String>,
+    },
 }
 
 fn main() {
@@ -42,6 +48,7 @@ fn main() {
         Cmd::Run { args } => run(&args),
         Cmd::Test => test(),
         Cmd::Ci => ci(),
+        Cmd::Bench { which } => bench(which.as_deref()),
     };
     if let Err(e) = result {
         eprintln!("xtask: error: {e:#}");
@@ -219,4 +226,21 @@ fn ci() -> anyhow::Result<()> {
     ]);
     exec(cmd)?;
     test()
+}
+
+fn bench(which: Option<&str>) -> anyhow::Result<()> {
+    build_guests()?;
+    build_test_guests()?;
+    let runs = |name: &str| which.is_none_or(|w| w == name);
+    if runs("runtime") {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", "lucid", "--bench", "runtime"])
+            .env("LUCID_TEST_PLUGINS", root().join("plugins"))
+            .env(
+                "LUCID_TEST_GUESTS",
+                root().join("tests/guests/target/wasm32-wasip2/release"),
+            );
+        exec(cmd)?;
+    }
+    Ok(())
 }

@@ -17,7 +17,6 @@ action "request", "response" appliesTo { principal: [Agent], resource: [Model], 
 "#;
     let (schema, w) = Schema::from_cedarschema_str(s).unwrap();
     for w in w { println!("warn {w}"); }
-    println!("{}", schema.to_cedarschema().unwrap());
     let src = r#"
 // comment; with semicolon
 @id("a")

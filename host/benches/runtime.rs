@@ -1,0 +1,172 @@
+//! `cargo xtask bench runtime`: cost of one observation (fresh instance per call) for an empty
+//! auditor and for `pii`, with and without the pooling allocator, and hot-reload latency.
+//!
+//! Prints medians and p99 measured side by side in one run; compare ratios, not absolute times.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lucid::claim::Phase;
+use lucid::plugin::{Auditor, ObservationInput};
+use lucid::plugin_dir::{Admission, PluginLoader};
+use lucid::reload::{PluginHost, watch};
+use lucid::sandbox::{EngineOptions, Limits, Sandbox};
+
+fn component(env: &str, default: &str, name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(default));
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask bench runtime`",
+        path.display()
+    );
+    path
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn measure(iterations: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..iterations)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    Stats {
+        p50: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+    }
+}
+
+fn input() -> ObservationInput {
+    let request = serde_json::json!({
+        "model": "mock-1",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Please summarise the attached notes. Contact me at bob@example.com or +44 20 7946 0958. ".repeat(4)}
+        ]
+    });
+    ObservationInput {
+        phase: Phase::Request,
+        request_id: "bench".into(),
+        org: "acme".into(),
+        workspace: "w".into(),
+        agent: "a".into(),
+        request: request.to_string(),
+        response: None,
+        artifacts: None,
+    }
+}
+
+fn main() {
+    let iterations: usize = std::env::var("LUCID_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let empty = component(
+        "LUCID_TEST_GUESTS",
+        "tests/guests/target/wasm32-wasip2/release",
+        "empty",
+    );
+    let pii = component("LUCID_TEST_PLUGINS", "plugins", "pii");
+    let input = input();
+    let limits = Limits::default();
+    println!("runtime bench: {iterations} observations per row, fresh instance per call");
+    println!("{:<28} {:>10} {:>10}", "case", "p50", "p99");
+    let mut rows: Vec<(String, Stats)> = Vec::new();
+    for pooling in [false, true] {
+        let sandbox = Sandbox::new(EngineOptions {
+            pooling,
+            ..EngineOptions::default()
+        })
+        .expect("sandbox");
+        for path in [&empty, &pii] {
+            let auditor = Auditor::load(&sandbox, &std::fs::read(path).unwrap(), &limits).unwrap();
+            let settings = auditor.vocabulary.default_settings();
+            let stats = measure(iterations, || {
+                auditor
+                    .observe(&sandbox, &input, &settings, &limits)
+                    .unwrap();
+            });
+            let name = format!(
+                "{} ({})",
+                auditor.id(),
+                if pooling { "pooling" } else { "on-demand" }
+            );
+            println!("{name:<28} {:>10.1?} {:>10.1?}", stats.p50, stats.p99);
+            rows.push((name, stats));
+        }
+    }
+    let ratio = |a: &str, b: &str| {
+        let get = |n: &str| {
+            rows.iter()
+                .find(|(k, _)| k == n)
+                .unwrap()
+                .1
+                .p50
+                .as_secs_f64()
+        };
+        get(a) / get(b)
+    };
+    println!(
+        "ratios (p50): pooling/on-demand empty {:.2}, pii {:.2}; pii/empty (pooling) {:.2}",
+        ratio("empty (pooling)", "empty (on-demand)"),
+        ratio("pii (pooling)", "pii (on-demand)"),
+        ratio("pii (pooling)", "empty (pooling)"),
+    );
+
+    // Hot reload: from a file appearing in the directory to the new set being in force.
+    let sandbox = Arc::new(
+        Sandbox::new(EngineOptions {
+            pooling: true,
+            ..EngineOptions::default()
+        })
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(
+        PluginHost::open(
+            dir.path(),
+            PluginLoader::new(sandbox, None, Admission::default()),
+        )
+        .unwrap(),
+    );
+    let _guard = watch(host.clone(), |_| {}).unwrap();
+    let mut reloads: Vec<Duration> = Vec::new();
+    for round in 0..10 {
+        let target = dir.path().join("pii.wasm");
+        let started = Instant::now();
+        if round % 2 == 0 {
+            std::fs::copy(&pii, &target).unwrap();
+        } else {
+            std::fs::remove_file(&target).unwrap();
+        }
+        let want = round % 2 == 0;
+        while host.current().get("pii").is_some() != want {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "reload never happened"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        reloads.push(started.elapsed());
+    }
+    reloads.sort();
+    println!(
+        "hot reload (add/remove pii.wasm, 10 rounds): p50 {:.1?}, max {:.1?} (compile memoised after the first add)",
+        reloads[reloads.len() / 2],
+        reloads[reloads.len() - 1]
+    );
+}
