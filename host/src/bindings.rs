@@ -15,3 +15,13 @@ pub const AUDITOR_PACKAGE: &str = "lucid:auditor";
 pub const AUDITOR_VERSION: &str = "0.1.0";
 /// The fully qualified name of the interface an auditor must export.
 pub const AUDITOR_INTERFACE: &str = "lucid:auditor/auditor@0.1.0";
+
+/// Bindings of the receipt signer's world (`lucid:receipt@0.1.0`).
+pub mod receipt {
+    wasmtime::component::bindgen!({
+        path: "../wit/receipt",
+        world: "receipt-signer",
+    });
+
+    pub const RECEIPT_INTERFACE: &str = "lucid:receipt/signer@0.1.0";
+}

@@ -42,6 +42,9 @@ pub enum Command {
     /// Work with a single auditor plugin (.wasm component).
     #[command(subcommand)]
     Auditor(AuditorCommand),
+    /// Verify, export or produce receipt chains (AttestationResults).
+    #[command(subcommand)]
+    Chain(ChainCommand),
     /// Generate an Ed25519 key pair for signing auditors: KEY (secret, PKCS#8 PEM, mode 0600)
     /// and KEY.pub (public, SPKI PEM).
     Keygen {
@@ -49,6 +52,98 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Verify a chain: recompute every ar_hash, check every signature, the linkage, depth
+    /// monotonicity and splices; report forks. Prints JSON {"valid", "chain_depth", "length",
+    /// "splices", "forks", "errors"} and exits non-zero when invalid.
+    Verify {
+        /// Verify the chain that ends at this AR (walking ar_references back to its genesis)
+        /// instead of the whole store.
+        #[arg(long, value_name = "AR_HASH")]
+        from: Option<String>,
+        #[command(flatten)]
+        source: ChainSource,
+    },
+    /// Print a chain, one AR per line, in chain order.
+    Export {
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        #[command(flatten)]
+        source: ChainSource,
+    },
+    /// Sign and store N synthetic ARs with the real signer and store (for trying verification);
+    /// prints each ar_hash once it is durably stored.
+    Demo {
+        /// How many ARs.
+        count: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        receipt: ReceiptArgs,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 1)]
+        writers: u64,
+    },
+}
+
+/// Where a chain is read from: a JSONL file, a SQLite file, a store URL, or the data dir.
+#[derive(Debug, Args)]
+pub struct ChainSource {
+    /// A JSONL file of ARs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "store"])]
+    pub file: Option<PathBuf>,
+    /// A SQLite evidence database.
+    #[arg(long, value_name = "PATH", conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The evidence store.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Evidence store URL (`postgres://…` or `sqlite:PATH`); default `<data-dir>/evidence.db`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Data directory (evidence store, compile cache).
+    #[arg(long, default_value = ".lucid", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// This gateway's chain name in a shared (PostgreSQL) store.
+    #[arg(long, default_value = "default")]
+    pub replica: String,
+}
+
+/// The receipt signer component.
+#[derive(Debug, Args)]
+pub struct ReceiptArgs {
+    /// The receipt signer component; default `lucid_receipt.wasm` next to the `lucid` binary
+    /// (or $LUCID_RECEIPT).
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+}
+
+impl ReceiptArgs {
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.receipt {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os("LUCID_RECEIPT") {
+            return Ok(PathBuf::from(p));
+        }
+        let exe = std::env::current_exe().context("cannot locate the lucid binary")?;
+        let beside = exe.with_file_name("lucid_receipt.wasm");
+        if !beside.is_file() {
+            bail!(
+                "no receipt signer component at {} (build it with `cargo xtask build`, or pass --receipt FILE)",
+                beside.display()
+            );
+        }
+        Ok(beside)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +297,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auditor(AuditorCommand::Verify { file, trusted_keys }) => {
             verify(&file, &trusted_keys)
         }
+        Command::Chain(ChainCommand::Verify { from, source }) => {
+            chain_verify(from.as_deref(), &source)
+        }
+        Command::Chain(ChainCommand::Export { source, .. }) => chain_export(&source),
+        Command::Chain(ChainCommand::Demo {
+            count,
+            store,
+            receipt,
+            writers,
+        }) => chain_demo(count, writers, &store, &receipt),
         Command::Keygen { out } => {
             let id = signing::keygen(&out)?;
             emit(&json!({"secret_key": out.display().to_string(), "public_key": format!("{}.pub", out.display()), "key_id": id}).to_string());
@@ -453,4 +558,162 @@ fn wait_for_shutdown() -> anyhow::Result<()> {
         }
     })?;
     Ok(())
+}
+
+fn open_store(args: &StoreArgs) -> anyhow::Result<Box<dyn crate::evidence::EvidenceStore>> {
+    Ok(crate::evidence::open(
+        args.store.as_deref(),
+        &args.data_dir,
+        &args.replica,
+    )?)
+}
+
+/// Read the ARs a chain command works on, in stored order.
+fn read_chain(source: &ChainSource, from: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+    if let Some(file) = &source.file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let mut ars = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not JSON", file.display(), i + 1))?;
+            ars.push(v);
+        }
+        if let Some(from) = from {
+            let end = ars
+                .iter()
+                .position(|a| a.get("ar_hash").and_then(|h| h.as_str()) == Some(from))
+                .with_context(|| format!("no AR {from} in {}", file.display()))?;
+            ars.truncate(end + 1);
+        }
+        return Ok(ars);
+    }
+    let mut store: Box<dyn crate::evidence::EvidenceStore> = match &source.db {
+        Some(db) => {
+            if !db.is_file() {
+                bail!("no evidence database at {}", db.display());
+            }
+            Box::new(crate::evidence::SqliteStore::open(db)?)
+        }
+        None => open_store(&source.store)?,
+    };
+    match from {
+        Some(hash) => crate::evidence::chain_ending_at(store.as_mut(), hash, usize::MAX)?
+            .with_context(|| format!("no AR {hash} in {}", store.location())),
+        None => store
+            .all()?
+            .iter()
+            .map(|text| crate::evidence::parse("?", text).map_err(anyhow::Error::from))
+            .collect(),
+    }
+}
+
+fn chain_verify(from: Option<&str>, source: &ChainSource) -> anyhow::Result<ExitCode> {
+    let ars = read_chain(source, from)?;
+    let report = crate::evidence::verify_stored(&ars);
+    emit(&serde_json::to_string_pretty(&report)?);
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn chain_export(source: &ChainSource) -> anyhow::Result<ExitCode> {
+    let ars = read_chain(source, None)?;
+    let mut out = String::new();
+    for ar in ars {
+        out += &ar.to_string();
+        out.push('\n');
+    }
+    emit(out.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chain_demo(
+    count: u64,
+    writers: u64,
+    store: &StoreArgs,
+    receipt: &ReceiptArgs,
+) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(EngineOptions::default())?;
+    let signer = crate::receipt::Signer::load_file(sandbox.engine(), &receipt.path()?)?;
+    let receipts = crate::receipts::Receipts::start(signer, open_store(store)?)?;
+    let writers = writers.max(1);
+    let failed = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let (receipts, failed) = (&receipts, &failed);
+            scope.spawn(move || {
+                let mut k = w;
+                while k < count {
+                    match receipts.issue_blocking(&demo_core(k)) {
+                        Ok(issued) => emit(&issued.ar_hash),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    k += writers;
+                }
+            });
+        }
+    });
+    receipts.shutdown();
+    Ok(if failed.into_inner() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A synthetic but well-formed evidence core.
+fn demo_core(k: u64) -> serde_json::Value {
+    use crate::ar::{Effect, Measurements, PhaseDecision, PhaseEvidence, Scope};
+    use crate::claim::{Claim, ClaimValue};
+    let claim = |name: &str, value| crate::runtime::AttributedClaim {
+        auditor: "demo".into(),
+        auditor_sha256: "0".repeat(64),
+        claim: Claim {
+            name: name.into(),
+            value,
+            confidence: 0.9,
+            metadata: None,
+        },
+    };
+    let phases = [PhaseEvidence {
+        phase: Phase::Request,
+        claims: vec![
+            claim(
+                "demo_score",
+                ClaimValue::ScoreNormalized((k % 100) as f64 / 100.0),
+            ),
+            claim("demo_flag", ClaimValue::Boolean(k.is_multiple_of(2))),
+        ],
+        decision: PhaseDecision {
+            effect: Effect::Allow,
+            reasons: vec!["demo".into()],
+            errors: vec![],
+        },
+    }];
+    let measurements = Measurements {
+        auditors: [("demo".to_string(), "0".repeat(64))].into(),
+        plugin_set_hash: "0".repeat(64),
+    };
+    crate::ar::core(
+        &format!("demo-{k}"),
+        std::time::SystemTime::now(),
+        &Scope {
+            org: "demo".into(),
+            workspace: "demo".into(),
+            agent: "demo".into(),
+        },
+        &phases,
+        &"0".repeat(64),
+        &measurements,
+        serde_json::Map::new(),
+    )
 }

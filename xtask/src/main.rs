@@ -145,6 +145,43 @@ fn build_guests() -> anyhow::Result<()> {
 fn build_host() -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.args(["build", "--release", "-p", "lucid"]);
+    exec(cmd)?;
+    build_receipt()
+}
+
+/// Build the receipt signer (wasm32-unknown-unknown core module, then a component with its only
+/// import being entropy) and put it next to the `lucid` binary, where `lucid` looks for it.
+fn build_receipt() -> anyhow::Result<()> {
+    ensure_targets()?;
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--profile",
+        "component",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "lucid-receipt-signer",
+        "--manifest-path",
+        "receipt/Cargo.toml",
+    ]);
+    exec(cmd)?;
+    let module =
+        root().join("receipt/target/wasm32-unknown-unknown/component/lucid_receipt_signer.wasm");
+    let out = root().join("target/release/lucid_receipt.wasm");
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "lucid-receipt-componentize",
+        "--manifest-path",
+        "receipt/Cargo.toml",
+        "--",
+    ])
+    .arg(&module)
+    .arg(&out);
     exec(cmd)
 }
 
@@ -185,7 +222,11 @@ fn test() -> anyhow::Result<()> {
     cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);
     exec(cmd)?;
     // Host unit and integration tests, in release so they share the build of `lucid`.
+    let python = ensure_python();
     let mut cmd = cargo();
+    if let Some(python) = &python {
+        cmd.env("LUCID_PYTHON", python);
+    }
     cmd.args(["test", "--release", "--workspace"])
         .env("LUCID_TEST_PLUGINS", root().join("plugins"))
         .env(
@@ -243,4 +284,40 @@ fn bench(which: Option<&str>) -> anyhow::Result<()> {
         exec(cmd)?;
     }
     Ok(())
+}
+
+/// Python packages the tests drive Lucid with (the example verifier, the official OpenAI client).
+const PYTHON_PACKAGES: &[&str] = &["rfc8785", "cryptography", "openai"];
+
+/// A venv under target/ with the test packages; `None` (and a loud message) when it cannot be
+/// made, in which case the tests that need it print SKIPPED.
+fn ensure_python() -> Option<PathBuf> {
+    let venv = root().join("target/venv");
+    let python = venv.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", "import rfc8785, cryptography, openai"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ready() {
+        return Some(python);
+    }
+    eprintln!(
+        "xtask: creating {} with {}",
+        venv.display(),
+        PYTHON_PACKAGES.join(", ")
+    );
+    let mut make = Command::new("python3");
+    make.args(["-m", "venv"]).arg(&venv);
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PYTHON_PACKAGES);
+    if let Err(e) = exec(make).and_then(|()| exec(pip)) {
+        eprintln!(
+            "xtask: WARNING: cannot set up Python test packages ({e:#}); tests that need them will print SKIPPED"
+        );
+        return None;
+    }
+    ready().then_some(python)
 }

@@ -5,5 +5,6 @@
 mod cli;
 mod hostile;
 mod plugin_dir;
+mod receipts;
 mod runtime;
 mod util;

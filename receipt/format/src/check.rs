@@ -195,7 +195,9 @@ pub(crate) fn hex_field<'a>(
 }
 
 fn check_claim(claim: &Value, path: &str) -> Result<(), FormatError> {
-    let claim = claim.as_object().ok_or_else(|| invalid(path, "an object"))?;
+    let claim = claim
+        .as_object()
+        .ok_or_else(|| invalid(path, "an object"))?;
     let prefix = format!("{path}.");
     non_empty(claim, "auditor", &prefix)?;
     hex_field(claim, "auditor_sha256", &prefix, 64)?;
@@ -357,10 +359,13 @@ fn is_rfc3339_utc(s: &str) -> bool {
             .all(u8::is_ascii_digit)
             .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
     };
-    let separators = b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
+    let separators =
+        b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
     let fraction = &b[19..b.len() - 1];
     let fraction_ok = fraction.is_empty()
-        || (fraction.len() >= 2 && fraction[0] == b'.' && fraction[1..].iter().all(u8::is_ascii_digit));
+        || (fraction.len() >= 2
+            && fraction[0] == b'.'
+            && fraction[1..].iter().all(u8::is_ascii_digit));
     let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
         num(0..4),
         num(5..7),

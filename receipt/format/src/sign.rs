@@ -120,11 +120,19 @@ impl ChainSigner {
             return Err(SignError::DepthExhausted);
         }
         let claims_hash = check_core(&ar).map_err(SignError::Core)?;
-        ar.entry("claims_hash").or_insert(Value::String(claims_hash));
+        ar.entry("claims_hash")
+            .or_insert(Value::String(claims_hash));
         ar.insert("chain_depth".into(), self.tip.next_depth.into());
         ar.insert(
             "ar_references".into(),
-            Value::Array(self.tip.previous_ar_hash.iter().cloned().map(Value::String).collect()),
+            Value::Array(
+                self.tip
+                    .previous_ar_hash
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
         );
         ar.insert(
             "signer".into(),

@@ -234,7 +234,10 @@ fn verify(ars: &[Value], segment: bool) -> ChainReport {
         if kids.len() < 2 {
             continue;
         }
-        let ar_hashes: Vec<String> = kids.iter().map(|&k| verified[k].1.ar_hash.clone()).collect();
+        let ar_hashes: Vec<String> = kids
+            .iter()
+            .map(|&k| verified[k].1.ar_hash.clone())
+            .collect();
         for &k in kids {
             let what = match previous {
                 Some(p) => format!("fork: {} ars reference {p}", kids.len()),

@@ -37,7 +37,8 @@ impl Guest for ReceiptSigner {
             entropy.zeroize();
             let mut seed = seed.map_err(|e| e.to_string())?;
             // `ChainSigner::new` zeroizes the seed; the key itself is zeroized on drop.
-            *signer = Some(ChainSigner::new(&mut seed, &receipt_sha256).map_err(|e| e.to_string())?);
+            *signer =
+                Some(ChainSigner::new(&mut seed, &receipt_sha256).map_err(|e| e.to_string())?);
             Ok(())
         })
     }
@@ -68,9 +69,7 @@ impl Guest for ReceiptSigner {
     }
 }
 
-fn with_signer<T>(
-    f: impl FnOnce(&mut ChainSigner) -> Result<T, SignError>,
-) -> Result<T, String> {
+fn with_signer<T>(f: impl FnOnce(&mut ChainSigner) -> Result<T, SignError>) -> Result<T, String> {
     SIGNER.with_borrow_mut(|signer| match signer {
         Some(signer) => f(signer).map_err(|e| e.to_string()),
         None => Err(SignError::NotInitialised.to_string()),

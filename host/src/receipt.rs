@@ -1,0 +1,170 @@
+//! The receipt signer: a WebAssembly component (`lucid:receipt@0.1.0`) that owns the Ed25519 key
+//! and the chain tip. The host only hands it evidence cores and gets complete ARs back; the key
+//! is generated inside from the one import it has (entropy) and no export returns it.
+//!
+//! One instance lives as long as the host process. It is used from one thread at a time (the
+//! receipt service's thread), so signing is serialized in chain order.
+
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::bindings::receipt::ReceiptSigner;
+use crate::bindings::receipt::exports::lucid::receipt::signer::ChainTip;
+use crate::plugin::{WasmKind, sha256_hex, wasm_kind};
+use crate::sandbox::EPOCH_TICK;
+
+/// Budget of one call into the signer (signing takes well under a millisecond).
+const CALL_DEADLINE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("cannot read the receipt component {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the receipt component is not a WebAssembly component")]
+    NotComponent,
+    #[error("the receipt component cannot be loaded: {0}")]
+    Load(String),
+    #[error("the receipt signer failed: {0}")]
+    Trap(String),
+    #[error("the receipt signer refused: {0}")]
+    Refused(String),
+}
+
+struct SignerState {
+    limits: StoreLimits,
+}
+
+impl crate::bindings::receipt::lucid::receipt::host::Host for SignerState {
+    fn entropy(&mut self, len: u32) -> Vec<u8> {
+        let mut bytes = vec![0u8; len.min(1024) as usize];
+        // The OS RNG failing is not recoverable; an all-zero seed must never be used.
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        bytes
+    }
+}
+
+/// A loaded, initialised signer.
+pub struct Signer {
+    store: Store<SignerState>,
+    bindings: ReceiptSigner,
+    public_key: String,
+    receipt_sha256: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("public_key", &self.public_key)
+            .field("receipt_sha256", &self.receipt_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Compile and instantiate the component from its bytes, and let it generate its key.
+    /// `engine` must have epoch interruption on (the sandbox's engine does).
+    pub fn load(engine: &Engine, bytes: &[u8]) -> Result<Signer, ReceiptError> {
+        if wasm_kind(bytes) != WasmKind::Component {
+            return Err(ReceiptError::NotComponent);
+        }
+        let receipt_sha256 = sha256_hex(bytes);
+        let component =
+            Component::new(engine, bytes).map_err(|e| ReceiptError::Load(format!("{e:#}")))?;
+        let mut linker: Linker<SignerState> = Linker::new(engine);
+        ReceiptSigner::add_to_linker::<SignerState, wasmtime::component::HasSelf<SignerState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| ReceiptError::Load(format!("{e:#}")))?;
+        let mut store = Store::new(
+            engine,
+            SignerState {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(64 << 20)
+                    .instances(4)
+                    .build(),
+            },
+        );
+        store.limiter(|s| &mut s.limits);
+        // Fuel only exists when the engine counts it; the signer is trusted to terminate.
+        let _ = store.set_fuel(u64::MAX);
+        arm(&mut store);
+        let bindings = ReceiptSigner::instantiate(&mut store, &component, &linker)
+            .map_err(|e| ReceiptError::Load(format!("{e:#}")))?;
+        let signer_api = bindings.lucid_receipt_signer();
+        signer_api
+            .call_init(&mut store, &receipt_sha256)
+            .map_err(|e| ReceiptError::Trap(format!("{e:#}")))?
+            .map_err(ReceiptError::Refused)?;
+        arm(&mut store);
+        let public_key = signer_api
+            .call_public_key(&mut store)
+            .map_err(|e| ReceiptError::Trap(format!("{e:#}")))?
+            .map_err(ReceiptError::Refused)?;
+        Ok(Signer {
+            store,
+            bindings,
+            public_key,
+            receipt_sha256,
+        })
+    }
+
+    pub fn load_file(engine: &Engine, path: &std::path::Path) -> Result<Signer, ReceiptError> {
+        let bytes = std::fs::read(path).map_err(|source| ReceiptError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::load(engine, &bytes)
+    }
+
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    /// SHA-256 of the component bytes the host loaded (what every AR's `signer.receipt_sha256`
+    /// says).
+    pub fn receipt_sha256(&self) -> &str {
+        &self.receipt_sha256
+    }
+
+    /// Continue the chain whose last stored AR is `previous_ar` (a splice). The component
+    /// verifies it before accepting.
+    pub fn resume(&mut self, previous_ar: &str) -> Result<(), ReceiptError> {
+        arm(&mut self.store);
+        self.bindings
+            .lucid_receipt_signer()
+            .call_resume(&mut self.store, previous_ar)
+            .map_err(|e| ReceiptError::Trap(format!("{e:#}")))?
+            .map_err(ReceiptError::Refused)
+    }
+
+    pub fn tip(&mut self) -> Result<ChainTip, ReceiptError> {
+        arm(&mut self.store);
+        self.bindings
+            .lucid_receipt_signer()
+            .call_tip(&mut self.store)
+            .map_err(|e| ReceiptError::Trap(format!("{e:#}")))
+    }
+
+    /// Sign one evidence core (a JSON object without the signer's fields); returns the AR text.
+    pub fn sign(&mut self, core: &str) -> Result<String, ReceiptError> {
+        arm(&mut self.store);
+        self.bindings
+            .lucid_receipt_signer()
+            .call_sign(&mut self.store, core)
+            .map_err(|e| ReceiptError::Trap(format!("{e:#}")))?
+            .map_err(ReceiptError::Refused)
+    }
+}
+
+/// Give the next call its deadline (the engine's epoch keeps ticking between calls).
+fn arm(store: &mut Store<SignerState>) {
+    let ticks = CALL_DEADLINE.as_micros() / EPOCH_TICK.as_micros();
+    store.set_epoch_deadline(ticks as u64);
+    store.epoch_deadline_trap();
+}

@@ -1,0 +1,285 @@
+//! The receipt service: one thread owns the signer component and the evidence store's writer.
+//! Exchanges hand it evidence cores; it signs them in arrival order (the chain order), writes
+//! each batch of signed ARs in one durable transaction (group commit) and only then acknowledges
+//! them. Nothing is acknowledged that is not on disk.
+//!
+//! If the store fails, the signer's tip has moved past ARs that are not stored: the service
+//! refuses all further work (the gateway reports itself degraded) and a restart splices a new
+//! chain onto the last stored AR.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+
+use crate::evidence::{EvidenceStore, StoreError, StoredAr};
+use crate::receipt::{ReceiptError, Signer};
+
+/// Most ARs written in one transaction.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IssueError {
+    #[error("the receipt signer refused the evidence: {0}")]
+    Signer(String),
+    #[error("the evidence store failed: {0}")]
+    Store(String),
+    #[error("the receipt service is stopped")]
+    Stopped,
+    #[error("the receipt service is broken since an earlier store failure; restart the gateway")]
+    Broken,
+}
+
+/// A signed, durably stored AR.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub ar_hash: String,
+    pub chain_depth: u64,
+    /// The AR exactly as signed and stored.
+    pub text: Arc<str>,
+}
+
+type Ack = Box<dyn FnOnce(Result<Issued, IssueError>) + Send>;
+
+struct Job {
+    core: String,
+    ack: Ack,
+}
+
+/// How the service started: a fresh chain, or a splice onto a stored one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainStart {
+    Genesis,
+    Splice {
+        previous_ar_hash: String,
+        previous_depth: u64,
+    },
+}
+
+pub struct Receipts {
+    tx: Mutex<Option<Sender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    public_key: String,
+    receipt_sha256: String,
+    start: ChainStart,
+    broken: Arc<AtomicBool>,
+    depth: Arc<AtomicU64>,
+    issued: Arc<AtomicU64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot continue the stored chain: {0}")]
+    Resume(ReceiptError),
+    #[error("cannot start the receipt thread: {0}")]
+    Thread(std::io::Error),
+}
+
+impl Receipts {
+    /// Start the service. When the store holds ARs, the signer first takes over the chain from
+    /// the last one (it verifies it itself).
+    pub fn start(
+        mut signer: Signer,
+        mut store: Box<dyn EvidenceStore>,
+    ) -> Result<Receipts, StartError> {
+        let mut start = ChainStart::Genesis;
+        let mut depth = 0;
+        if let Some(last) = store.last()? {
+            let indexed = StoredAr::from_text(last.clone())?;
+            signer.resume(&last).map_err(StartError::Resume)?;
+            tracing::info!(
+                previous = %indexed.ar_hash,
+                depth = indexed.chain_depth,
+                "continuing the stored chain with a new signing key (splice)"
+            );
+            depth = indexed.chain_depth;
+            start = ChainStart::Splice {
+                previous_ar_hash: indexed.ar_hash,
+                previous_depth: indexed.chain_depth,
+            };
+        }
+        let (tx, rx) = channel::<Job>();
+        let broken = Arc::new(AtomicBool::new(false));
+        let depth = Arc::new(AtomicU64::new(depth));
+        let issued = Arc::new(AtomicU64::new(0));
+        let public_key = signer.public_key().to_string();
+        let receipt_sha256 = signer.receipt_sha256().to_string();
+        let worker = {
+            let (broken, depth, issued) = (broken.clone(), depth.clone(), issued.clone());
+            std::thread::Builder::new()
+                .name("lucid-receipts".into())
+                .spawn(move || run(signer, store, rx, &broken, &depth, &issued))
+                .map_err(StartError::Thread)?
+        };
+        Ok(Receipts {
+            tx: Mutex::new(Some(tx)),
+            worker: Mutex::new(Some(worker)),
+            public_key,
+            receipt_sha256,
+            start,
+            broken,
+            depth,
+            issued,
+        })
+    }
+
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    pub fn receipt_sha256(&self) -> &str {
+        &self.receipt_sha256
+    }
+
+    pub fn chain_start(&self) -> &ChainStart {
+        &self.start
+    }
+
+    /// Depth of the newest stored AR of this chain (0 before any).
+    pub fn chain_depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// ARs issued since start.
+    pub fn issued(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed)
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
+    fn submit(&self, core: String, ack: Ack) {
+        if self.is_broken() {
+            return ack(Err(IssueError::Broken));
+        }
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(tx) => {
+                if let Err(e) = tx.send(Job { core, ack }) {
+                    (e.0.ack)(Err(IssueError::Stopped));
+                }
+            }
+            None => ack(Err(IssueError::Stopped)),
+        }
+    }
+
+    /// Sign and durably store one core; resolves once the AR is on disk.
+    pub async fn issue(&self, core: &Value) -> Result<Issued, IssueError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(
+            core.to_string(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.await.unwrap_or(Err(IssueError::Stopped))
+    }
+
+    /// Like `issue`, for threads that may block.
+    pub fn issue_blocking(&self, core: &Value) -> Result<Issued, IssueError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(
+            core.to_string(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(IssueError::Stopped))
+    }
+
+    /// Stop accepting work, finish (sign and store) everything queued, and wait for the thread.
+    pub fn shutdown(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(worker) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for Receipts {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(
+    mut signer: Signer,
+    mut store: Box<dyn EvidenceStore>,
+    rx: Receiver<Job>,
+    broken: &AtomicBool,
+    depth: &AtomicU64,
+    issued: &AtomicU64,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if broken.load(Ordering::Relaxed) {
+            for job in jobs {
+                (job.ack)(Err(IssueError::Broken));
+            }
+            continue;
+        }
+        let mut signed: Vec<StoredAr> = Vec::with_capacity(jobs.len());
+        let mut waiting: Vec<Ack> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let result = match signer.sign(&job.core) {
+                Ok(text) => {
+                    StoredAr::from_text(text).map_err(|e| IssueError::Signer(e.to_string()))
+                }
+                Err(e @ ReceiptError::Refused(_)) => Err(IssueError::Signer(e.to_string())),
+                Err(e) => {
+                    // A trapped signer cannot be trusted to have kept its tip.
+                    broken.store(true, Ordering::Relaxed);
+                    Err(IssueError::Signer(e.to_string()))
+                }
+            };
+            match result {
+                Ok(ar) => {
+                    signed.push(ar);
+                    waiting.push(job.ack);
+                }
+                Err(e) => {
+                    tracing::error!("receipt signing failed: {e}");
+                    (job.ack)(Err(e));
+                }
+            }
+        }
+        if signed.is_empty() {
+            continue;
+        }
+        match store.append(&signed) {
+            Ok(()) => {
+                if let Some(last) = signed.last() {
+                    depth.store(last.chain_depth, Ordering::Relaxed);
+                }
+                issued.fetch_add(signed.len() as u64, Ordering::Relaxed);
+                for (ar, ack) in signed.into_iter().zip(waiting) {
+                    ack(Ok(Issued {
+                        ar_hash: ar.ar_hash,
+                        chain_depth: ar.chain_depth,
+                        text: ar.text.into(),
+                    }));
+                }
+            }
+            Err(e) => {
+                broken.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    "evidence store failed, refusing further exchanges until restart: {e}"
+                );
+                for ack in waiting {
+                    ack(Err(IssueError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+}
