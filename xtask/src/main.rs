@@ -223,6 +223,7 @@ fn test() -> anyhow::Result<()> {
     exec(cmd)?;
     // Host unit and integration tests, in release so they share the build of `lucid`.
     let python = ensure_python();
+    ensure_postgres();
     let mut cmd = cargo();
     if let Some(python) = &python {
         cmd.env("LUCID_PYTHON", python);
@@ -320,4 +321,33 @@ fn ensure_python() -> Option<PathBuf> {
         return None;
     }
     ready().then_some(python)
+}
+
+/// The PostgreSQL store is tested against a real throwaway server; install Debian's package when
+/// it is missing (the test itself prints SKIPPED if there is still none).
+fn ensure_postgres() {
+    let present = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("bin/initdb").is_file());
+    if present {
+        return;
+    }
+    eprintln!(
+        "xtask: PostgreSQL is missing; installing Debian's postgresql package for the store tests"
+    );
+    let mut update = Command::new("apt-get");
+    update
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if let Err(e) = exec(update).and_then(|()| exec(install)) {
+        eprintln!(
+            "xtask: WARNING: cannot install postgresql ({e:#}); the PostgreSQL test will print SKIPPED"
+        );
+    }
 }

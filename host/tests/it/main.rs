@@ -5,6 +5,7 @@
 mod cli;
 mod hostile;
 mod plugin_dir;
+mod postgres;
 mod receipts;
 mod runtime;
 mod util;
