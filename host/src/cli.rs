@@ -148,15 +148,29 @@ impl ReceiptArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one (the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The model API: `mock` (built-in deterministic model) or the base URL of an
+    /// OpenAI-compatible API. Default: `upstream.url` from the config, else `mock`.
+    #[arg(long, value_name = "URL|mock")]
+    pub upstream: Option<String>,
     /// Directory of auditor plugins (*.wasm components).
     #[arg(long, default_value = "plugins", value_name = "DIR")]
     pub plugins: PathBuf,
+    /// Directory of Cedar policies (*.cedar); overrides --preset.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// A shipped policy preset: starter, balanced or strict (policies/presets/NAME).
+    #[arg(long, default_value = "balanced", value_name = "NAME")]
+    pub preset: String,
     /// Configuration file (lucid.toml); built-in defaults when absent.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Data directory: compile cache (and, later, evidence and keys).
-    #[arg(long, default_value = ".lucid", value_name = "DIR")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub receipt: ReceiptArgs,
     /// Load only plugins with a valid FILE.wasm.sig from a key in --trusted-keys.
     #[arg(long, requires = "trusted_keys")]
     pub require_signed: bool,
@@ -166,6 +180,9 @@ pub struct ServeArgs {
     /// Largest plugin file accepted, in MiB.
     #[arg(long, default_value_t = 32)]
     pub max_plugin_mib: u64,
+    /// Time in-flight requests get to finish after SIGTERM, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -489,17 +506,56 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => (crate::config::Config::default(), None),
     };
+    crate::gateway::check_config(&config).map_err(anyhow::Error::msg)?;
     let trusted_keys = match (&args.trusted_keys, args.require_signed) {
         (Some(dir), true) => Some(std::sync::Arc::new(TrustedKeys::load_dir(dir)?)),
         (Some(_), false) => bail!("--trusted-keys is only used with --require-signed"),
         _ => None,
     };
+    let policies_dir = args
+        .policies
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("policies/presets").join(&args.preset));
+    if !policies_dir.is_dir() {
+        bail!(
+            "no policy directory {} (pass --policies DIR, or --preset starter|balanced|strict from the repository root)",
+            policies_dir.display()
+        );
+    }
+    let upstream_url = args
+        .upstream
+        .clone()
+        .or_else(|| config.upstream.url.clone())
+        .unwrap_or_else(|| {
+            tracing::warn!("no upstream configured: using the built-in mock model");
+            "mock".to_string()
+        });
+    let upstream_key = match &config.upstream.api_key_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .with_context(|| format!("upstream.api_key_env names {var}, which is not set"))?,
+        ),
+        None => None,
+    };
+    let upstream = crate::gateway::upstream::Upstream::new(
+        &upstream_url,
+        upstream_key,
+        std::time::Duration::from_millis(config.upstream.timeout_ms),
+        std::time::Duration::from_millis(config.upstream.connect_timeout_ms),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if config.keys.is_empty() {
+        tracing::warn!(
+            "DEV MODE: no [[keys]] configured; any client is accepted and picks its scope with x-lucid-org/x-lucid-workspace/x-lucid-agent headers"
+        );
+    }
+
     let sandbox = std::sync::Arc::new(Sandbox::new(EngineOptions {
         pooling: true,
         fuel: config_uses_fuel(&config),
         ..EngineOptions::default()
     })?);
-    let cache_dir = args.data_dir.join("cache");
+    let cache_dir = args.store.data_dir.join("cache");
     let cache = CompileCache::new(&cache_dir, &sandbox)
         .with_context(|| format!("cannot create compile cache {}", cache_dir.display()))?;
     let admission = Admission {
@@ -515,49 +571,128 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         config.policy_for(&plugin.auditor.vocabulary)?;
     }
     print_listing(&set);
+    let policy = std::sync::Arc::new(crate::policy::PolicyRuntime::load(&policies_dir, &set)?);
+
+    let signer = crate::receipt::Signer::load_file(sandbox.engine(), &args.receipt.path()?)?;
+    let writer = open_store(&args.store)?;
+    let reader = open_store(&args.store)?;
+    let receipts = std::sync::Arc::new(crate::receipts::Receipts::start(signer, writer)?);
+    if let crate::receipts::ChainStart::Splice {
+        previous_ar_hash,
+        previous_depth,
+    } = receipts.chain_start()
+    {
+        tracing::info!(%previous_ar_hash, previous_depth, "receipt chain continues with a splice");
+    }
+
+    let overrides = crate::scopes::Overrides::new(lucid_policy::ScopeSettings {
+        orgs: config.orgs.clone(),
+    });
     let runner = crate::runtime::PhaseRunner::new(sandbox.clone());
-    let auditing = crate::runtime::Auditing::new(host.clone(), config, config_hash, runner);
-    let watched = auditing.clone();
-    let _guard = crate::reload::watch(host.clone(), move |set| {
-        let view = watched.install(set.clone());
+    let auditing = crate::runtime::Auditing::new(host.clone(), config.clone(), config_hash, runner);
+    if let Err(errors) = overrides.check(&auditing.view()) {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        bail!("invalid scope settings in the config: {}", lines.join(" "));
+    }
+    let gateway = std::sync::Arc::new(crate::gateway::Gateway {
+        auditing: auditing.clone(),
+        policy: policy.clone(),
+        receipts: receipts.clone(),
+        evidence: std::sync::Arc::new(std::sync::Mutex::new(reader)),
+        upstream,
+        config,
+        metrics: crate::gateway::metrics::Metrics::new(),
+        overrides,
+    });
+
+    let watched = gateway.clone();
+    let _plugin_watch = crate::reload::watch(host.clone(), move |set| {
+        let view = watched.auditing.install(set.clone());
+        watched.metrics.plugin_reloads.inc();
         for (id, policy) in view.policies.iter() {
             if let Err(e) = policy {
                 tracing::error!(auditor = %id, "auditor will fail closed: {e}");
             }
         }
+        // The schema follows the plugins: re-validate the policies against it.
+        watched.policy.reload(set);
         print_listing(set);
     })
     .with_context(|| format!("cannot watch {}", args.plugins.display()))?;
-    tracing::info!(dir = %args.plugins.display(), "watching the plugin directory");
-    wait_for_shutdown()?;
+    let _policy_watch = watch_policies(&policies_dir, host.clone(), policy.clone())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lucid-http")
+        .build()?;
+    let grace = std::time::Duration::from_secs(args.grace_secs);
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        emit(&format!("lucid listening on http://{addr}"));
+        crate::gateway::serve(gateway.clone(), listener, shutdown_signal(), grace).await?;
+        anyhow::Ok(())
+    })?;
+    // Everything acknowledged is already durable; wait for anything still queued.
+    receipts.shutdown();
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reload the policies when a file of their directory changes.
+fn watch_policies(
+    dir: &Path,
+    host: std::sync::Arc<PluginHost>,
+    policy: std::sync::Arc<crate::policy::PolicyRuntime>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+    std::thread::Builder::new()
+        .name("lucid-policy-watch".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                std::thread::sleep(std::time::Duration::from_millis(40));
+                while rx.try_recv().is_ok() {}
+                if policy.reload(&host.current()) {
+                    tracing::info!(hash = %policy.current().hash, "policy set reloaded");
+                }
+            }
+        })?;
+    Ok(watcher)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn config_uses_fuel(config: &crate::config::Config) -> bool {
     config.defaults.fuel.is_some() || config.auditors.values().any(|a| a.fuel.is_some())
-}
-
-/// Block until SIGINT or SIGTERM.
-fn wait_for_shutdown() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c().await
-        }
-    })?;
-    Ok(())
 }
 
 fn open_store(args: &StoreArgs) -> anyhow::Result<Box<dyn crate::evidence::EvidenceStore>> {

@@ -43,6 +43,148 @@ pub struct Config {
     /// Per-auditor configuration by auditor id.
     #[serde(default)]
     pub auditors: BTreeMap<String, AuditorConfig>,
+    /// The HTTP gateway.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// The upstream model API.
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    /// API keys (`[[keys]]`): the SHA-256 of each key and the scope it stands for. With none,
+    /// the gateway runs in dev mode and takes the scope from `x-lucid-*` headers.
+    #[serde(default)]
+    pub keys: Vec<ApiKey>,
+    /// Streaming modes.
+    #[serde(default)]
+    pub streaming: StreamingConfig,
+    /// Per-org enforcement of auditor settings and the overrides of its workspaces and agents
+    /// (`[orgs.<org>.enforcement.<auditor>]`, `[orgs.<org>.workspaces.<ws>.overrides.<auditor>]`).
+    #[serde(default)]
+    pub orgs: std::collections::BTreeMap<String, lucid_policy::overrides::OrgSettings>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Largest request body, in bytes (default 4 MiB); larger is HTTP 413.
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a request's headers, in ms (default 10000).
+    pub header_timeout_ms: u64,
+    /// Time allowed to receive a request's body, in ms (default 30000).
+    pub body_timeout_ms: u64,
+    /// SHA-256 (hex) of the admin token guarding the admin and inspection API.
+    pub admin_token_sha256: Option<String>,
+    /// Production mode: refuses to start without API keys and an admin token.
+    pub production: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_body_bytes: 4 << 20,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            admin_token_sha256: None,
+            production: false,
+        }
+    }
+}
+
+/// `[upstream]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Base URL of an OpenAI-compatible API (e.g. `https://api.openai.com`), or `mock`.
+    /// `--upstream` overrides it.
+    pub url: Option<String>,
+    /// Name of the environment variable holding the upstream API key.
+    pub api_key_env: Option<String>,
+    /// Time allowed for the upstream's whole answer, in ms (default 120000).
+    pub timeout_ms: u64,
+    /// Time allowed to connect, in ms (default 5000).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            url: None,
+            api_key_env: None,
+            timeout_ms: 120_000,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// One `[[keys]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Lowercase hex SHA-256 of the bearer token.
+    pub sha256: String,
+    pub org: String,
+    pub workspace: String,
+    pub agent: String,
+}
+
+/// How a stream is audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamMode {
+    /// Hold the stream until the response auditors pass (full enforcement).
+    Buffer,
+    /// Forward as it comes; audit the growing text every `incremental_chars` characters and cut
+    /// the stream on deny.
+    Incremental,
+    /// Forward at once, audit afterwards.
+    Observe,
+}
+
+/// `[streaming]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamingConfig {
+    /// Mode for scopes without a rule (default `buffer`).
+    pub mode: StreamMode,
+    /// Audit interval of `incremental`, in characters (default 200).
+    pub incremental_chars: usize,
+    /// Per-scope modes; the most specific matching rule wins.
+    pub scopes: Vec<StreamRule>,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        StreamingConfig {
+            mode: StreamMode::Buffer,
+            incremental_chars: 200,
+            scopes: Vec::new(),
+        }
+    }
+}
+
+/// `[[streaming.scopes]]`: `org` and optionally `workspace` and `agent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamRule {
+    pub org: String,
+    pub workspace: Option<String>,
+    pub agent: Option<String>,
+    pub mode: StreamMode,
+}
+
+impl StreamingConfig {
+    /// The mode for a scope: the matching rule naming the most levels, else the default.
+    pub fn mode_for(&self, org: &str, workspace: &str, agent: &str) -> StreamMode {
+        self.scopes
+            .iter()
+            .filter(|r| {
+                r.org == org
+                    && r.workspace.as_deref().is_none_or(|w| w == workspace)
+                    && r.agent.as_deref().is_none_or(|a| a == agent)
+            })
+            .max_by_key(|r| r.workspace.is_some() as u8 + r.agent.is_some() as u8)
+            .map_or(self.mode, |r| r.mode)
+    }
 }
 
 /// Configuration of one auditor (or the defaults). Every field is optional.

@@ -95,12 +95,15 @@ pub fn watch(
     on_change: impl Fn(&Arc<PluginSet>) + Send + 'static,
 ) -> notify::Result<WatchGuard> {
     let (tx, rx) = channel::<()>();
+    let kick = tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|e| !e.kind.is_access()) {
             let _ = tx.send(());
         }
     })?;
     watcher.watch(host.path(), RecursiveMode::NonRecursive)?;
+    // Files that changed between the first scan and now raised no event: rescan once.
+    let _ = kick.send(());
     std::thread::Builder::new()
         .name("lucid-plugin-watch".into())
         .spawn(move || {

@@ -282,6 +282,7 @@ pub struct PhaseRunner {
 struct Job<'a> {
     plugin: &'a LoadedPlugin,
     policy: &'a AuditorPolicy,
+    settings: std::borrow::Cow<'a, crate::vocabulary::Settings>,
 }
 
 impl PhaseRunner {
@@ -305,6 +306,17 @@ impl PhaseRunner {
     /// Run every enabled auditor of `view` that observes `input.phase`. Blocking: call it from a
     /// blocking-capable thread (e.g. `tokio::task::spawn_blocking`), never from an async worker.
     pub fn run(&self, view: &RuntimeView, input: &ObservationInput) -> PhaseReport {
+        self.run_scoped(view, input, None)
+    }
+
+    /// Like `run`, with the effective settings of the exchange's scope (auditor → setting →
+    /// value, already checked against the org's enforcement) replacing the configured ones.
+    pub fn run_scoped(
+        &self,
+        view: &RuntimeView,
+        input: &ObservationInput,
+        overrides: Option<&crate::scopes::ScopeOverrides>,
+    ) -> PhaseReport {
         let started = Instant::now();
         let phase = input.phase;
         let mut runs: Vec<Option<AuditorRun>> = vec![None; view.set.plugins.len()];
@@ -324,7 +336,17 @@ impl PhaseRunner {
                     runs[i] = skip(RunOutcome::NotSubscribed)
                 }
                 Some(Ok(policy)) if !policy.enabled => runs[i] = skip(RunOutcome::Disabled),
-                Some(Ok(policy)) => jobs.push((i, Job { plugin, policy })),
+                Some(Ok(policy)) => match scoped_settings(plugin, policy, overrides) {
+                    Ok(settings) => jobs.push((
+                        i,
+                        Job {
+                            plugin,
+                            policy,
+                            settings,
+                        },
+                    )),
+                    Err(e) => config_failures.push((i, e, policy.fail_open)),
+                },
                 Some(Err(e)) => config_failures.push((i, format!("configuration: {e}"), false)),
                 None => config_failures.push((i, "no policy for this auditor".into(), false)),
             }
@@ -391,12 +413,7 @@ impl PhaseRunner {
             let started = Instant::now();
             job.plugin
                 .auditor
-                .observe(
-                    &self.sandbox,
-                    input,
-                    &job.policy.settings,
-                    &job.policy.limits,
-                )
+                .observe(&self.sandbox, input, &job.settings, &job.policy.limits)
                 .map_err(|e| (e, started.elapsed()))
         };
         let workers = self.parallelism.min(jobs.len());
@@ -442,6 +459,31 @@ impl PhaseRunner {
             })
             .collect()
     }
+}
+
+/// The settings an auditor runs with for a scope: its configured ones, with the scope's
+/// effective values (typed against the vocabulary) on top.
+fn scoped_settings<'a>(
+    plugin: &LoadedPlugin,
+    policy: &'a AuditorPolicy,
+    overrides: Option<&crate::scopes::ScopeOverrides>,
+) -> Result<std::borrow::Cow<'a, crate::vocabulary::Settings>, String> {
+    let Some(values) = overrides.and_then(|o| o.get(plugin.auditor.id())) else {
+        return Ok(std::borrow::Cow::Borrowed(&policy.settings));
+    };
+    let mut settings = policy.settings.clone();
+    for (name, value) in values {
+        let Some(spec) = plugin.auditor.vocabulary.setting(name) else {
+            return Err(format!(
+                "scope override: {}",
+                plugin.auditor.vocabulary.unknown_setting(name)
+            ));
+        };
+        let typed = crate::vocabulary::SettingValue::from_json_as(spec.ty, value)
+            .map_err(|e| format!("scope override of setting '{name}': {e}"))?;
+        settings.0.insert(name.clone(), typed);
+    }
+    Ok(std::borrow::Cow::Owned(settings))
 }
 
 fn attribute(plugin: &LoadedPlugin, claim: Claim) -> AttributedClaim {

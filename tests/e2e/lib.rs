@@ -136,3 +136,41 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// A permissive policy directory (for tests about something other than policy).
+pub fn permissive_policies() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("allow.cedar"),
+        "@id(\"allow-all\")\npermit(principal, action, resource);\n",
+    )
+    .expect("write policy");
+    dir
+}
+
+/// The shipped policies of a preset.
+pub fn preset(name: &str) -> PathBuf {
+    repo_root().join("policies/presets").join(name)
+}
+
+/// `lucid serve` on a free port with a data dir, plugins and policies.
+pub fn serve_cmd(plugins: &Path, data: &Path, policies: &Path) -> Command {
+    let mut cmd = lucid();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
+        .arg(plugins)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--policies")
+        .arg(policies);
+    cmd
+}
+
+impl Daemon {
+    /// Wait for the `lucid listening on http://ADDR` line; returns the base URL.
+    pub fn base_url(&mut self) -> String {
+        let (line, _) = self.wait_for("the listening line", |l| {
+            l.starts_with("lucid listening on http://")
+        });
+        line.trim_start_matches("lucid listening on ").to_string()
+    }
+}

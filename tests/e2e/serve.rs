@@ -1,6 +1,6 @@
 //! `lucid serve`: the plugin listing at start and after every change of the directory.
 
-use lucid_e2e::{Daemon, guest, lucid, plugin};
+use lucid_e2e::{Daemon, guest, permissive_policies, plugin, serve_cmd};
 
 #[test]
 fn serve_lists_plugins_and_picks_up_changes_without_a_restart() {
@@ -12,13 +12,8 @@ fn serve_lists_plugins_and_picks_up_changes_without_a_restart() {
     }
     std::fs::write(dir.join("junk.wasm"), b"junk").unwrap();
     let data = root.path().join("data");
-    let mut daemon = Daemon::start(
-        lucid()
-            .args(["serve", "--plugins"])
-            .arg(&dir)
-            .arg("--data-dir")
-            .arg(&data),
-    );
+    let policies = permissive_policies();
+    let mut daemon = Daemon::start(&mut serve_cmd(&dir, &data, policies.path()));
     daemon.wait_for("the first listing", |l| {
         l.starts_with("plugin set ") && l.contains("(3 loaded, 1 refused)")
     });
@@ -60,25 +55,15 @@ fn a_warm_restart_does_not_recompile() {
         v.sort();
         v
     };
+    let policies = permissive_policies();
     for round in 0..2 {
-        let mut daemon = Daemon::start(
-            lucid()
-                .args(["serve", "--plugins"])
-                .arg(&dir)
-                .arg("--data-dir")
-                .arg(&data),
-        );
+        let mut daemon = Daemon::start(&mut serve_cmd(&dir, &data, policies.path()));
         daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
+        daemon.base_url();
         assert!(daemon.terminate().success(), "round {round}");
     }
     let before = entries();
-    let mut daemon = Daemon::start(
-        lucid()
-            .args(["serve", "--plugins"])
-            .arg(&dir)
-            .arg("--data-dir")
-            .arg(&data),
-    );
+    let mut daemon = Daemon::start(&mut serve_cmd(&dir, &data, policies.path()));
     daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
     drop(daemon);
     assert_eq!(before, entries(), "the cache entry was not rewritten");
@@ -96,11 +81,8 @@ fn a_config_error_stops_the_start_and_names_the_field() {
         "[auditors.token_budget.settings]\nmax_tokens = \"lots\"\n",
     )
     .unwrap();
-    let out = lucid()
-        .args(["serve", "--plugins"])
-        .arg(&dir)
-        .arg("--data-dir")
-        .arg(root.path().join("data"))
+    let policies = permissive_policies();
+    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
         .arg("--config")
         .arg(&config)
         .output()

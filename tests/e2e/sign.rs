@@ -1,6 +1,6 @@
 //! Notarized auditors from the command line: keygen, sign, verify, serve --require-signed.
 
-use lucid_e2e::{Daemon, lucid, plugin};
+use lucid_e2e::{Daemon, lucid, permissive_policies, plugin, serve_cmd};
 
 fn ok(cmd: &mut std::process::Command) -> serde_json::Value {
     let out = cmd.output().unwrap();
@@ -55,14 +55,11 @@ fn sign_verify_and_require_signed() {
     assert!(!unsigned.status.success());
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("not signed"));
 
+    let policies = permissive_policies();
     let mut daemon = Daemon::start(
-        lucid()
-            .args(["serve", "--require-signed", "--trusted-keys"])
-            .arg(&trusted)
-            .arg("--plugins")
-            .arg(&dir)
-            .arg("--data-dir")
-            .arg(root.path().join("data")),
+        serve_cmd(&dir, &root.path().join("data"), policies.path())
+            .args(["--require-signed", "--trusted-keys"])
+            .arg(&trusted),
     );
     daemon.wait_for("listing", |l| l.contains("(1 loaded, 1 refused)"));
     daemon.wait_for("refusal", |l| {

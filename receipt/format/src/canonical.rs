@@ -1,7 +1,7 @@
 //! Canonical bytes (RFC 8785, JCS) and the hashes built on them.
 
-use serde::Serialize;
-use serde::ser::Serializer;
+use std::cmp::Ordering;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -31,7 +31,7 @@ pub fn ar_hash(ar: &Value) -> Result<String, FormatError> {
 
 /// The `claims_hash` of a list of claims: lowercase hex SHA-256 of the JCS bytes of the array.
 pub fn claims_hash(claims: &[Value]) -> String {
-    sha256_hex(&to_jcs(&claims))
+    sha256_hex(&to_jcs(claims))
 }
 
 /// The `claims_hash` of an AR's `phases`: every claim of every phase, in order, as one array.
@@ -41,35 +41,152 @@ pub(crate) fn phases_claims_hash(phases: &[Value]) -> String {
     sha256_hex(&to_jcs(&AllClaims(phases)))
 }
 
-fn to_jcs<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing JSON values into a Vec cannot fail: numbers in a `Value` are finite, keys are
-    // strings and unique, and writing to a Vec has no I/O error.
-    serde_json_canonicalizer::to_vec(value).expect("JSON values always have a JCS form")
+fn to_jcs<T: Canonical + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    value.write(&mut out);
+    out
+}
+
+/// Something with a JCS serialization, written straight into a byte buffer.
+///
+/// A direct writer over `serde_json::Value` rather than a serde `Serializer`: the
+/// `serde_json_canonicalizer` crate buffers every object member and re-parses every key to sort
+/// it, which made canonicalization the largest cost of signing. The bytes are the same; the
+/// tests check this writer against that crate and against the RFC 8785 vectors.
+trait Canonical {
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl Canonical for Value {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => write_number(n, out),
+            Value::String(s) => write_string(s, out),
+            Value::Array(items) => write_array(items.iter(), out),
+            Value::Object(map) => write_object(map.iter(), out),
+        }
+    }
+}
+
+impl Canonical for [Value] {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_array(self.iter(), out);
+    }
 }
 
 /// An AR object seen without its `ar_hash` and `signature`, so nothing has to be cloned.
 struct WithoutSignature<'a>(&'a Map<String, Value>);
 
-impl Serialize for WithoutSignature<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(
+impl Canonical for WithoutSignature<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_object(
             self.0
                 .iter()
                 .filter(|(key, _)| !SIGNATURE_FIELDS.contains(&key.as_str())),
-        )
+            out,
+        );
     }
 }
 
-/// The claims of every phase as one sequence.
+/// The claims of every phase as one array.
 struct AllClaims<'a>(&'a [Value]);
 
-impl Serialize for AllClaims<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
+impl Canonical for AllClaims<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        write_array(
             self.0
                 .iter()
                 .filter_map(|phase| phase.get("claims").and_then(Value::as_array))
                 .flatten(),
-        )
+            out,
+        );
     }
+}
+
+fn write_array<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item.write(out);
+    }
+    out.push(b']');
+}
+
+/// Members sorted by their names as UTF-16 code units (RFC 8785 section 3.2.3).
+fn write_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    let mut members: Vec<(&String, &Value)> = members.collect();
+    members.sort_unstable_by(|(a, _), (b, _)| utf16_cmp(a, b));
+    out.push(b'{');
+    for (i, (key, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        value.write(out);
+    }
+    out.push(b'}');
+}
+
+/// UTF-16 code unit order. It equals byte order of the UTF-8 text except where a character
+/// above U+FFFF (a surrogate pair, 0xD800..) meets one in U+E000..=U+FFFF.
+fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() || b.is_ascii() {
+        return a.cmp(b);
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// ECMAScript `Number.prototype.toString` of the value as a double (RFC 8785 section 3.2.2.3).
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
+    // Integers up to 2^53 print the same as their double; larger ones round like a double.
+    const EXACT: u64 = 1 << 53;
+    if let Some(u) = n.as_u64().filter(|u| *u <= EXACT) {
+        out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT) {
+        out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    } else {
+        // Every number serde_json holds without arbitrary_precision is finite.
+        let f = n.as_f64().unwrap_or_default();
+        out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
+    }
+}
+
+/// A JSON string with only the escapes RFC 8785 section 3.2.2.2 allows: `\"`, `\\`, the short
+/// forms of control characters that have one, and `\u00xx` (lowercase) for the others.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }

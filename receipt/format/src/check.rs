@@ -5,6 +5,37 @@ use serde_json::{Map, Value};
 use crate::canonical::phases_claims_hash;
 use crate::{FormatError, MAX_SAFE_INTEGER, VERSION};
 
+/// Where a field is, spelled only when an error needs it (checking allocates nothing).
+#[derive(Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    fn field<'b>(&'b self, name: &'b str) -> Path<'b> {
+        Path::Field(self, name)
+    }
+
+    fn index(&self, i: usize) -> Path<'_> {
+        Path::Index(self, i)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Field(Path::Root, name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+const ROOT: Path<'static> = Path::Root;
+
 const PHASES: [&str; 4] = ["artifact", "request", "execution", "response"];
 const EFFECTS: [&str; 2] = ["allow", "deny"];
 
@@ -26,68 +57,71 @@ pub(crate) struct Splice<'a> {
 /// Checks every field the host provides and returns the `claims_hash` the claims in `phases`
 /// have. A `claims_hash` present in `ar` must equal it.
 pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError> {
-    let version = str_field(ar, "version", "")?;
+    let version = str_field(ar, &ROOT.field("version"))?;
     if version != VERSION {
         return Err(FormatError::Version(version.to_owned()));
     }
-    non_empty(ar, "request_id", "")?;
-    let timestamp = str_field(ar, "timestamp", "")?;
-    if !is_rfc3339_utc(timestamp) {
+    non_empty(ar, &ROOT.field("request_id"))?;
+    if !is_rfc3339_utc(str_field(ar, &ROOT.field("timestamp"))?) {
         return Err(invalid(
-            "timestamp",
+            &ROOT.field("timestamp"),
             "an rfc 3339 utc timestamp (yyyy-mm-ddThh:mm:ss[.f]Z)",
         ));
     }
-    let scope = object_field(ar, "scope", "")?;
+    let at = ROOT.field("scope");
+    let scope = object_field(ar, &at)?;
     for name in ["org", "workspace", "agent"] {
-        str_field(scope, name, "scope.")?;
+        str_field(scope, &at.field(name))?;
     }
 
-    let phases = array_field(ar, "phases", "")?;
+    let phases_at = ROOT.field("phases");
+    let phases = array_field(ar, &phases_at)?;
     let mut any_deny = None;
     for (i, phase) in phases.iter().enumerate() {
-        let path = format!("phases[{i}]");
-        let phase = phase
-            .as_object()
-            .ok_or_else(|| invalid(&path, "an object"))?;
-        let prefix = format!("{path}.");
-        let name = str_field(phase, "phase", &prefix)?;
+        let at = phases_at.index(i);
+        let phase = phase.as_object().ok_or_else(|| invalid(&at, "an object"))?;
+        let name = str_field(phase, &at.field("phase"))?;
         if !PHASES.contains(&name) {
             return Err(invalid(
-                &format!("{prefix}phase"),
+                &at.field("phase"),
                 "one of artifact, request, execution, response",
             ));
         }
-        for (j, claim) in array_field(phase, "claims", &prefix)?.iter().enumerate() {
-            check_claim(claim, &format!("{prefix}claims[{j}]"))?;
+        let claims_at = at.field("claims");
+        for (j, claim) in array_field(phase, &claims_at)?.iter().enumerate() {
+            check_claim(claim, &claims_at.index(j))?;
         }
-        let decision = object_field(phase, "decision", &prefix)?;
-        let prefix = format!("{prefix}decision.");
-        if effect(decision, "effect", &prefix)? == "deny" && any_deny.is_none() {
+        let at = at.field("decision");
+        let decision = object_field(phase, &at)?;
+        if effect(decision, &at.field("effect"))? == "deny" && any_deny.is_none() {
             any_deny = Some(i);
         }
-        string_list(decision, "reasons", &prefix)?;
-        string_list(decision, "errors", &prefix)?;
+        string_list(decision, &at.field("reasons"))?;
+        string_list(decision, &at.field("errors"))?;
     }
-    if effect(ar, "decision", "")? == "allow" {
-        if let Some(i) = any_deny {
-            return Err(FormatError::AllowOverDeny(i));
-        }
+    if effect(ar, &ROOT.field("decision"))? == "allow"
+        && let Some(i) = any_deny
+    {
+        return Err(FormatError::AllowOverDeny(i));
     }
-    hex_field(ar, "policy_hash", "", 64)?;
-    let measurements = object_field(ar, "measurements", "")?;
-    for (id, hash) in object_field(measurements, "auditors", "measurements.")? {
+    hex_field(ar, &ROOT.field("policy_hash"), 64)?;
+    let at = ROOT.field("measurements");
+    let measurements = object_field(ar, &at)?;
+    let auditors_at = at.field("auditors");
+    for (id, hash) in object_field(measurements, &auditors_at)? {
         if !hash.as_str().is_some_and(|h| is_lower_hex(h, 64)) {
             return Err(invalid(
-                &format!("measurements.auditors.{id}"),
+                &auditors_at.field(id),
                 "64 lowercase hex characters",
             ));
         }
     }
-    hex_field(measurements, "plugin_set_hash", "measurements.", 64)?;
+    hex_field(measurements, &at.field("plugin_set_hash"), 64)?;
 
-    if let Some(path) = ar.iter().find_map(|(k, v)| unsafe_integer(v, k)) {
-        return Err(FormatError::UnsafeInteger(path));
+    for (key, value) in ar {
+        if let Some(path) = unsafe_integer(value, &ROOT.field(key)) {
+            return Err(FormatError::UnsafeInteger(path));
+        }
     }
 
     let computed = phases_claims_hash(phases);
@@ -95,7 +129,7 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
         let claimed = claimed
             .as_str()
             .filter(|h| is_lower_hex(h, 64))
-            .ok_or_else(|| invalid("claims_hash", "64 lowercase hex characters"))?;
+            .ok_or_else(|| invalid(&ROOT.field("claims_hash"), "64 lowercase hex characters"))?;
         if claimed != computed {
             return Err(FormatError::ClaimsHash {
                 claimed: claimed.to_owned(),
@@ -108,52 +142,51 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
 
 /// Checks the fields the signer adds (but not `ar_hash` and `signature`).
 pub(crate) fn check_chain_fields(ar: &Map<String, Value>) -> Result<ChainFields<'_>, FormatError> {
-    let depth = ar
-        .get("chain_depth")
-        .ok_or_else(|| FormatError::Missing("chain_depth".into()))?
+    let depth_at = ROOT.field("chain_depth");
+    let depth = field(ar, &depth_at)?
         .as_u64()
         .filter(|d| *d <= MAX_SAFE_INTEGER)
-        .ok_or_else(|| invalid("chain_depth", "an integer in 0..=2^53-1"))?;
-    let references = array_field(ar, "ar_references", "")?;
-    let previous = match (depth, references.as_slice()) {
+        .ok_or_else(|| invalid(&depth_at, "an integer in 0..=2^53-1"))?;
+    let references_at = ROOT.field("ar_references");
+    let previous = match (depth, array_field(ar, &references_at)?.as_slice()) {
         (0, []) => None,
         (1.., [only]) => Some(
             only.as_str()
                 .filter(|h| is_lower_hex(h, 64))
-                .ok_or_else(|| invalid("ar_references[0]", "64 lowercase hex characters"))?,
+                .ok_or_else(|| invalid(&references_at.index(0), "64 lowercase hex characters"))?,
         ),
-        (0, _) => {
-            return Err(invalid("ar_references", "empty at chain_depth 0"));
-        }
+        (0, _) => return Err(invalid(&references_at, "empty at chain_depth 0")),
         _ => {
             return Err(invalid(
-                "ar_references",
+                &references_at,
                 "exactly one ar_hash at chain_depth > 0",
             ));
         }
     };
-    let signer = object_field(ar, "signer", "")?;
-    let public_key = hex_field(signer, "public_key", "signer.", 64)?;
-    hex_field(signer, "receipt_sha256", "signer.", 64)?;
+    let at = ROOT.field("signer");
+    let signer = object_field(ar, &at)?;
+    let public_key = hex_field(signer, &at.field("public_key"), 64)?;
+    hex_field(signer, &at.field("receipt_sha256"), 64)?;
     let splice = match ar.get("splice") {
         None => None,
         Some(splice) => {
+            let at = ROOT.field("splice");
             let splice = splice
                 .as_object()
-                .ok_or_else(|| invalid("splice", "an object"))?;
+                .ok_or_else(|| invalid(&at, "an object"))?;
             let splice = Splice {
-                previous_public_key: hex_field(splice, "previous_public_key", "splice.", 64)?,
-                previous_ar_hash: hex_field(splice, "previous_ar_hash", "splice.", 64)?,
+                previous_public_key: hex_field(splice, &at.field("previous_public_key"), 64)?,
+                previous_ar_hash: hex_field(splice, &at.field("previous_ar_hash"), 64)?,
             };
             if previous != Some(splice.previous_ar_hash) {
                 return Err(invalid(
-                    "splice.previous_ar_hash",
+                    &at.field("previous_ar_hash"),
                     "equal to ar_references[0]",
                 ));
             }
             if splice.previous_public_key == public_key {
                 return Err(invalid(
-                    "splice.previous_public_key",
+                    &at.field("previous_public_key"),
                     "a key other than signer.public_key",
                 ));
             }
@@ -173,157 +206,146 @@ pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-pub(crate) fn hex_field<'a>(
+/// A top-level field holding `len` lowercase hex digits.
+pub(crate) fn hex_top_field<'a>(
     obj: &'a Map<String, Value>,
     name: &str,
-    prefix: &str,
     len: usize,
 ) -> Result<&'a str, FormatError> {
-    let s = str_field(obj, name, prefix)?;
+    hex_field(obj, &ROOT.field(name), len)
+}
+
+fn hex_field<'a>(
+    obj: &'a Map<String, Value>,
+    at: &Path<'_>,
+    len: usize,
+) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, at)?;
     if is_lower_hex(s, len) {
         Ok(s)
+    } else if len == 128 {
+        Err(invalid(at, "128 lowercase hex characters"))
     } else {
-        Err(FormatError::Invalid {
-            field: format!("{prefix}{name}"),
-            expected: if len == 128 {
-                "128 lowercase hex characters"
-            } else {
-                "64 lowercase hex characters"
-            },
-        })
+        Err(invalid(at, "64 lowercase hex characters"))
     }
 }
 
-fn check_claim(claim: &Value, path: &str) -> Result<(), FormatError> {
-    let claim = claim
-        .as_object()
-        .ok_or_else(|| invalid(path, "an object"))?;
-    let prefix = format!("{path}.");
-    non_empty(claim, "auditor", &prefix)?;
-    hex_field(claim, "auditor_sha256", &prefix, 64)?;
-    non_empty(claim, "name", &prefix)?;
-    let kind = str_field(claim, "type", &prefix)?;
-    let value = field(claim, "value", &prefix)?;
-    let ok = match kind {
-        "score_normalized" => value.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
-        "boolean" => value.is_boolean(),
-        "string" => value.is_string(),
-        "string_list" => value
-            .as_array()
-            .is_some_and(|items| items.iter().all(Value::is_string)),
-        "count" | "duration_ms" => value.is_u64(),
-        "object" => true,
-        _ => {
-            return Err(invalid(
-                &format!("{prefix}type"),
-                "one of score_normalized, boolean, string, string_list, count, duration_ms, object",
-            ));
-        }
+fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
+    let claim = claim.as_object().ok_or_else(|| invalid(at, "an object"))?;
+    non_empty(claim, &at.field("auditor"))?;
+    hex_field(claim, &at.field("auditor_sha256"), 64)?;
+    non_empty(claim, &at.field("name"))?;
+    let kind = str_field(claim, &at.field("type"))?;
+    let value = field(claim, &at.field("value"))?;
+    let (ok, expected) = match kind {
+        "score_normalized" => (
+            value.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
+            "a number in 0..=1 (type score_normalized)",
+        ),
+        "boolean" => (value.is_boolean(), "a boolean (type boolean)"),
+        "string" => (value.is_string(), "a string (type string)"),
+        "string_list" => (
+            value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            "an array of strings (type string_list)",
+        ),
+        "count" | "duration_ms" => (
+            value.is_u64(),
+            "a non-negative integer (type count or duration_ms)",
+        ),
+        "object" => (true, ""),
+        _ => (
+            false,
+            "one of score_normalized, boolean, string, string_list, count, duration_ms, object",
+        ),
     };
     if !ok {
-        return Err(FormatError::Invalid {
-            field: format!("{prefix}value"),
-            expected: match kind {
-                "score_normalized" => "a number in 0..=1 (type score_normalized)",
-                "boolean" => "a boolean (type boolean)",
-                "string" => "a string (type string)",
-                "string_list" => "an array of strings (type string_list)",
-                _ => "a non-negative integer (type count or duration_ms)",
-            },
-        });
+        let which = if expected.starts_with("one of") {
+            "type"
+        } else {
+            "value"
+        };
+        return Err(invalid(&at.field(which), expected));
     }
-    let confidence = field(claim, "confidence", &prefix)?;
+    let confidence = field(claim, &at.field("confidence"))?;
     if !confidence
         .as_f64()
         .is_some_and(|c| (0.0..=1.0).contains(&c))
     {
-        return Err(invalid(&format!("{prefix}confidence"), "a number in 0..=1"));
+        return Err(invalid(&at.field("confidence"), "a number in 0..=1"));
     }
     Ok(())
 }
 
-fn invalid(field: &str, expected: &'static str) -> FormatError {
+fn invalid(at: &Path<'_>, expected: &'static str) -> FormatError {
     FormatError::Invalid {
-        field: field.to_owned(),
+        field: at.to_string(),
         expected,
     }
 }
 
-fn field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<&'a Value, FormatError> {
+fn field<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a Value, FormatError> {
+    let name = match at {
+        Path::Field(_, name) => name,
+        _ => "",
+    };
     obj.get(name)
-        .ok_or_else(|| FormatError::Missing(format!("{prefix}{name}")))
+        .ok_or_else(|| FormatError::Missing(at.to_string()))
 }
 
-fn str_field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<&'a str, FormatError> {
-    field(obj, name, prefix)?
+fn str_field<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+    field(obj, at)?
         .as_str()
-        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "a string"))
+        .ok_or_else(|| invalid(at, "a string"))
 }
 
-fn non_empty<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<&'a str, FormatError> {
-    let s = str_field(obj, name, prefix)?;
+fn non_empty<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, at)?;
     if s.is_empty() {
-        return Err(invalid(&format!("{prefix}{name}"), "a non-empty string"));
+        return Err(invalid(at, "a non-empty string"));
     }
     Ok(s)
 }
 
 fn object_field<'a>(
     obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
+    at: &Path<'_>,
 ) -> Result<&'a Map<String, Value>, FormatError> {
-    field(obj, name, prefix)?
+    field(obj, at)?
         .as_object()
-        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "an object"))
+        .ok_or_else(|| invalid(at, "an object"))
 }
 
 fn array_field<'a>(
     obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
+    at: &Path<'_>,
 ) -> Result<&'a Vec<Value>, FormatError> {
-    field(obj, name, prefix)?
+    field(obj, at)?
         .as_array()
-        .ok_or_else(|| invalid(&format!("{prefix}{name}"), "an array"))
+        .ok_or_else(|| invalid(at, "an array"))
 }
 
-fn string_list(obj: &Map<String, Value>, name: &str, prefix: &str) -> Result<(), FormatError> {
-    if array_field(obj, name, prefix)?.iter().all(Value::is_string) {
+fn string_list(obj: &Map<String, Value>, at: &Path<'_>) -> Result<(), FormatError> {
+    if array_field(obj, at)?.iter().all(Value::is_string) {
         Ok(())
     } else {
-        Err(invalid(&format!("{prefix}{name}"), "an array of strings"))
+        Err(invalid(at, "an array of strings"))
     }
 }
 
-fn effect<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<&'a str, FormatError> {
-    let s = str_field(obj, name, prefix)?;
+fn effect<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+    let s = str_field(obj, at)?;
     if EFFECTS.contains(&s) {
         Ok(s)
     } else {
-        Err(invalid(&format!("{prefix}{name}"), "'allow' or 'deny'"))
+        Err(invalid(at, "'allow' or 'deny'"))
     }
 }
 
 /// The path of the first integer outside ±(2^53 − 1) in `value`, if any. Floats are fine: JCS
 /// formats them the same way everywhere; large integers are where implementations disagree.
-fn unsafe_integer(value: &Value, path: &str) -> Option<String> {
+fn unsafe_integer(value: &Value, at: &Path<'_>) -> Option<String> {
     match value {
         Value::Number(n) => {
             let safe = if let Some(u) = n.as_u64() {
@@ -333,15 +355,15 @@ fn unsafe_integer(value: &Value, path: &str) -> Option<String> {
             } else {
                 true
             };
-            (!safe).then(|| path.to_owned())
+            (!safe).then(|| at.to_string())
         }
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, v)| unsafe_integer(v, &format!("{path}[{i}]"))),
+            .find_map(|(i, v)| unsafe_integer(v, &at.index(i))),
         Value::Object(map) => map
             .iter()
-            .find_map(|(k, v)| unsafe_integer(v, &format!("{path}.{k}"))),
+            .find_map(|(k, v)| unsafe_integer(v, &at.field(k))),
         _ => None,
     }
 }
@@ -422,11 +444,12 @@ mod tests {
 
     #[test]
     fn unsafe_integers_are_found_with_their_path() {
+        let x = ROOT.field("x");
         let v = serde_json::json!({"a": [1, {"b": 9007199254740992_u64}]});
-        assert_eq!(unsafe_integer(&v, "x").as_deref(), Some("x.a[1].b"));
+        assert_eq!(unsafe_integer(&v, &x).as_deref(), Some("x.a[1].b"));
         let v = serde_json::json!({"a": [9007199254740991_u64, -9007199254740991_i64, 1e300]});
-        assert_eq!(unsafe_integer(&v, "x"), None);
+        assert_eq!(unsafe_integer(&v, &x), None);
         let v = serde_json::json!(-9007199254740992_i64);
-        assert!(unsafe_integer(&v, "x").is_some());
+        assert!(unsafe_integer(&v, &x).is_some());
     }
 }

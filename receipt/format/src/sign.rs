@@ -6,7 +6,7 @@ use zeroize::Zeroize;
 
 use crate::canonical::{sha256_hex, signing_bytes};
 use crate::check::{check_core, is_lower_hex};
-use crate::{MAX_SAFE_INTEGER, RESERVED_FIELDS, SignError, verify_single};
+use crate::{FormatError, MAX_SAFE_INTEGER, RESERVED_FIELDS, SignError, verify_single};
 
 /// The chain position the next AR takes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,7 +69,7 @@ impl ChainSigner {
             return Err(SignError::ResumeTooLate);
         }
         let previous: Value = serde_json::from_str(previous_ar).map_err(|e| {
-            SignError::Previous(crate::FormatError::Json(e.to_string().to_lowercase()).into())
+            SignError::Previous(FormatError::Json(e.to_string().to_lowercase()).into())
         })?;
         let verified = verify_single(&previous).map_err(SignError::Previous)?;
         if verified.public_key == self.public_key {
@@ -94,9 +94,9 @@ impl ChainSigner {
     /// JSON. The tip advances only on success.
     pub fn sign(&mut self, core: &str) -> Result<String, SignError> {
         let core: Value = serde_json::from_str(core)
-            .map_err(|e| SignError::Core(crate::FormatError::Json(e.to_string().to_lowercase())))?;
+            .map_err(|e| SignError::Core(FormatError::Json(e.to_string().to_lowercase())))?;
         let Value::Object(ar) = core else {
-            return Err(SignError::Core(crate::FormatError::NotAnObject));
+            return Err(SignError::Core(FormatError::NotAnObject));
         };
         let (ar, ar_hash) = self.sign_object(ar)?;
         // One plain serialization: verifiers recompute the canonical bytes anyway.
@@ -112,9 +112,7 @@ impl ChainSigner {
         mut ar: Map<String, Value>,
     ) -> Result<(Map<String, Value>, String), SignError> {
         if let Some(field) = RESERVED_FIELDS.iter().find(|f| ar.contains_key(**f)) {
-            return Err(SignError::Core(crate::FormatError::Reserved(
-                (*field).to_owned(),
-            )));
+            return Err(SignError::Core(FormatError::Reserved((*field).to_owned())));
         }
         if self.tip.next_depth > MAX_SAFE_INTEGER {
             return Err(SignError::DepthExhausted);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::canonical::{sha256_hex, signing_bytes};
-use crate::check::{check_chain_fields, check_core, hex_field};
+use crate::check::{check_chain_fields, check_core, hex_top_field};
 use crate::{FormatError, VerifyError};
 
 /// What a valid AR says about its place in a chain.
@@ -81,8 +81,8 @@ pub fn verify_single(ar: &Value) -> Result<VerifiedAr, VerifyError> {
     }
     check_core(object)?;
     let chain = check_chain_fields(object)?;
-    let claimed = hex_field(object, "ar_hash", "", 64)?;
-    let signature = hex_field(object, "signature", "", 128)?;
+    let claimed = hex_top_field(object, "ar_hash", 64)?;
+    let signature = hex_top_field(object, "signature", 128)?;
 
     let bytes = signing_bytes(object);
     let computed = sha256_hex(&bytes);
@@ -256,13 +256,13 @@ fn verify(ars: &[Value], segment: bool) -> ChainReport {
     let mut anchor = None;
     let has_genesis = children.contains_key(&None);
     let mut unlinked = unlinked.into_iter().peekable();
-    if segment && !has_genesis {
-        if let Some(&first) = unlinked.peek() {
-            if Some(&first) == order.first() {
-                anchor = verified[first].1.previous_ar_hash.clone();
-                unlinked.next();
-            }
-        }
+    if segment
+        && !has_genesis
+        && let Some(&first) = unlinked.peek()
+        && Some(&first) == order.first()
+    {
+        anchor = verified[first].1.previous_ar_hash.clone();
+        unlinked.next();
     }
     for i in unlinked {
         let (index, ar) = &verified[i];

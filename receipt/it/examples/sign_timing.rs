@@ -48,7 +48,7 @@ fn main() {
     });
 
     let mut native = ChainSigner::new(
-        &mut *b"timing entropy, not for real use",
+        &mut b"timing entropy, not for real use".to_owned(),
         &runtime.receipt_sha256,
     )
     .unwrap();

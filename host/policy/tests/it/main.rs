@@ -1,0 +1,8 @@
+//! The crate's one integration-test binary.
+
+mod decide;
+mod load;
+mod overrides;
+mod schema;
+mod shipped;
+mod util;

@@ -1,0 +1,266 @@
+//! The OpenAI-compatible gateway: `POST /v1/chat/completions` audited, decided and receipted,
+//! plus the admin and inspection API. hyper 1 + tokio underneath axum's router; connections are
+//! served by hyper-util with header-read timeouts, and shut down gracefully on SIGTERM.
+
+pub mod api;
+pub mod chat;
+pub mod metrics;
+pub mod mock;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::ar::Scope;
+use crate::config::{Config, GatewayConfig};
+use crate::evidence::EvidenceStore;
+use crate::policy::PolicyRuntime;
+use crate::receipts::Receipts;
+use crate::runtime::Auditing;
+use metrics::Metrics;
+use upstream::Upstream;
+
+/// Everything the handlers share.
+pub struct Gateway {
+    pub auditing: Arc<Auditing>,
+    pub policy: Arc<PolicyRuntime>,
+    pub receipts: Arc<Receipts>,
+    /// A reading connection to the evidence store (the receipt thread has the writer).
+    pub evidence: Arc<Mutex<Box<dyn EvidenceStore>>>,
+    pub upstream: Upstream,
+    pub config: Config,
+    pub metrics: Metrics,
+    pub overrides: crate::scopes::Overrides,
+}
+
+/// An error at the HTTP edge, rendered OpenAI-style: `{"error": {"message", "type", "code"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_request",
+            message,
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            "not_found",
+            message,
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            message,
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "unavailable",
+            message,
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind, "code": self.code}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+impl Gateway {
+    /// The scope of a chat request: from its API key, or (dev mode, no keys configured) from the
+    /// `x-lucid-org` / `x-lucid-workspace` / `x-lucid-agent` headers.
+    pub fn scope(&self, headers: &HeaderMap) -> Result<Scope, ApiError> {
+        if self.config.keys.is_empty() {
+            let pick = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("default")
+                    .to_string()
+            };
+            return Ok(Scope {
+                org: pick("x-lucid-org"),
+                workspace: pick("x-lucid-workspace"),
+                agent: pick("x-lucid-agent"),
+            });
+        }
+        let unauthorized = |m: &str| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                m,
+            )
+        };
+        let token = bearer(headers)
+            .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?;
+        let digest = sha256_hex(token);
+        self.config
+            .keys
+            .iter()
+            .find(|k| k.sha256.eq_ignore_ascii_case(&digest))
+            .map(|k| Scope {
+                org: k.org.clone(),
+                workspace: k.workspace.clone(),
+                agent: k.agent.clone(),
+            })
+            .ok_or_else(|| unauthorized("unknown API key"))
+    }
+
+    /// Admin and inspection endpoints need the admin token when one is configured.
+    pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = &self.config.gateway.admin_token_sha256 else {
+            return Ok(());
+        };
+        match bearer(headers) {
+            Some(token) if sha256_hex(token).eq_ignore_ascii_case(expected) => Ok(()),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_admin_token",
+                "this endpoint needs the admin token: send Authorization: Bearer <admin token>",
+            )),
+        }
+    }
+}
+
+/// Check the gateway section before serving: production mode needs keys and an admin token.
+pub fn check_config(config: &Config) -> Result<(), String> {
+    let g: &GatewayConfig = &config.gateway;
+    if g.production {
+        if config.keys.is_empty() {
+            return Err("production mode needs at least one [[keys]] entry".into());
+        }
+        if g.admin_token_sha256.is_none() {
+            return Err("production mode needs gateway.admin_token_sha256".into());
+        }
+    }
+    for (i, key) in config.keys.iter().enumerate() {
+        if key.sha256.len() != 64 || !key.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "keys[{i}].sha256 must be 64 hex characters (the SHA-256 of the key)"
+            ));
+        }
+    }
+    if g.max_body_bytes == 0 {
+        return Err("gateway.max_body_bytes must be positive".into());
+    }
+    Ok(())
+}
+
+/// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish (up to
+/// `grace`), and return.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let app = api::router(gateway.clone());
+    let header_timeout = Duration::from_millis(gateway.config.gateway.header_timeout_ms);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within {grace:?}");
+    }
+    Ok(())
+}
