@@ -45,12 +45,43 @@ pub enum Command {
     /// Verify, export or produce receipt chains (AttestationResults).
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Cedar policies: print the schema, validate a policy directory, run its tests.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Generate an Ed25519 key pair for signing auditors: KEY (secret, PKCS#8 PEM, mode 0600)
     /// and KEY.pub (public, SPKI PEM).
     Keygen {
         /// Where to write the secret key; the public key goes to the same path plus `.pub`.
         #[arg(long, value_name = "KEY")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the Cedar schema generated from the auditors of a plugin directory.
+    Schema {
+        /// Directory of auditor plugins.
+        #[arg(long, default_value = "plugins", value_name = "DIR")]
+        plugins: PathBuf,
+    },
+    /// Validate a policy directory strictly against the schema of the plugins; prints Cedar's
+    /// diagnostics (file:line: message) and exits non-zero on any.
+    Validate {
+        /// The policy directory (*.cedar).
+        dir: PathBuf,
+        /// Directory of auditor plugins.
+        #[arg(long, default_value = "plugins", value_name = "DIR")]
+        plugins: PathBuf,
+    },
+    /// Run the cases of DIR/tests.json and print a pass/fail table.
+    Test {
+        /// The policy directory (*.cedar and tests.json).
+        dir: PathBuf,
+        /// Directory of auditor plugins whose vocabularies make the schema; the shipped
+        /// auditors' vocabularies when absent.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
     },
 }
 
@@ -324,6 +355,51 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             receipt,
             writers,
         }) => chain_demo(count, writers, &store, &receipt),
+        Command::Policy(PolicyCommand::Schema { plugins }) => {
+            let schema = lucid_policy::Schema::from_vocabularies(&plugin_vocabularies(&plugins)?)?;
+            emit(schema.text().trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(PolicyCommand::Validate { dir, plugins }) => {
+            let schema = lucid_policy::Schema::from_vocabularies(&plugin_vocabularies(&plugins)?)?;
+            let policies = lucid_policy::PolicySet::load_dir(&dir)?;
+            match lucid_policy::validate(&policies, &schema) {
+                Ok(()) => {
+                    emit(&format!(
+                        "{}: {} policies valid (policy hash {})",
+                        dir.display(),
+                        policies.len(),
+                        policies.hash()
+                    ));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(diagnostics) => {
+                    for d in &diagnostics {
+                        eprintln!("{}/{d}", dir.display());
+                    }
+                    eprintln!(
+                        "error: {} problem(s) in {}",
+                        diagnostics.len(),
+                        dir.display()
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Policy(PolicyCommand::Test { dir, plugins }) => {
+            let vocabularies = match plugins {
+                Some(p) => plugin_vocabularies(&p)?,
+                None => lucid_policy::shipped_vocabularies(),
+            };
+            let schema = lucid_policy::Schema::from_vocabularies(&vocabularies)?;
+            let report = lucid_policy::run_tests(&dir, &schema)?;
+            emit(report.to_string().trim_end());
+            Ok(if report.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Keygen { out } => {
             let id = signing::keygen(&out)?;
             emit(&json!({"secret_key": out.display().to_string(), "public_key": format!("{}.pub", out.display()), "key_id": id}).to_string());
@@ -851,4 +927,12 @@ fn demo_core(k: u64) -> serde_json::Value {
         &measurements,
         serde_json::Map::new(),
     )
+}
+
+/// The vocabularies of the auditors a plugin directory loads.
+fn plugin_vocabularies(dir: &Path) -> anyhow::Result<Vec<lucid_policy::AuditorVocabulary>> {
+    let sandbox = std::sync::Arc::new(Sandbox::new(EngineOptions::default())?);
+    let set = PluginLoader::new(sandbox, None, Admission::default()).scan(dir, None)?;
+    set.log_refusals(None);
+    Ok(crate::policy::vocabularies(&set))
 }

@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `lucid` binary, real components, real files.
 
 mod gateway;
+mod openai;
+mod policy;
 mod serve;
 mod sign;

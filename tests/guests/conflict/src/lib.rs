@@ -5,9 +5,17 @@ struct Conflict;
 
 impl Auditor for Conflict {
     fn describe() -> Vocabulary {
-        Vocabulary::new("conflict", "0.1.0", "declares a claim name another auditor owns")
-            .phases([Phase::Request])
-            .claim(ClaimSpec::new("pii_detected", ClaimType::Count, "clashes with pii"))
+        Vocabulary::new(
+            "conflict",
+            "0.1.0",
+            "declares a claim name another auditor owns",
+        )
+        .phases([Phase::Request])
+        .claim(ClaimSpec::new(
+            "pii_detected",
+            ClaimType::Count,
+            "clashes with pii",
+        ))
     }
 
     fn observe(_input: &Input) -> Result<Vec<Claim>, Error> {
