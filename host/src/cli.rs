@@ -48,6 +48,21 @@ pub enum Command {
     /// Cedar policies: print the schema, validate a policy directory, run its tests.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Serve only the built-in mock model (an OpenAI-compatible, deterministic `mock-1`), for
+    /// trying clients and as a benchmark upstream.
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+        listen: String,
+    },
+    /// A plain pass-through proxy to an upstream, the floor `cargo xtask bench gateway` compares
+    /// Lucid with.
+    #[command(hide = true)]
+    BenchProxy {
+        #[arg(long, default_value = "127.0.0.1:8082", value_name = "ADDR")]
+        listen: String,
+        #[arg(long, value_name = "URL")]
+        upstream: String,
+    },
     /// Generate an Ed25519 key pair for signing auditors: KEY (secret, PKCS#8 PEM, mode 0600)
     /// and KEY.pub (public, SPKI PEM).
     Keygen {
@@ -399,6 +414,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::MockUpstream { listen } => serve_router(&listen, crate::gateway::mock::router()),
+        Command::BenchProxy { listen, upstream } => {
+            serve_router(&listen, crate::gateway::passthrough::router(&upstream))
         }
         Command::Keygen { out } => {
             let id = signing::keygen(&out)?;
@@ -935,4 +954,25 @@ fn plugin_vocabularies(dir: &Path) -> anyhow::Result<Vec<lucid_policy::AuditorVo
     let set = PluginLoader::new(sandbox, None, Admission::default()).scan(dir, None)?;
     set.log_refusals(None);
     Ok(crate::policy::vocabularies(&set))
+}
+
+/// Serve a simple router until SIGINT/SIGTERM, printing `lucid listening on http://ADDR`.
+fn serve_router(listen: &str, router: axum::Router) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        emit(&format!(
+            "lucid listening on http://{}",
+            listener.local_addr()?
+        ));
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod chat;
 pub mod metrics;
 pub mod mock;
+pub mod passthrough;
 pub mod upstream;
 
 use std::net::SocketAddr;
