@@ -207,7 +207,9 @@ pub struct ServeArgs {
     /// Directory of Cedar policies (*.cedar); overrides --preset.
     #[arg(long, value_name = "DIR")]
     pub policies: Option<PathBuf>,
-    /// A shipped policy preset: starter, balanced or strict (policies/presets/NAME).
+    /// A shipped policy preset (starter, balanced, strict: policies/presets/NAME) or bundle
+    /// (solo_builder, production_team, regulated_enterprise: policies/bundles/NAME.toml, a preset
+    /// plus the enforcement every org starts with).
     #[arg(long, default_value = "balanced", value_name = "NAME")]
     pub preset: String,
     /// Configuration file (lucid.toml); built-in defaults when absent.
@@ -607,10 +609,15 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(_), false) => bail!("--trusted-keys is only used with --require-signed"),
         _ => None,
     };
-    let policies_dir = args
-        .policies
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("policies/presets").join(&args.preset));
+    let bundle_path = PathBuf::from("policies/bundles").join(format!("{}.toml", args.preset));
+    let bundle = if args.policies.is_none() && bundle_path.is_file() {
+        Some(lucid_policy::Bundle::load(&bundle_path)?)
+    } else {
+        None
+    };
+    let policies_dir = args.policies.clone().unwrap_or_else(|| {
+        PathBuf::from("policies/presets").join(bundle.as_ref().map_or(&args.preset, |b| &b.preset))
+    });
     if !policies_dir.is_dir() {
         bail!(
             "no policy directory {} (pass --policies DIR, or --preset starter|balanced|strict from the repository root)",
@@ -680,9 +687,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(%previous_ar_hash, previous_depth, "receipt chain continues with a splice");
     }
 
-    let overrides = crate::scopes::Overrides::new(lucid_policy::ScopeSettings {
-        orgs: config.orgs.clone(),
-    });
+    let overrides = crate::scopes::Overrides::with_default(
+        lucid_policy::ScopeSettings {
+            orgs: config.orgs.clone(),
+        },
+        bundle.map(|b| b.enforcement).unwrap_or_default(),
+    );
     let runner = crate::runtime::PhaseRunner::new(sandbox.clone());
     let auditing = crate::runtime::Auditing::new(host.clone(), config.clone(), config_hash, runner);
     if let Err(errors) = overrides.check(&auditing.view()) {

@@ -19,6 +19,9 @@ pub type ScopeOverrides = ScopeSettingsMap;
 
 pub struct Overrides {
     settings: RwLock<ScopeSettings>,
+    /// The enforcement of a bundle (`--preset <bundle>`): what every org without its own
+    /// `[orgs.<org>]` entry starts with.
+    default_enforcement: lucid_policy::overrides::Enforcements,
 }
 
 /// The defaults overrides apply to: every loaded auditor's settings as configured.
@@ -52,9 +55,39 @@ fn lp_scope(scope: &Scope) -> lucid_policy::Scope {
 
 impl Overrides {
     pub fn new(settings: ScopeSettings) -> Overrides {
+        Self::with_default(settings, Default::default())
+    }
+
+    /// Overrides where orgs without an entry of their own get `enforcement` (a bundle's).
+    pub fn with_default(
+        mut settings: ScopeSettings,
+        enforcement: lucid_policy::overrides::Enforcements,
+    ) -> Overrides {
+        if !enforcement.is_empty() {
+            for org in settings.orgs.values_mut() {
+                if org.enforcement.is_empty() {
+                    org.enforcement = enforcement.clone();
+                }
+            }
+        }
         Overrides {
             settings: RwLock::new(settings),
+            default_enforcement: enforcement,
         }
+    }
+
+    /// The settings of `org`, or the bundle's enforcement for an org without its own entry.
+    fn org_or_default(
+        &self,
+        settings: &ScopeSettings,
+        org: &str,
+    ) -> Option<lucid_policy::overrides::OrgSettings> {
+        settings.orgs.get(org).cloned().or_else(|| {
+            (!self.default_enforcement.is_empty()).then(|| lucid_policy::overrides::OrgSettings {
+                enforcement: self.default_enforcement.clone(),
+                ..Default::default()
+            })
+        })
     }
 
     /// Check every configured enforcement and override against the loaded auditors.
@@ -70,11 +103,12 @@ impl Overrides {
     /// changed) falls back to the org-bounded defaults, never to an unchecked value.
     pub fn for_scope(&self, scope: &Scope, view: &RuntimeView) -> Option<Arc<ScopeOverrides>> {
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
-        if !settings.orgs.contains_key(&scope.org) {
-            return None;
-        }
+        let org = self.org_or_default(&settings, &scope.org)?;
+        let scoped = ScopeSettings {
+            orgs: [(scope.org.clone(), org)].into(),
+        };
         let defaults = defaults(view);
-        match settings.effective(&defaults, &lp_scope(scope)) {
+        match scoped.effective(&defaults, &lp_scope(scope)) {
             Ok(effective) => Some(Arc::new(effective)),
             Err(errors) => {
                 tracing::error!(org = %scope.org, "scope overrides do not fit, using defaults: {:?}", errors);
@@ -93,7 +127,10 @@ impl Overrides {
     ) -> Result<ScopeOverrides, Vec<OverrideError>> {
         let mut settings = self.settings.write().unwrap_or_else(|p| p.into_inner());
         let mut next = settings.clone();
-        let org = next.orgs.entry(scope.org.clone()).or_default();
+        let start = self
+            .org_or_default(&settings, &scope.org)
+            .unwrap_or_default();
+        let org = next.orgs.entry(scope.org.clone()).or_insert(start);
         let workspace = org.workspaces.entry(scope.workspace.clone()).or_default();
         if scope.agent == "*" {
             workspace.overrides = overrides;

@@ -574,3 +574,61 @@ fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     assert_eq!(report["length"], 1);
     let _ = Path::new("unused");
 }
+
+#[test]
+fn a_bundle_preset_brings_its_policies_and_enforcement_for_every_org() {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for name in ["pii", "injection", "token_budget"] {
+        std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
+    }
+    let mut cmd = lucid_e2e::lucid();
+    cmd.current_dir(lucid_e2e::repo_root())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--preset",
+            "production_team",
+            "--plugins",
+        ])
+        .arg(&plugins)
+        .arg("--data-dir")
+        .arg(root.path().join("data"));
+    let mut daemon = Daemon::start(&mut cmd);
+    let base = daemon.base_url();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let put = |threshold: f64| {
+        let mut resp = agent
+            .put(format!("{base}/v1/scopes/someorg/ws/bot/overrides"))
+            .header("content-type", "application/json")
+            .send(json!({"injection": {"threshold": threshold}}).to_string())
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = put(0.9);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("Field 'threshold' has ceiling enforcement (0.7). Override value 0.9 is above the ceiling."),
+        "{body}"
+    );
+    let (status, body) = put(0.5);
+    assert_eq!(status, 200, "{body}");
+    // The bundle's preset (balanced) is in force: a card number is denied.
+    let mut resp = agent
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .send(json!({"model": "mock-1", "messages": [{"role": "user", "content": "4111 1111 1111 1111"}]}).to_string())
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "{}",
+        resp.body_mut().read_to_string().unwrap()
+    );
+}

@@ -92,15 +92,7 @@ impl Upstream {
     pub async fn complete(&self, request: &Value, id: &str) -> Result<Value, UpstreamError> {
         match self {
             Upstream::Mock => {
-                if let Some(d) = mock::delay(request) {
-                    tokio::time::sleep(d).await;
-                }
-                if matches!(mock::reply(request), mock::MockReply::Fail) {
-                    return Err(UpstreamError::Status {
-                        status: 500,
-                        body: "mock failure requested".into(),
-                    });
-                }
+                mock_preflight(request).await?;
                 Ok(mock::completion(request, id, now()))
             }
             Upstream::Http(h) => {
@@ -114,15 +106,7 @@ impl Upstream {
     pub async fn stream(&self, request: &Value, id: &str) -> Result<ChunkStream, UpstreamError> {
         match self {
             Upstream::Mock => {
-                if let Some(d) = mock::delay(request) {
-                    tokio::time::sleep(d).await;
-                }
-                if matches!(mock::reply(request), mock::MockReply::Fail) {
-                    return Err(UpstreamError::Status {
-                        status: 500,
-                        body: "mock failure requested".into(),
-                    });
-                }
+                mock_preflight(request).await?;
                 let chunks = mock::chunks(request, id, now());
                 Ok(Box::pin(futures_util::stream::iter(
                     chunks.into_iter().map(Ok),
@@ -139,6 +123,20 @@ impl Upstream {
             Upstream::Http(h) => h.get("/v1/models").await,
         }
     }
+}
+
+/// What the mock does before answering: the requested delay, or the requested failure.
+async fn mock_preflight(request: &Value) -> Result<(), UpstreamError> {
+    if let Some(d) = mock::delay(request) {
+        tokio::time::sleep(d).await;
+    }
+    if matches!(mock::reply(request), mock::MockReply::Fail) {
+        return Err(UpstreamError::Status {
+            status: 500,
+            body: "mock failure requested".into(),
+        });
+    }
+    Ok(())
 }
 
 fn now() -> u64 {
