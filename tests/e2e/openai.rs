@@ -22,7 +22,7 @@ fn start(mode: &str) -> (tempfile::TempDir, Daemon, String) {
     let config = root.path().join("lucid.toml");
     std::fs::write(
         &config,
-        format!("[streaming]\nmode = \"{mode}\"\nincremental_chars = 20\n"),
+        format!("[defaults]\ndeadline_ms = 5000\n[streaming]\nmode = \"{mode}\"\nincremental_chars = 20\n"),
     )
     .unwrap();
     let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));

@@ -37,14 +37,20 @@ fn request(phase: Phase, text: &str) -> ObservationInput {
     }
 }
 
+/// A config with generous deadlines (tests run on busy machines), plus `text`.
 fn config(text: &str) -> Config {
-    Config::parse(text, "test.toml").unwrap()
+    let text = if text.contains("[defaults]") {
+        text.to_string()
+    } else {
+        format!("[defaults]\ndeadline_ms = 5000\n{text}")
+    };
+    Config::parse(&text, "test.toml").unwrap()
 }
 
 #[test]
 fn a_failing_auditor_fails_the_phase_closed_and_leaves_an_error_claim() {
     let (_dir, set) = set_of(&[plugin("pii"), guest("panic"), guest("empty")]);
-    let view = RuntimeView::new(set, &Config::default());
+    let view = RuntimeView::new(set, &config(""));
     let report =
         PhaseRunner::new(sandbox()).run(&view, &request(Phase::Request, "bob@example.com"));
     assert!(report.fail_closed);
@@ -166,10 +172,7 @@ fn settings_from_the_config_reach_the_auditor() {
             .value
             .to_json()
     };
-    assert_eq!(
-        over(&RuntimeView::new(set.clone(), &Config::default())),
-        false
-    );
+    assert_eq!(over(&RuntimeView::new(set.clone(), &config(""))), false);
     let tight = config("[auditors.token_budget.settings]\nmax_tokens = 1\n");
     assert_eq!(over(&RuntimeView::new(set.clone(), &tight)), true);
     // A setting of the wrong type makes the auditor fail closed rather than run unconfigured.
@@ -194,7 +197,7 @@ fn auditors_of_a_phase_run_concurrently_and_in_a_stable_order() {
         plugin("token_budget"),
         guest("empty"),
     ]);
-    let view = RuntimeView::new(set, &Config::default());
+    let view = RuntimeView::new(set, &config(""));
     let serial = PhaseRunner::new(sandbox()).with_parallelism(1).run(
         &view,
         &request(
@@ -228,7 +231,7 @@ fn the_artifact_phase_runs_on_every_new_plugin_set() {
     let host = Arc::new(PluginHost::open(dir.path(), loader).unwrap());
     let auditing = Auditing::new(
         host.clone(),
-        Config::default(),
+        config(""),
         Some("cfg".into()),
         PhaseRunner::new(sandbox()),
     );
