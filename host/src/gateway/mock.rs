@@ -45,6 +45,18 @@ fn last_user_text(request: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// What the mock does before answering: wait if asked to, and fail if asked to (`Err` holds
+/// the HTTP status of the failure).
+pub async fn preflight(request: &Value) -> Result<(), u16> {
+    if let Some(d) = delay(request) {
+        tokio::time::sleep(d).await;
+    }
+    if matches!(reply(request), MockReply::Fail) {
+        return Err(500);
+    }
+    Ok(())
+}
+
 /// Delay the mock was asked for (`mock:sleep MS`).
 pub fn delay(request: &Value) -> Option<Duration> {
     let text = last_user_text(request);
@@ -210,12 +222,9 @@ pub fn router() -> axum::Router {
             )
                 .into_response();
         };
-        if let Some(d) = delay(&request) {
-            tokio::time::sleep(d).await;
-        }
-        if matches!(reply(&request), MockReply::Fail) {
+        if let Err(status) = preflight(&request).await {
             return (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 axum::Json(
                     json!({"error": {"message": "mock failure requested", "type": "server_error"}}),
                 ),

@@ -92,7 +92,12 @@ impl Upstream {
     pub async fn complete(&self, request: &Value, id: &str) -> Result<Value, UpstreamError> {
         match self {
             Upstream::Mock => {
-                mock_preflight(request).await?;
+                mock::preflight(request)
+                    .await
+                    .map_err(|status| UpstreamError::Status {
+                        status,
+                        body: "mock failure requested".into(),
+                    })?;
                 Ok(mock::completion(request, id, now()))
             }
             Upstream::Http(h) => {
@@ -106,7 +111,12 @@ impl Upstream {
     pub async fn stream(&self, request: &Value, id: &str) -> Result<ChunkStream, UpstreamError> {
         match self {
             Upstream::Mock => {
-                mock_preflight(request).await?;
+                mock::preflight(request)
+                    .await
+                    .map_err(|status| UpstreamError::Status {
+                        status,
+                        body: "mock failure requested".into(),
+                    })?;
                 let chunks = mock::chunks(request, id, now());
                 Ok(Box::pin(futures_util::stream::iter(
                     chunks.into_iter().map(Ok),
@@ -123,20 +133,6 @@ impl Upstream {
             Upstream::Http(h) => h.get("/v1/models").await,
         }
     }
-}
-
-/// What the mock does before answering: the requested delay, or the requested failure.
-async fn mock_preflight(request: &Value) -> Result<(), UpstreamError> {
-    if let Some(d) = mock::delay(request) {
-        tokio::time::sleep(d).await;
-    }
-    if matches!(mock::reply(request), mock::MockReply::Fail) {
-        return Err(UpstreamError::Status {
-            status: 500,
-            body: "mock failure requested".into(),
-        });
-    }
-    Ok(())
 }
 
 fn now() -> u64 {
