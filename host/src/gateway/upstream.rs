@@ -92,12 +92,7 @@ impl Upstream {
     pub async fn complete(&self, request: &Value, id: &str) -> Result<Value, UpstreamError> {
         match self {
             Upstream::Mock => {
-                mock::preflight(request)
-                    .await
-                    .map_err(|status| UpstreamError::Status {
-                        status,
-                        body: "mock failure requested".into(),
-                    })?;
+                mock_ready(request).await?;
                 Ok(mock::completion(request, id, now()))
             }
             Upstream::Http(h) => {
@@ -111,12 +106,7 @@ impl Upstream {
     pub async fn stream(&self, request: &Value, id: &str) -> Result<ChunkStream, UpstreamError> {
         match self {
             Upstream::Mock => {
-                mock::preflight(request)
-                    .await
-                    .map_err(|status| UpstreamError::Status {
-                        status,
-                        body: "mock failure requested".into(),
-                    })?;
+                mock_ready(request).await?;
                 let chunks = mock::chunks(request, id, now());
                 Ok(Box::pin(futures_util::stream::iter(
                     chunks.into_iter().map(Ok),
@@ -133,6 +123,16 @@ impl Upstream {
             Upstream::Http(h) => h.get("/v1/models").await,
         }
     }
+}
+
+/// The mock's requested delay and failure, as an upstream error.
+async fn mock_ready(request: &Value) -> Result<(), UpstreamError> {
+    mock::preflight(request)
+        .await
+        .map_err(|status| UpstreamError::Status {
+            status,
+            body: "mock failure requested".into(),
+        })
 }
 
 fn now() -> u64 {
