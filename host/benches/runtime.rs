@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lucid::claim::Phase;
-use lucid::plugin::{Auditor, ObservationInput};
-use lucid::plugin_dir::{Admission, PluginLoader};
-use lucid::reload::{PluginHost, watch};
-use lucid::sandbox::{EngineOptions, Limits, Sandbox};
+use lucid::runtime::claim::Phase;
+use lucid::runtime::plugin::{Auditor, ObservationInput};
+use lucid::runtime::plugin_dir::{Admission, PluginLoader};
+use lucid::runtime::reload::{PluginHost, watch};
+use lucid::runtime::sandbox::{EngineOptions, Limits, Sandbox};
 
 fn component(env: &str, default: &str, name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::sandbox::Limits;
-use crate::vocabulary::{SettingValue, Settings, Vocabulary};
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -206,15 +204,6 @@ pub struct AuditorConfig {
     pub settings: BTreeMap<String, toml::Value>,
 }
 
-/// What the runtime needs to know to run one auditor.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditorPolicy {
-    pub enabled: bool,
-    pub fail_open: bool,
-    pub limits: Limits,
-    pub settings: Settings,
-}
-
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -236,7 +225,7 @@ impl Config {
             message: "the file is not UTF-8".into(),
         })?;
         let config = Self::parse(&text, &path.display().to_string())?;
-        Ok((config, crate::plugin::sha256_hex(&bytes)))
+        Ok((config, hex::encode(Sha256::digest(&bytes))))
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
@@ -252,128 +241,11 @@ impl Config {
         }
         Ok(config)
     }
-
-    /// The effective policy of an auditor: defaults, then its own section, with settings checked
-    /// against its vocabulary (an unknown setting or a wrong type is an error naming the field).
-    pub fn policy_for(&self, vocabulary: &Vocabulary) -> Result<AuditorPolicy, ConfigError> {
-        let id = &vocabulary.id;
-        let own = self.auditors.get(id);
-        let pick = |f: fn(&AuditorConfig) -> Option<u64>| own.and_then(f).or(f(&self.defaults));
-        let base = Limits::default();
-        let memory_mib = pick(|c| c.memory_mib).unwrap_or((base.memory_bytes >> 20) as u64);
-        if memory_mib == 0 || memory_mib > 4096 {
-            return Err(ConfigError::Field {
-                auditor: id.clone(),
-                field: "memory_mib",
-                message: format!("expected 1..=4096, got {memory_mib}"),
-            });
-        }
-        let deadline_ms = pick(|c| c.deadline_ms).unwrap_or(base.deadline.as_millis() as u64);
-        if deadline_ms == 0 || deadline_ms > 600_000 {
-            return Err(ConfigError::Field {
-                auditor: id.clone(),
-                field: "deadline_ms",
-                message: format!("expected 1..=600000, got {deadline_ms}"),
-            });
-        }
-        let limits = Limits {
-            deadline: Duration::from_millis(deadline_ms),
-            memory_bytes: (memory_mib as usize) << 20,
-            fuel: pick(|c| c.fuel),
-            ..base
-        };
-        let flag = |f: fn(&AuditorConfig) -> Option<bool>| own.and_then(f).or(f(&self.defaults));
-        let mut settings = vocabulary.default_settings();
-        if let Some(own) = own {
-            for (name, value) in &own.settings {
-                let Some(spec) = vocabulary.setting(name) else {
-                    return Err(ConfigError::Setting {
-                        auditor: id.clone(),
-                        setting: name.clone(),
-                        message: vocabulary.unknown_setting(name),
-                    });
-                };
-                let json = serde_json::to_value(value).map_err(|e| ConfigError::Setting {
-                    auditor: id.clone(),
-                    setting: name.clone(),
-                    message: e.to_string(),
-                })?;
-                let value = SettingValue::from_json_as(spec.ty, &json).map_err(|message| {
-                    ConfigError::Setting {
-                        auditor: id.clone(),
-                        setting: name.clone(),
-                        message,
-                    }
-                })?;
-                settings.0.insert(name.clone(), value);
-            }
-        }
-        Ok(AuditorPolicy {
-            enabled: flag(|c| c.enabled).unwrap_or(true),
-            fail_open: flag(|c| c.fail_open).unwrap_or(false),
-            limits,
-            settings,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::wit;
-
-    fn vocabulary() -> Vocabulary {
-        Vocabulary::from_guest(wit::Vocabulary {
-            id: "token_budget".into(),
-            version: "0.1.0".into(),
-            description: "".into(),
-            phases: vec![wit::Phase::Request],
-            claims: vec![],
-            settings: vec![wit::SettingSpec {
-                name: "max_tokens".into(),
-                type_: wit::SettingType::Count,
-                default: wit::SettingValue::Count(4096),
-                description: "".into(),
-            }],
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn defaults_apply_and_sections_override() {
-        let config = Config::parse(
-            "[defaults]\ndeadline_ms = 20\n[auditors.token_budget]\nfail_open = true\nsettings = { max_tokens = 10 }\n",
-            "t.toml",
-        )
-        .unwrap();
-        let policy = config.policy_for(&vocabulary()).unwrap();
-        assert!(policy.enabled && policy.fail_open);
-        assert_eq!(policy.limits.deadline, Duration::from_millis(20));
-        assert_eq!(policy.settings.0["max_tokens"], SettingValue::Count(10));
-        let empty = Config::default().policy_for(&vocabulary()).unwrap();
-        assert_eq!(empty.limits, Limits::default());
-        assert!(!empty.fail_open);
-    }
-
-    #[test]
-    fn a_wrong_setting_type_names_the_field() {
-        let config = Config::parse(
-            "[auditors.token_budget.settings]\nmax_tokens = \"many\"\n",
-            "t.toml",
-        )
-        .unwrap();
-        let err = config.policy_for(&vocabulary()).unwrap_err().to_string();
-        assert!(
-            err.contains("auditors.token_budget.settings.max_tokens"),
-            "{err}"
-        );
-        let config = Config::parse(
-            "[auditors.token_budget.settings]\nmax_tokenz = 1\n",
-            "t.toml",
-        )
-        .unwrap();
-        assert!(config.policy_for(&vocabulary()).is_err());
-    }
 
     #[test]
     fn unknown_fields_are_errors() {

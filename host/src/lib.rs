@@ -1,23 +1,19 @@
-//! Lucid's host: loads auditor plugins into a sandbox, runs them over exchanges and (in later
-//! modules) decides with Cedar and signs receipts. See ARCHITECTURE.md for the map.
+//! Lucid's host: one process, split into rooms by concern (see ARCHITECTURE.md for the map and
+//! what each room must not depend on). From the bottom up:
+//!
+//! - [`config`]: `lucid.toml` as data (no behaviour beyond parsing).
+//! - [`runtime`]: the plugin runtime — auditor components loaded, measured, sandboxed and run.
+//! - [`policy`]: Cedar decisions over a phase's claims, and per-scope settings overrides.
+//! - [`evidence`]: the receipt signer component, the receipt service and the evidence stores.
+//! - [`exchange`]: one chat exchange from request to outcome, without HTTP.
+//! - [`gateway`]: the HTTP edge (axum on hyper) that drives exchanges and serves the admin API.
+//! - [`app`]: the wiring that builds a running gateway from its options (the `lucid` binary's
+//!   command line, in `src/cli/`, only parses arguments into them).
 
-pub mod ar;
-pub mod bindings;
-pub mod cache;
-pub mod claim;
-pub mod cli;
+pub mod app;
 pub mod config;
 pub mod evidence;
-pub mod evidence_pg;
+pub mod exchange;
 pub mod gateway;
-pub mod plugin;
-pub mod plugin_dir;
 pub mod policy;
-pub mod receipt;
-pub mod receipts;
-pub mod reload;
 pub mod runtime;
-pub mod sandbox;
-pub mod scopes;
-pub mod signing;
-pub mod vocabulary;

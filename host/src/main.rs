@@ -2,13 +2,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 fn main() -> ExitCode {
-    let cli = lucid::cli::Cli::parse();
-    lucid::cli::init_tracing(&cli);
-    match lucid::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    cli::init_tracing(&cli);
+    match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", lucid::cli::error_line(&e));
+            eprintln!("error: {}", cli::error_line(&e));
             ExitCode::FAILURE
         }
     }

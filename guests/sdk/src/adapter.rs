@@ -1,15 +1,17 @@
 //! The only code that touches the generated bindings: conversions between the WIT types and the
-//! SDK's own, and the generic `Guest` implementation that `export_auditor!` exports.
+//! contract's types (`lucid-contract`) and the SDK's own, and the generic `Guest` implementation
+//! that `export_auditor!` exports.
 
 use std::marker::PhantomData;
+
+use lucid_contract::{Claim, ClaimType, ClaimValue, Phase, Scope, SettingType, SettingValue};
 
 use crate::Auditor;
 use crate::bindings::exports::lucid::auditor::auditor::Guest;
 use crate::bindings::lucid::auditor::types as wit;
-use crate::claim::{Claim, ClaimValue};
 use crate::error::Error;
-use crate::input::{Input, Scope, Settings};
-use crate::vocabulary::{ClaimType, Phase, SettingType, SettingValue, Vocabulary};
+use crate::input::{Input, Settings};
+use crate::vocabulary::Vocabulary;
 
 /// Implements the generated `Guest` trait for any [`Auditor`]. Not public API: use
 /// [`export_auditor!`](crate::export_auditor).
@@ -102,9 +104,14 @@ fn vocabulary_to_wit(vocabulary: Vocabulary) -> wit::Vocabulary {
 }
 
 fn claim_to_wit(claim: Claim) -> wit::Claim {
-    let (name, value, confidence, metadata) = claim.into_parts();
+    let Claim {
+        name,
+        value,
+        confidence,
+        metadata,
+    } = claim;
     let value = match value {
-        ClaimValue::Score(score) => wit::ClaimValue::ScoreNormalized(score),
+        ClaimValue::ScoreNormalized(score) => wit::ClaimValue::ScoreNormalized(score),
         ClaimValue::Boolean(value) => wit::ClaimValue::Boolean(value),
         ClaimValue::String(value) => wit::ClaimValue::String(value),
         ClaimValue::StringList(values) => wit::ClaimValue::StringList(values),

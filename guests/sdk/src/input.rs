@@ -1,17 +1,9 @@
 //! The observation an auditor receives, with the chat exchange already parsed.
 
+use lucid_contract::{Phase, Scope, SettingValue};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::vocabulary::{Phase, SettingValue};
-
-/// Who sent the exchange: org -> workspace -> agent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scope {
-    pub org: String,
-    pub workspace: String,
-    pub agent: String,
-}
 
 /// The author of a chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,10 @@
 //! plus one [`export_auditor!`] call; the component-model bindings are generated here, once, and
 //! auditor crates never see them.
 //!
+//! The contract's own types ([`Phase`], [`ClaimType`], [`Claim`], [`ClaimValue`], [`Scope`],
+//! [`SettingType`], [`SettingValue`]) are those of `lucid-contract`, re-exported: the host, the
+//! policy engine and the receipts use the very same definitions.
+//!
 //! ```
 //! use lucid_auditor_sdk::{Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Vocabulary};
 //!
@@ -29,17 +33,17 @@
 //! ```
 
 mod adapter;
-mod claim;
 mod error;
 mod input;
 mod vocabulary;
 
-pub use claim::{Claim, ClaimValue};
 pub use error::Error;
-pub use input::{Input, Message, Role, Scope, Settings, ToolCall, ToolCallOrigin};
-pub use vocabulary::{
-    ClaimSpec, ClaimType, Phase, SettingSpec, SettingType, SettingValue, Vocabulary,
+pub use input::{Input, Message, Role, Settings, ToolCall, ToolCallOrigin};
+pub use lucid_contract::{
+    Claim, ClaimType, ClaimValue, DomainError, MAX_SAFE_INTEGER, Phase, Scope, SettingError,
+    SettingType, SettingValue, UnknownName,
 };
+pub use vocabulary::{ClaimSpec, SettingSpec, Vocabulary};
 
 /// Re-exported so auditors can build claim objects and metadata with `serde_json::json!`
 /// without a dependency of their own.

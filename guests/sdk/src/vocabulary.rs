@@ -1,135 +1,9 @@
 //! What an auditor tells the host about itself: the phases it observes, the claims it may
 //! emit and the settings it accepts.
 
-use crate::claim::{Claim, ClaimValue};
+use lucid_contract::{Claim, ClaimType, Phase, SettingType, SettingValue};
+
 use crate::error::Error;
-
-/// When in an exchange an observation happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// The loaded plugin set, policy and configuration (their hashes).
-    Artifact,
-    /// The client's chat request, before the model is called.
-    Request,
-    /// Tool calls carried by the exchange.
-    Execution,
-    /// The model's response, before it is returned to the client.
-    Response,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 4] = [
-        Phase::Artifact,
-        Phase::Request,
-        Phase::Execution,
-        Phase::Response,
-    ];
-
-    /// The name used in JSON and in the WIT contract.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Artifact => "artifact",
-            Self::Request => "request",
-            Self::Execution => "execution",
-            Self::Response => "response",
-        }
-    }
-}
-
-/// The seven claim types of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClaimType {
-    ScoreNormalized,
-    Boolean,
-    String,
-    StringList,
-    Count,
-    DurationMs,
-    Object,
-}
-
-impl ClaimType {
-    /// The public name (`score_normalized`, `string_list`...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ScoreNormalized => "score_normalized",
-            Self::Boolean => "boolean",
-            Self::String => "string",
-            Self::StringList => "string_list",
-            Self::Count => "count",
-            Self::DurationMs => "duration_ms",
-            Self::Object => "object",
-        }
-    }
-}
-
-/// Types a setting can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SettingType {
-    Boolean,
-    Count,
-    Number,
-    String,
-    StringList,
-}
-
-/// A setting's value, as declared (defaults) or as configured (effective settings).
-#[derive(Debug, Clone, PartialEq)]
-pub enum SettingValue {
-    Boolean(bool),
-    Count(u64),
-    Number(f64),
-    String(String),
-    StringList(Vec<String>),
-}
-
-impl SettingValue {
-    pub fn setting_type(&self) -> SettingType {
-        match self {
-            Self::Boolean(_) => SettingType::Boolean,
-            Self::Count(_) => SettingType::Count,
-            Self::Number(_) => SettingType::Number,
-            Self::String(_) => SettingType::String,
-            Self::StringList(_) => SettingType::StringList,
-        }
-    }
-}
-
-impl From<bool> for SettingValue {
-    fn from(value: bool) -> Self {
-        Self::Boolean(value)
-    }
-}
-
-impl From<u64> for SettingValue {
-    fn from(value: u64) -> Self {
-        Self::Count(value)
-    }
-}
-
-impl From<f64> for SettingValue {
-    fn from(value: f64) -> Self {
-        Self::Number(value)
-    }
-}
-
-impl From<&str> for SettingValue {
-    fn from(value: &str) -> Self {
-        Self::String(value.to_owned())
-    }
-}
-
-impl From<String> for SettingValue {
-    fn from(value: String) -> Self {
-        Self::String(value)
-    }
-}
-
-impl From<Vec<String>> for SettingValue {
-    fn from(value: Vec<String>) -> Self {
-        Self::StringList(value)
-    }
-}
 
 /// A claim the auditor may emit.
 #[derive(Debug, Clone, PartialEq)]
@@ -404,8 +278,8 @@ impl Vocabulary {
     }
 
     /// Checks claims emitted in `phase` against this vocabulary: declared names, matching types,
-    /// allowed phases, values and confidences in range, metadata as JSON objects. Meant for
-    /// auditors' own tests; the host performs the same checks on real output.
+    /// allowed phases, values and confidences in their domains ([`Claim::check_domain`]). Meant
+    /// for auditors' own tests; the host performs the same checks on real output.
     pub fn check_claims(&self, phase: Phase, claims: &[Claim]) -> Result<(), Error> {
         for claim in claims {
             let Some(spec) = self.claim_spec(claim.name()) else {
@@ -430,21 +304,9 @@ impl Vocabulary {
                     phase.as_str()
                 )));
             }
-            if let ClaimValue::Score(score) = claim.value()
-                && !(0.0..=1.0).contains(score)
-            {
-                return Err(Error::failed(format!(
-                    "claim '{}' has score {score}; expected 0..=1",
-                    claim.name()
-                )));
-            }
-            if !(0.0..=1.0).contains(&claim.confidence()) {
-                return Err(Error::failed(format!(
-                    "claim '{}' has confidence {}; expected 0..=1",
-                    claim.name(),
-                    claim.confidence()
-                )));
-            }
+            claim
+                .check_domain()
+                .map_err(|error| Error::failed(error.to_string()))?;
         }
         Ok(())
     }
@@ -515,6 +377,17 @@ mod tests {
             vocabulary
                 .check_claims(Phase::Request, &[Claim::count("unknown", 1)])
                 .is_err()
+        );
+        let unclamped = Claim {
+            value: lucid_contract::ClaimValue::ScoreNormalized(1.5),
+            ..Claim::score("risk", 0.0)
+        };
+        let err = vocabulary
+            .check_claims(Phase::Request, &[unclamped])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::failed("claim 'risk' has score 1.5, expected a number in 0.0..=1.0")
         );
     }
 }

@@ -170,7 +170,12 @@ pub fn run_tests(dir: &Path, schema: &Schema) -> Result<TestReport, PolicyError>
                 claims: case
                     .claims
                     .into_iter()
-                    .map(|(name, value)| Claim { name, value })
+                    .map(|(name, value)| Claim {
+                        name,
+                        value,
+                        confidence: 1.0,
+                        metadata: None,
+                    })
                     .collect(),
                 coverage: case.coverage,
             };

@@ -90,7 +90,7 @@ impl Schema {
             declared.sort_unstable_by_key(|(name, _)| *name);
             let _ = writeln!(text, "  // {auditor}");
             for (name, ty) in declared {
-                match ty.cedar_type() {
+                match crate::claims::cedar_type(ty) {
                     Some(cedar) => {
                         let _ = writeln!(text, "  {}?: {cedar},", attribute_name(name));
                     }
@@ -107,7 +107,7 @@ impl Schema {
             .map_err(|e| PolicyError::Schema(e.to_string()))?;
         let claims = claims
             .into_iter()
-            .filter(|(_, (ty, _))| ty.cedar_type().is_some())
+            .filter(|(_, (ty, _))| crate::claims::cedar_type(*ty).is_some())
             .map(|(name, (ty, _))| (name.to_string(), ty))
             .collect();
         Ok(Schema {

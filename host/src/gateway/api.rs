@@ -86,7 +86,7 @@ async fn models(State(gateway): Shared, headers: HeaderMap) -> Response {
     if let Err(e) = gateway.scope(&headers) {
         return e.into_response();
     }
-    match gateway.upstream.models().await {
+    match gateway.exchange.upstream.models().await {
         Ok((status, body)) => {
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = status;
@@ -108,14 +108,14 @@ async fn models(State(gateway): Shared, headers: HeaderMap) -> Response {
 
 async fn health(State(gateway): Shared) -> Response {
     let mut reasons: Vec<String> = Vec::new();
-    if let Some(p) = gateway.policy.problem() {
+    if let Some(p) = gateway.exchange.policy.problem() {
         reasons.push(p);
     }
-    if gateway.receipts.is_broken() {
+    if gateway.exchange.receipts.is_broken() {
         reasons.push("the receipt service stopped after an evidence store failure".into());
     }
-    let view = gateway.auditing.view();
-    for (id, policy) in view.policies.iter() {
+    let view = gateway.exchange.auditing.view();
+    for (id, policy) in view.run_configs.iter() {
         if let Err(e) = policy {
             reasons.push(format!("auditor '{id}' is misconfigured: {e}"));
         }
@@ -132,9 +132,9 @@ async fn health(State(gateway): Shared) -> Response {
             "status": status,
             "reasons": reasons,
             "plugin_set_hash": view.set.hash,
-            "policy_hash": gateway.policy.current().hash,
-            "chain_depth": gateway.receipts.chain_depth(),
-            "signer_public_key": gateway.receipts.public_key(),
+            "policy_hash": gateway.exchange.policy.current().hash,
+            "chain_depth": gateway.exchange.receipts.chain_depth(),
+            "signer_public_key": gateway.exchange.receipts.public_key(),
         })),
     )
         .into_response()
@@ -144,7 +144,7 @@ async fn metrics(State(gateway): Shared, headers: HeaderMap) -> Response {
     if let Err(e) = gateway.require_admin(&headers) {
         return e.into_response();
     }
-    let mut response = Response::new(Body::from(gateway.metrics.render()));
+    let mut response = Response::new(Body::from(gateway.exchange.metrics.render()));
     response.headers_mut().insert(
         "content-type",
         axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -154,7 +154,7 @@ async fn metrics(State(gateway): Shared, headers: HeaderMap) -> Response {
 
 async fn auditors(State(gateway): Shared, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     gateway.require_admin(&headers)?;
-    let view = gateway.auditing.view();
+    let view = gateway.exchange.auditing.view();
     Ok(Json(json!({
         "plugin_set_hash": view.set.hash,
         "plugins": view.set.entries,
@@ -167,7 +167,7 @@ async fn vocabulary(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     gateway.require_admin(&headers)?;
-    let view = gateway.auditing.view();
+    let view = gateway.exchange.auditing.view();
     let plugin = view
         .set
         .get(&id)
@@ -184,7 +184,7 @@ async fn vocabulary(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClaimsRequest {
-    phase: crate::claim::Phase,
+    phase: crate::runtime::claim::Phase,
     request: Value,
     response: Option<Value>,
     #[serde(default)]
@@ -201,15 +201,15 @@ async fn claims(
     let bytes = read_body(&gateway, body).await?;
     let req: ClaimsRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
-    let view = gateway.auditing.view();
+    let view = gateway.exchange.auditing.view();
     let plugin = view
         .set
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no auditor '{id}' is loaded")))?
         .clone();
     let mut settings = plugin.auditor.vocabulary.default_settings();
-    let mut limits = crate::sandbox::Limits::default();
-    if let Some(Ok(policy)) = view.policies.get(&id) {
+    let mut limits = crate::runtime::sandbox::Limits::default();
+    if let Some(Ok(policy)) = view.run_configs.get(&id) {
         settings = policy.settings.clone();
         limits = policy.limits;
     }
@@ -217,11 +217,11 @@ async fn claims(
         let spec = plugin.auditor.vocabulary.setting(name).ok_or_else(|| {
             ApiError::bad_request(plugin.auditor.vocabulary.unknown_setting(name))
         })?;
-        let typed = crate::vocabulary::SettingValue::from_json_as(spec.ty, value)
+        let typed = crate::runtime::vocabulary::SettingValue::from_json_as(spec.ty, value)
             .map_err(|e| ApiError::bad_request(format!("setting '{name}': {e}")))?;
         settings.0.insert(name.clone(), typed);
     }
-    let input = crate::plugin::ObservationInput {
+    let input = crate::runtime::plugin::ObservationInput {
         phase: req.phase,
         request_id: "claims-endpoint".into(),
         org: "default".into(),
@@ -231,7 +231,7 @@ async fn claims(
         response: req.response.map(|r| r.to_string()),
         artifacts: None,
     };
-    let sandbox = gateway.auditing.runner().sandbox().clone();
+    let sandbox = gateway.exchange.auditing.runner().sandbox().clone();
     let observed = tokio::task::spawn_blocking(move || {
         plugin.auditor.observe(&sandbox, &input, &settings, &limits)
     })
@@ -350,13 +350,13 @@ async fn attestation_chain(
 
 async fn policy(State(gateway): Shared, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     gateway.require_admin(&headers)?;
-    let state = gateway.policy.current();
+    let state = gateway.exchange.policy.current();
     Ok(Json(json!({
         "hash": state.hash,
-        "dir": gateway.policy.dir().display().to_string(),
+        "dir": gateway.exchange.policy.dir().display().to_string(),
         "files": state.files,
         "schema": state.schema_text(),
-        "problem": gateway.policy.problem(),
+        "problem": gateway.exchange.policy.problem(),
     })))
 }
 
@@ -374,13 +374,13 @@ async fn put_overrides(
                 "invalid overrides (expected {{\"<auditor>\": {{\"<setting>\": value}}}}): {e}"
             ))
         })?;
-    let scope = crate::ar::Scope {
+    let scope = lucid_contract::Scope {
         org,
         workspace,
         agent,
     };
-    let view = gateway.auditing.view();
-    match gateway.overrides.put(&scope, overrides, &view) {
+    let view = gateway.exchange.auditing.view();
+    match gateway.exchange.overrides.put(&scope, overrides, &view) {
         Ok(effective) => Ok(Json(json!({"scope": scope, "effective": effective}))),
         Err(errors) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -4,10 +4,8 @@
 
 pub mod api;
 pub mod chat;
-pub mod metrics;
-pub mod mock;
+pub mod mock_server;
 pub mod passthrough;
-pub mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,29 +14,20 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::ar::Scope;
 use crate::config::{Config, GatewayConfig};
 use crate::evidence::EvidenceStore;
-use crate::policy::PolicyRuntime;
-use crate::receipts::Receipts;
-use crate::runtime::Auditing;
-use metrics::Metrics;
-use upstream::Upstream;
+use crate::exchange::ExchangeService;
+use lucid_contract::Scope;
 
 /// Everything the handlers share.
 pub struct Gateway {
-    pub auditing: Arc<Auditing>,
-    pub policy: Arc<PolicyRuntime>,
-    pub receipts: Arc<Receipts>,
+    /// What exchanges run with: auditing, policy, overrides, receipts, upstream, metrics.
+    pub exchange: Arc<ExchangeService>,
     /// A reading connection to the evidence store (the receipt thread has the writer).
     pub evidence: Arc<Mutex<Box<dyn EvidenceStore>>>,
-    pub upstream: Upstream,
     pub config: Config,
-    pub metrics: Metrics,
-    pub overrides: crate::scopes::Overrides,
 }
 
 /// An error at the HTTP edge, rendered OpenAI-style: `{"error": {"message", "type", "code"}}`.
@@ -102,7 +91,17 @@ impl ApiError {
     }
 
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "code": self.code}})
+        crate::exchange::openai::error_body(&self.message, self.kind, self.code)
+    }
+}
+
+impl From<crate::exchange::ExchangeError> for ApiError {
+    fn from(e: crate::exchange::ExchangeError) -> Self {
+        use crate::exchange::ExchangeError;
+        match e {
+            ExchangeError::Worker(_) => ApiError::internal(e.to_string()),
+            ExchangeError::Unreceipted(_) => ApiError::unavailable(e.to_string()),
+        }
     }
 }
 

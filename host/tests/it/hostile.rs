@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use lucid::plugin::{Auditor, ObservationInput, PluginError};
-use lucid::sandbox::{ErrorKind, GuestError, Limits};
-use lucid::vocabulary::{SettingValue, Settings};
+use lucid::runtime::plugin::{Auditor, ObservationInput, PluginError};
+use lucid::runtime::sandbox::{ErrorKind, GuestError, Limits};
+use lucid::runtime::vocabulary::{SettingValue, Settings};
 
 use crate::util::{chat_request, guest, load, plugin, sandbox};
 
 fn input(text: &str) -> ObservationInput {
     ObservationInput {
-        phase: lucid::claim::Phase::Request,
+        phase: lucid::runtime::claim::Phase::Request,
         request_id: "hostile".into(),
         org: "o".into(),
         workspace: "w".into(),
@@ -23,7 +23,10 @@ fn input(text: &str) -> ObservationInput {
     }
 }
 
-fn observe(auditor: &Auditor, limits: &Limits) -> Result<lucid::plugin::Observed, GuestError> {
+fn observe(
+    auditor: &Auditor,
+    limits: &Limits,
+) -> Result<lucid::runtime::plugin::Observed, GuestError> {
     auditor.observe(
         &sandbox(),
         &input("hello"),

@@ -3,6 +3,7 @@
 //! The components are built by `cargo xtask test` (or `cargo xtask build`) into `plugins/`.
 
 mod cli;
+mod exchange;
 mod hostile;
 mod plugin_dir;
 mod postgres;

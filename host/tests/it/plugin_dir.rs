@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lucid::cache::{CacheOutcome, CompileCache};
-use lucid::plugin_dir::{
+use lucid::runtime::cache::{CacheOutcome, CompileCache};
+use lucid::runtime::notary::{self, TrustedKeys};
+use lucid::runtime::plugin_dir::{
     Admission, EntryStatus, PluginEntry, PluginLoader, PluginSet, plugin_set_hash,
 };
-use lucid::reload::{PluginHost, watch};
-use lucid::signing::{self, TrustedKeys};
+use lucid::runtime::reload::{PluginHost, watch};
 
 use crate::util::{guest, plugin, sandbox};
 
@@ -195,7 +195,7 @@ fn hot_reload_adds_replaces_and_removes_plugins_atomically() {
 fn a_warm_compile_cache_is_used_and_a_bad_entry_is_discarded() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(plugin("token_budget")).unwrap();
-    let sha = lucid::plugin::sha256_hex(&bytes);
+    let sha = lucid::runtime::plugin::sha256_hex(&bytes);
     let cache = CompileCache::new(dir.path(), &sandbox()).unwrap();
     let (_, first) = cache.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
     assert_eq!(first, CacheOutcome::Miss);
@@ -204,7 +204,7 @@ fn a_warm_compile_cache_is_used_and_a_bad_entry_is_discarded() {
     let (component, second) = restarted.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
     assert_eq!(second, CacheOutcome::Hit);
     // The cached component really works.
-    lucid::plugin::Auditor::from_component(
+    lucid::runtime::plugin::Auditor::from_component(
         &sandbox(),
         component,
         sha.clone(),
@@ -231,7 +231,7 @@ fn a_warm_compile_cache_is_used_and_a_bad_entry_is_discarded() {
 
     // An entry copied under another plugin's key is not trusted.
     let other_bytes = std::fs::read(plugin("pii")).unwrap();
-    let other_sha = lucid::plugin::sha256_hex(&other_bytes);
+    let other_sha = lucid::runtime::plugin::sha256_hex(&other_bytes);
     let (_, miss) = restarted
         .get_or_compile(&sandbox(), &other_sha, &other_bytes)
         .unwrap();
@@ -261,20 +261,20 @@ fn require_signed_loads_only_plugins_signed_by_a_trusted_key() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&trusted).unwrap();
     let publisher = root.path().join("publisher");
-    signing::keygen(&publisher).unwrap();
+    notary::keygen(&publisher).unwrap();
     std::fs::copy(
         root.path().join("publisher.pub"),
         trusted.join("publisher.pub"),
     )
     .unwrap();
     let stranger = root.path().join("stranger");
-    signing::keygen(&stranger).unwrap();
+    notary::keygen(&stranger).unwrap();
 
     let sign = |file: &str, key: &Path| {
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        let doc = signing::sign_digest(
-            &signing::read_secret_key(key).unwrap(),
-            &lucid::plugin::sha256_hex(&bytes),
+        let doc = notary::sign_digest(
+            &notary::read_secret_key(key).unwrap(),
+            &lucid::runtime::plugin::sha256_hex(&bytes),
         )
         .unwrap();
         std::fs::write(

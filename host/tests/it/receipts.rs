@@ -1,4 +1,4 @@
-//! Receipts end to end: the real signer component, the SQLite store, `lucid chain demo|verify|
+//! ReceiptService end to end: the real signer component, the SQLite store, `lucid chain demo|verify|
 //! export`, splices across restarts, tampering, concurrency and kill -9.
 
 use std::io::{BufRead, BufReader};

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use lucid::claim::Phase;
 use lucid::config::Config;
-use lucid::plugin::ObservationInput;
-use lucid::plugin_dir::{Admission, PluginLoader, PluginSet};
-use lucid::reload::PluginHost;
+use lucid::runtime::claim::Phase;
+use lucid::runtime::plugin::ObservationInput;
+use lucid::runtime::plugin_dir::{Admission, PluginLoader, PluginSet};
+use lucid::runtime::reload::PluginHost;
+use lucid::runtime::sandbox::ErrorKind;
 use lucid::runtime::{AUDITOR_ERROR_CLAIM, Auditing, PhaseRunner, RunOutcome, RuntimeView};
-use lucid::sandbox::ErrorKind;
 
 use crate::util::{chat_request, guest, plugin, sandbox};
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 
-use lucid::plugin::Auditor;
-use lucid::sandbox::{EngineOptions, Limits, Sandbox};
+use lucid::runtime::plugin::Auditor;
+use lucid::runtime::sandbox::{EngineOptions, Limits, Sandbox};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,5 +1,6 @@
 //! The shape of a `lucid-ar/1` core and of the chain fields the signer adds.
 
+use lucid_contract::{ClaimType, Phase};
 use serde_json::{Map, Value};
 
 use crate::canonical::phases_claims_hash;
@@ -36,7 +37,6 @@ impl std::fmt::Display for Path<'_> {
 
 const ROOT: Path<'static> = Path::Root;
 
-const PHASES: [&str; 4] = ["artifact", "request", "execution", "response"];
 const EFFECTS: [&str; 2] = ["allow", "deny"];
 
 /// The chain fields of an AR, borrowed from it.
@@ -80,8 +80,10 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
     for (i, phase) in phases.iter().enumerate() {
         let at = phases_at.index(i);
         let phase = phase.as_object().ok_or_else(|| invalid(&at, "an object"))?;
-        let name = str_field(phase, &at.field("phase"))?;
-        if !PHASES.contains(&name) {
+        if str_field(phase, &at.field("phase"))?
+            .parse::<Phase>()
+            .is_err()
+        {
             return Err(invalid(
                 &at.field("phase"),
                 "one of artifact, request, execution, response",
@@ -237,36 +239,33 @@ fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
     non_empty(claim, &at.field("name"))?;
     let kind = str_field(claim, &at.field("type"))?;
     let value = field(claim, &at.field("value"))?;
+    let Ok(kind) = kind.parse::<ClaimType>() else {
+        return Err(invalid(
+            &at.field("type"),
+            "one of score_normalized, boolean, string, string_list, count, duration_ms, object",
+        ));
+    };
     let (ok, expected) = match kind {
-        "score_normalized" => (
+        ClaimType::ScoreNormalized => (
             value.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
             "a number in 0..=1 (type score_normalized)",
         ),
-        "boolean" => (value.is_boolean(), "a boolean (type boolean)"),
-        "string" => (value.is_string(), "a string (type string)"),
-        "string_list" => (
+        ClaimType::Boolean => (value.is_boolean(), "a boolean (type boolean)"),
+        ClaimType::String => (value.is_string(), "a string (type string)"),
+        ClaimType::StringList => (
             value
                 .as_array()
                 .is_some_and(|items| items.iter().all(Value::is_string)),
             "an array of strings (type string_list)",
         ),
-        "count" | "duration_ms" => (
+        ClaimType::Count | ClaimType::DurationMs => (
             value.is_u64(),
             "a non-negative integer (type count or duration_ms)",
         ),
-        "object" => (true, ""),
-        _ => (
-            false,
-            "one of score_normalized, boolean, string, string_list, count, duration_ms, object",
-        ),
+        ClaimType::Object => (true, ""),
     };
     if !ok {
-        let which = if expected.starts_with("one of") {
-            "type"
-        } else {
-            "value"
-        };
-        return Err(invalid(&at.field(which), expected));
+        return Err(invalid(&at.field("value"), expected));
     }
     let confidence = field(claim, &at.field("confidence"))?;
     if !confidence

@@ -69,5 +69,6 @@ pub const RESERVED_FIELDS: [&str; 6] = [
 /// The fields left out of the bytes that are hashed and signed.
 pub const SIGNATURE_FIELDS: [&str; 2] = ["ar_hash", "signature"];
 
-/// The largest integer magnitude an AR may hold (2^53 − 1, the I-JSON limit).
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// The largest integer magnitude an AR may hold (2^53 − 1, the I-JSON limit): the contract's
+/// integer domain.
+pub use lucid_contract::MAX_SAFE_INTEGER;

@@ -418,8 +418,10 @@ fn requests_read_the_hosts_claim_json() {
     assert_eq!(r.claims[1].value, ClaimValue::ScoreNormalized(0.25));
     assert!(matches!(r.claims[2].value, ClaimValue::Object(_)));
     let back = serde_json::to_value(&r.claims[0]).unwrap();
+    // The one JSON form of a claim (the contract's): confidence and metadata round-trip.
     assert_eq!(
         back,
-        serde_json::json!({"name": "pii_count", "type": "count", "value": 2})
+        serde_json::json!({"name": "pii_count", "type": "count", "value": 2, "confidence": 1.0, "metadata": {"kinds": {"email": 2}}})
     );
+    assert_eq!(r.claims[1].confidence, 0.9);
 }

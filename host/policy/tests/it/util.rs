@@ -49,7 +49,17 @@ pub fn request(phase: Phase, claims: Vec<(&str, ClaimValue)>) -> DecisionRequest
         scope: scope("acme", "research", "triage"),
         phase,
         model: "gpt-4o-mini".into(),
-        claims: claims.into_iter().map(|(n, v)| Claim::new(n, v)).collect(),
+        // Built field by field: `Claim::new` clamps scores, and these tests feed the engine values
+        // (NaN, out of range) that only a hostile caller would.
+        claims: claims
+            .into_iter()
+            .map(|(n, v)| Claim {
+                name: n.to_string(),
+                value: v,
+                confidence: 1.0,
+                metadata: None,
+            })
+            .collect(),
         coverage: Coverage {
             ran: vec!["pii".into(), "injection".into(), "token_budget".into()],
             failed: vec![],

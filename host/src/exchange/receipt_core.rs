@@ -8,35 +8,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::claim::Phase;
+use crate::policy::{Effect, PhaseDecision};
 use crate::runtime::AttributedClaim;
-
-/// `allow` or `deny`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    Allow,
-    Deny,
-}
-
-impl Effect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-        }
-    }
-}
-
-/// The decision of one phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PhaseDecision {
-    pub effect: Effect,
-    /// Ids of the determining policies.
-    pub reasons: Vec<String>,
-    /// Evaluation errors (each of which made the phase deny) and auditor failures.
-    pub errors: Vec<String>,
-}
+use crate::runtime::claim::Phase;
 
 /// One phase's claims and decision.
 #[derive(Debug, Clone)]
@@ -47,12 +21,7 @@ pub struct PhaseEvidence {
 }
 
 /// Who the exchange was for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Scope {
-    pub org: String,
-    pub workspace: String,
-    pub agent: String,
-}
+pub use lucid_contract::Scope;
 
 /// What was loaded when the exchange was judged.
 #[derive(Debug, Clone, Serialize)]

@@ -1,11 +1,13 @@
-//! The model behind the gateway: the built-in mock, or an OpenAI-compatible API over pooled
-//! HTTP(S) connections (rustls) with the key from an environment variable and timeouts.
+//! The model behind the gateway, as a trait: the built-in mock, or an OpenAI-compatible API over
+//! pooled HTTP(S) connections (rustls) with the key from an environment variable and timeouts.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::Stream;
+use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
@@ -13,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use super::mock;
+use super::{mock, openai};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
@@ -29,11 +31,81 @@ pub enum UpstreamError {
 
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, UpstreamError>> + Send>>;
 
-pub enum Upstream {
-    Mock,
-    Http(Box<HttpUpstream>),
+/// The model behind the gateway. The exchange only sees this trait: the built-in mock, the HTTP
+/// client, and the scripted upstreams of the tests are interchangeable.
+pub trait Upstream: Send + Sync {
+    /// A non-streaming chat completion.
+    fn complete<'a>(
+        &'a self,
+        request: &'a Value,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, UpstreamError>>;
+
+    /// A streaming chat completion: the chunks (`chat.completion.chunk` objects) in order.
+    fn stream<'a>(
+        &'a self,
+        request: &'a Value,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ChunkStream, UpstreamError>>;
+
+    /// `GET /v1/models`, passed through (status and body).
+    fn models(&self) -> BoxFuture<'_, Result<(StatusCode, Bytes), UpstreamError>>;
 }
 
+/// `mock`, or the base URL of an OpenAI-compatible API (`https://api.openai.com`); the `/v1/...`
+/// paths are appended.
+pub fn from_url(
+    url: &str,
+    key: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<Arc<dyn Upstream>, String> {
+    if url == "mock" {
+        return Ok(Arc::new(MockUpstream));
+    }
+    Ok(Arc::new(HttpUpstream::new(
+        url,
+        key,
+        timeout,
+        connect_timeout,
+    )?))
+}
+
+/// The built-in deterministic model ([`mock`]).
+pub struct MockUpstream;
+
+impl Upstream for MockUpstream {
+    fn complete<'a>(
+        &'a self,
+        request: &'a Value,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        Box::pin(async move {
+            mock_ready(request).await?;
+            Ok(mock::completion(request, id, now()))
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a Value,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ChunkStream, UpstreamError>> {
+        Box::pin(async move {
+            mock_ready(request).await?;
+            let chunks = mock::chunks(request, id, now());
+            let stream: ChunkStream =
+                Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok)));
+            Ok(stream)
+        })
+    }
+
+    fn models(&self) -> BoxFuture<'_, Result<(StatusCode, Bytes), UpstreamError>> {
+        Box::pin(async { Ok((StatusCode::OK, Bytes::from(mock::models().to_string()))) })
+    }
+}
+
+/// An OpenAI-compatible API over pooled HTTP(S) connections (rustls).
 pub struct HttpUpstream {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
@@ -41,87 +113,28 @@ pub struct HttpUpstream {
     timeout: Duration,
 }
 
-impl Upstream {
-    /// `mock`, or the base URL of an OpenAI-compatible API (`https://api.openai.com`); the
-    /// `/v1/...` paths are appended.
-    pub fn new(
-        url: &str,
-        key: Option<String>,
-        timeout: Duration,
-        connect_timeout: Duration,
-    ) -> Result<Upstream, String> {
-        if url == "mock" {
-            return Ok(Upstream::Mock);
-        }
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|e| format!("invalid upstream URL '{url}': {e}"))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(format!(
-                "invalid upstream URL '{url}': expected http(s)://host[:port] or mock"
-            ));
-        }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
-        Ok(Upstream::Http(Box::new(HttpUpstream {
-            client,
-            base: url
-                .trim_end_matches('/')
-                .trim_end_matches("/v1")
-                .to_string(),
-            key,
-            timeout,
-        })))
+impl Upstream for HttpUpstream {
+    fn complete<'a>(
+        &'a self,
+        request: &'a Value,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Value, UpstreamError>> {
+        Box::pin(async move {
+            let body = self.post("/v1/chat/completions", request).await?;
+            serde_json::from_slice(&body).map_err(|e| UpstreamError::Invalid(e.to_string()))
+        })
     }
 
-    pub fn is_mock(&self) -> bool {
-        matches!(self, Upstream::Mock)
+    fn stream<'a>(
+        &'a self,
+        request: &'a Value,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<ChunkStream, UpstreamError>> {
+        Box::pin(self.open_stream(request))
     }
 
-    /// A non-streaming chat completion.
-    pub async fn complete(&self, request: &Value, id: &str) -> Result<Value, UpstreamError> {
-        match self {
-            Upstream::Mock => {
-                mock_ready(request).await?;
-                Ok(mock::completion(request, id, now()))
-            }
-            Upstream::Http(h) => {
-                let body = h.post("/v1/chat/completions", request).await?;
-                serde_json::from_slice(&body).map_err(|e| UpstreamError::Invalid(e.to_string()))
-            }
-        }
-    }
-
-    /// A streaming chat completion: the chunks (`chat.completion.chunk` objects) in order.
-    pub async fn stream(&self, request: &Value, id: &str) -> Result<ChunkStream, UpstreamError> {
-        match self {
-            Upstream::Mock => {
-                mock_ready(request).await?;
-                let chunks = mock::chunks(request, id, now());
-                Ok(Box::pin(futures_util::stream::iter(
-                    chunks.into_iter().map(Ok),
-                )))
-            }
-            Upstream::Http(h) => h.stream(request).await,
-        }
-    }
-
-    /// `GET /v1/models`, passed through (status and body).
-    pub async fn models(&self) -> Result<(StatusCode, Bytes), UpstreamError> {
-        match self {
-            Upstream::Mock => Ok((StatusCode::OK, Bytes::from(mock::models().to_string()))),
-            Upstream::Http(h) => h.get("/v1/models").await,
-        }
+    fn models(&self) -> BoxFuture<'_, Result<(StatusCode, Bytes), UpstreamError>> {
+        Box::pin(self.get("/v1/models"))
     }
 }
 
@@ -142,6 +155,44 @@ fn now() -> u64 {
 }
 
 impl HttpUpstream {
+    /// A client for the API at `url` (`http(s)://host[:port]`).
+    pub fn new(
+        url: &str,
+        key: Option<String>,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<HttpUpstream, String> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| format!("invalid upstream URL '{url}': {e}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(format!(
+                "invalid upstream URL '{url}': expected http(s)://host[:port] or mock"
+            ));
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(HttpUpstream {
+            client,
+            base: url
+                .trim_end_matches('/')
+                .trim_end_matches("/v1")
+                .to_string(),
+            key,
+            timeout,
+        })
+    }
+
     fn request(
         &self,
         method: Method,
@@ -204,7 +255,7 @@ impl HttpUpstream {
         self.read_all(resp).await
     }
 
-    async fn stream(&self, request: &Value) -> Result<ChunkStream, UpstreamError> {
+    async fn open_stream(&self, request: &Value) -> Result<ChunkStream, UpstreamError> {
         let req = self.request(
             Method::POST,
             "/v1/chat/completions",
@@ -237,17 +288,11 @@ fn sse_chunks(
                 return None;
             }
             loop {
-                if let Some(pos) = find_event_end(&buf) {
+                if let Some(pos) = openai::find_event_end(&buf) {
                     let event: Vec<u8> = buf.drain(..pos).collect();
-                    let data: String = String::from_utf8_lossy(&event)
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("data:"))
-                        .map(str::trim_start)
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    if data.is_empty() {
+                    let Some(data) = openai::event_data(&event) else {
                         continue;
-                    }
+                    };
                     if data.trim() == "[DONE]" {
                         return None;
                     }
@@ -278,105 +323,4 @@ fn sse_chunks(
             }
         },
     )
-}
-
-/// Index just past the blank line ending the first event in `buf`.
-fn find_event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Put streamed chunks back together into one `chat.completion` object (content concatenated,
-/// tool-call fragments merged by index), for the execution and response phases.
-pub fn assemble(chunks: &[Value]) -> Value {
-    let mut content = String::new();
-    let mut tool_calls: Vec<Value> = Vec::new();
-    let mut finish = Value::Null;
-    let mut id = Value::Null;
-    let mut model = Value::Null;
-    let mut created = Value::Null;
-    for chunk in chunks {
-        if id.is_null() {
-            id = chunk.get("id").cloned().unwrap_or(Value::Null);
-            model = chunk.get("model").cloned().unwrap_or(Value::Null);
-            created = chunk.get("created").cloned().unwrap_or(Value::Null);
-        }
-        let Some(choice) = chunk.pointer("/choices/0") else {
-            continue;
-        };
-        if let Some(f) = choice.get("finish_reason").filter(|f| !f.is_null()) {
-            finish = f.clone();
-        }
-        let Some(delta) = choice.get("delta") else {
-            continue;
-        };
-        if let Some(text) = delta.get("content").and_then(Value::as_str) {
-            content.push_str(text);
-        }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-            while tool_calls.len() <= index {
-                tool_calls.push(serde_json::json!({"type": "function", "function": {"name": "", "arguments": ""}}));
-            }
-            let slot = &mut tool_calls[index];
-            if let Some(v) = call.get("id") {
-                slot["id"] = v.clone();
-            }
-            if let Some(name) = call.pointer("/function/name").and_then(Value::as_str) {
-                let joined = format!("{}{name}", slot["function"]["name"].as_str().unwrap_or(""));
-                slot["function"]["name"] = Value::from(joined);
-            }
-            if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
-                let joined = format!(
-                    "{}{args}",
-                    slot["function"]["arguments"].as_str().unwrap_or("")
-                );
-                slot["function"]["arguments"] = Value::from(joined);
-            }
-        }
-    }
-    let mut message = serde_json::json!({"role": "assistant", "content": content});
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = Value::from(tool_calls);
-    }
-    serde_json::json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_assemble_into_a_completion() {
-        let req = serde_json::json!({"messages": [{"role": "user", "content": "echo: hello there, world"}]});
-        let chunks = mock::chunks(&req, "x", 1);
-        let whole = assemble(&chunks);
-        assert_eq!(
-            whole["choices"][0]["message"]["content"],
-            "hello there, world"
-        );
-        assert_eq!(whole["choices"][0]["finish_reason"], "stop");
-    }
-
-    #[test]
-    fn event_boundaries_are_found() {
-        assert_eq!(find_event_end(b"data: 1\n\ndata: 2"), Some(9));
-        assert_eq!(find_event_end(b"data: 1\r\n\r\n"), Some(11));
-        assert_eq!(find_event_end(b"data: 1\n"), None);
-    }
 }

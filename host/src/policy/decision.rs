@@ -7,10 +7,38 @@ use std::sync::{Arc, RwLock};
 
 use lucid_policy as lp;
 
-use crate::ar::{Effect, PhaseDecision};
-use crate::claim::{ClaimType, ClaimValue, Phase};
-use crate::plugin_dir::PluginSet;
+use serde::Serialize;
+
+use crate::runtime::claim::ClaimType;
+use crate::runtime::plugin_dir::PluginSet;
 use crate::runtime::{AUDITOR_ERROR_CLAIM, PhaseReport, RunOutcome};
+
+/// `allow` or `deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// The decision of one phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseDecision {
+    pub effect: Effect,
+    /// Ids of the determining policies.
+    pub reasons: Vec<String>,
+    /// Evaluation errors (each of which made the phase deny) and auditor failures.
+    pub errors: Vec<String>,
+}
 
 /// A validated policy set with its engine.
 pub struct PolicyState {
@@ -50,31 +78,10 @@ pub fn vocabularies(set: &PluginSet) -> Vec<lp::AuditorVocabulary> {
                     .vocabulary
                     .claims
                     .iter()
-                    .map(|c| (c.name.clone(), claim_type(c.ty))),
+                    .map(|c| (c.name.clone(), c.ty)),
             )
         })
         .collect()
-}
-
-fn claim_type(t: ClaimType) -> lp::ClaimType {
-    match t {
-        ClaimType::ScoreNormalized => lp::ClaimType::ScoreNormalized,
-        ClaimType::Boolean => lp::ClaimType::Boolean,
-        ClaimType::String => lp::ClaimType::String,
-        ClaimType::StringList => lp::ClaimType::StringList,
-        ClaimType::Count => lp::ClaimType::Count,
-        ClaimType::DurationMs => lp::ClaimType::DurationMs,
-        ClaimType::Object => lp::ClaimType::Object,
-    }
-}
-
-fn phase(p: Phase) -> lp::Phase {
-    match p {
-        Phase::Artifact => lp::Phase::Artifact,
-        Phase::Request => lp::Phase::Request,
-        Phase::Execution => lp::Phase::Execution,
-        Phase::Response => lp::Phase::Response,
-    }
 }
 
 /// Load and strictly validate the policies of `dir` against the schema of `set`.
@@ -158,7 +165,7 @@ impl PolicyRuntime {
 /// policy: an auditor that failed without `fail_open` denies whatever Cedar says.
 pub fn decide(
     state: &PolicyState,
-    scope: &crate::ar::Scope,
+    scope: &lucid_contract::Scope,
     model: &str,
     report: &PhaseReport,
     artifact: Option<&PhaseReport>,
@@ -173,25 +180,16 @@ pub fn decide(
         if c.claim.name == AUDITOR_ERROR_CLAIM || !seen.insert(c.claim.name.as_str()) {
             continue;
         }
-        let value = match &c.claim.value {
-            ClaimValue::ScoreNormalized(v) => lp::ClaimValue::ScoreNormalized(*v),
-            ClaimValue::Boolean(v) => lp::ClaimValue::Boolean(*v),
-            ClaimValue::String(v) => lp::ClaimValue::String(v.clone()),
-            ClaimValue::StringList(v) => lp::ClaimValue::StringList(v.clone()),
-            ClaimValue::Count(v) => lp::ClaimValue::Count(*v),
-            ClaimValue::DurationMs(v) => lp::ClaimValue::DurationMs(*v),
-            ClaimValue::Object(_) => continue,
-        };
-        claims.push(lp::Claim::new(c.claim.name.clone(), value));
+        // Object claims are not exposed to policies.
+        if c.claim.value.claim_type() == ClaimType::Object {
+            continue;
+        }
+        claims.push(c.claim.clone());
     }
     let coverage = report.coverage();
     let request = lp::DecisionRequest {
-        scope: lp::Scope {
-            org: scope.org.clone(),
-            workspace: scope.workspace.clone(),
-            agent: scope.agent.clone(),
-        },
-        phase: phase(report.phase),
+        scope: scope.clone(),
+        phase: report.phase,
         model: model.to_string(),
         claims,
         coverage: lp::Coverage {

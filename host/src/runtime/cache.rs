@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use crate::plugin::{PluginError, compile};
-use crate::sandbox::Sandbox;
+use crate::runtime::plugin::{PluginError, compile};
+use crate::runtime::sandbox::Sandbox;
 
 const MAGIC: &[u8] = b"LUCID-CWASM/1\n";
 

@@ -10,10 +10,20 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 
-use crate::bindings::receipt::ReceiptSigner;
-use crate::bindings::receipt::exports::lucid::receipt::signer::ChainTip;
-use crate::plugin::{WasmKind, sha256_hex, wasm_kind};
-use crate::sandbox::EPOCH_TICK;
+use crate::runtime::plugin::{WasmKind, sha256_hex, wasm_kind};
+use crate::runtime::sandbox::EPOCH_TICK;
+use bindings::ReceiptSigner;
+use bindings::exports::lucid::receipt::signer::ChainTip;
+
+/// Bindings of the receipt signer's world (`lucid:receipt@0.1.0`).
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/receipt",
+        world: "receipt-signer",
+    });
+
+    pub const RECEIPT_INTERFACE: &str = "lucid:receipt/signer@0.1.0";
+}
 
 /// Budget of one call into the signer (signing takes well under a millisecond).
 const CALL_DEADLINE: Duration = Duration::from_secs(5);
@@ -39,7 +49,7 @@ struct SignerState {
     limits: StoreLimits,
 }
 
-impl crate::bindings::receipt::lucid::receipt::host::Host for SignerState {
+impl bindings::lucid::receipt::host::Host for SignerState {
     fn entropy(&mut self, len: u32) -> Vec<u8> {
         let mut bytes = vec![0u8; len.min(1024) as usize];
         // The OS RNG failing is not recoverable; an all-zero seed must never be used.

@@ -3,7 +3,6 @@
 //! auditor yields a `lucid.auditor_error` claim and, unless it is configured `fail_open`, makes the
 //! phase fail closed. Coverage says which auditors ran, failed or were skipped.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,11 +10,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::claim::{Claim, ClaimValue, Phase};
-use crate::config::{AuditorPolicy, Config};
-use crate::plugin::{ObservationInput, Observed};
-use crate::plugin_dir::{LoadedPlugin, PluginSet};
-use crate::sandbox::{ErrorKind, GuestError, Sandbox};
+use crate::runtime::RuntimeView;
+use crate::runtime::claim::{Claim, ClaimValue, Phase};
+use crate::runtime::plugin::{ObservationInput, Observed};
+use crate::runtime::plugin_dir::LoadedPlugin;
+use crate::runtime::run_config::RunConfig;
+use crate::runtime::sandbox::{ErrorKind, GuestError, Sandbox};
+
+/// Settings that replace the configured ones for one exchange (a scope's overrides, already
+/// checked against its org's enforcement): auditor id → setting name → value.
+pub type SettingOverrides =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, Value>>;
 
 /// The claim the host emits when an auditor fails.
 pub const AUDITOR_ERROR_CLAIM: &str = "lucid.auditor_error";
@@ -110,169 +115,6 @@ impl PhaseReport {
     }
 }
 
-/// Effective policies of the auditors of one plugin set. A configuration error for one auditor
-/// makes it fail (closed, unless configured otherwise) at every call rather than run unchecked.
-pub type Policies = BTreeMap<String, Result<AuditorPolicy, String>>;
-
-pub fn policies(config: &Config, set: &PluginSet) -> Policies {
-    set.plugins
-        .iter()
-        .map(|p| {
-            let id = p.auditor.id().to_string();
-            (
-                id,
-                config
-                    .policy_for(&p.auditor.vocabulary)
-                    .map_err(|e| e.to_string()),
-            )
-        })
-        .collect()
-}
-
-/// A plugin set, the policies its auditors run under and the artifact-phase result for them:
-/// everything one exchange needs, taken once at its start.
-#[derive(Debug, Clone)]
-pub struct RuntimeView {
-    pub set: Arc<PluginSet>,
-    pub policies: Arc<Policies>,
-    /// The artifact descriptor the artifact phase observed.
-    pub artifacts: Value,
-    /// The artifact phase's report; its claims are attached to every exchange's evidence.
-    pub artifact: Option<Arc<PhaseReport>>,
-}
-
-impl RuntimeView {
-    /// A view without running the artifact phase (for one-off runs and tests).
-    pub fn new(set: Arc<PluginSet>, config: &Config) -> Self {
-        let policies = Arc::new(policies(config, &set));
-        RuntimeView {
-            artifacts: artifact_descriptor(&set, None, None),
-            set,
-            policies,
-            artifact: None,
-        }
-    }
-}
-
-/// The JSON the artifact phase observes: what is loaded, by hash.
-pub fn artifact_descriptor(
-    set: &PluginSet,
-    policy_hash: Option<&str>,
-    config_hash: Option<&str>,
-) -> Value {
-    json!({
-        "plugin_set_hash": set.hash,
-        "auditors": set.measurements(),
-        "policy_hash": policy_hash,
-        "config_hash": config_hash,
-    })
-}
-
-/// The auditing side of the host: the plugin directory, the configuration, the phase runner and
-/// the view in force. A change of the plugin set builds a new view (running the artifact phase
-/// over it) and swaps it in; exchanges keep the view they started with.
-pub struct Auditing {
-    plugins: Arc<crate::reload::PluginHost>,
-    config: Config,
-    config_hash: Option<String>,
-    runner: PhaseRunner,
-    view: std::sync::RwLock<Arc<RuntimeView>>,
-}
-
-impl Auditing {
-    pub fn new(
-        plugins: Arc<crate::reload::PluginHost>,
-        config: Config,
-        config_hash: Option<String>,
-        runner: PhaseRunner,
-    ) -> Arc<Self> {
-        let set = plugins.current();
-        let view = build_view(&runner, set, &config, config_hash.as_deref());
-        Arc::new(Auditing {
-            plugins,
-            config,
-            config_hash,
-            runner,
-            view: std::sync::RwLock::new(Arc::new(view)),
-        })
-    }
-
-    pub fn plugins(&self) -> &Arc<crate::reload::PluginHost> {
-        &self.plugins
-    }
-
-    pub fn runner(&self) -> &PhaseRunner {
-        &self.runner
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The view in force; keep it for the whole exchange.
-    pub fn view(&self) -> Arc<RuntimeView> {
-        self.view
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// Take a new plugin set into use: policies, artifact phase, swap.
-    pub fn install(&self, set: Arc<PluginSet>) -> Arc<RuntimeView> {
-        let view = Arc::new(build_view(
-            &self.runner,
-            set,
-            &self.config,
-            self.config_hash.as_deref(),
-        ));
-        *self
-            .view
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = view.clone();
-        view
-    }
-
-    /// Run one phase of an exchange against `view`.
-    pub fn run(&self, view: &RuntimeView, input: &ObservationInput) -> PhaseReport {
-        self.runner.run(view, input)
-    }
-}
-
-fn build_view(
-    runner: &PhaseRunner,
-    set: Arc<PluginSet>,
-    config: &Config,
-    config_hash: Option<&str>,
-) -> RuntimeView {
-    let mut view = RuntimeView::new(set, config);
-    view.artifacts = artifact_descriptor(&view.set, None, config_hash);
-    let subscribed = view
-        .set
-        .plugins
-        .iter()
-        .any(|p| p.auditor.vocabulary.observes(Phase::Artifact));
-    if subscribed {
-        let input = ObservationInput {
-            phase: Phase::Artifact,
-            request_id: format!("artifact-{}", &view.set.hash[..16]),
-            org: String::new(),
-            workspace: String::new(),
-            agent: String::new(),
-            request: "{}".to_string(),
-            response: None,
-            artifacts: Some(view.artifacts.to_string()),
-        };
-        let report = runner.run(&view, &input);
-        for run in &report.runs {
-            if let RunOutcome::Failed { kind, message, .. } = &run.outcome {
-                tracing::warn!(auditor = %run.auditor, %kind, "artifact phase failed: {message}");
-            }
-        }
-        view.artifact = Some(Arc::new(report));
-    }
-    view
-}
-
 /// Runs the auditors of a phase.
 pub struct PhaseRunner {
     sandbox: Arc<Sandbox>,
@@ -281,8 +123,8 @@ pub struct PhaseRunner {
 
 struct Job<'a> {
     plugin: &'a LoadedPlugin,
-    policy: &'a AuditorPolicy,
-    settings: std::borrow::Cow<'a, crate::vocabulary::Settings>,
+    policy: &'a RunConfig,
+    settings: std::borrow::Cow<'a, crate::runtime::vocabulary::Settings>,
 }
 
 impl PhaseRunner {
@@ -315,7 +157,7 @@ impl PhaseRunner {
         &self,
         view: &RuntimeView,
         input: &ObservationInput,
-        overrides: Option<&crate::scopes::ScopeOverrides>,
+        overrides: Option<&SettingOverrides>,
     ) -> PhaseReport {
         let started = Instant::now();
         let phase = input.phase;
@@ -331,7 +173,7 @@ impl PhaseRunner {
                     duration_us: 0,
                 })
             };
-            match view.policies.get(id) {
+            match view.run_configs.get(id) {
                 _ if !plugin.auditor.vocabulary.observes(phase) => {
                     runs[i] = skip(RunOutcome::NotSubscribed)
                 }
@@ -465,9 +307,9 @@ impl PhaseRunner {
 /// effective values (typed against the vocabulary) on top.
 fn scoped_settings<'a>(
     plugin: &LoadedPlugin,
-    policy: &'a AuditorPolicy,
-    overrides: Option<&crate::scopes::ScopeOverrides>,
-) -> Result<std::borrow::Cow<'a, crate::vocabulary::Settings>, String> {
+    policy: &'a RunConfig,
+    overrides: Option<&SettingOverrides>,
+) -> Result<std::borrow::Cow<'a, crate::runtime::vocabulary::Settings>, String> {
     let Some(values) = overrides.and_then(|o| o.get(plugin.auditor.id())) else {
         return Ok(std::borrow::Cow::Borrowed(&policy.settings));
     };
@@ -479,7 +321,7 @@ fn scoped_settings<'a>(
                 plugin.auditor.vocabulary.unknown_setting(name)
             ));
         };
-        let typed = crate::vocabulary::SettingValue::from_json_as(spec.ty, value)
+        let typed = crate::runtime::vocabulary::SettingValue::from_json_as(spec.ty, value)
             .map_err(|e| format!("scope override of setting '{name}': {e}"))?;
         settings.0.insert(name.clone(), typed);
     }
@@ -526,49 +368,9 @@ pub fn error_claim(auditor: &str, error: &GuestError) -> Claim {
     }
 }
 
-/// Whether an exchange carries tool definitions or tool calls (then the execution phase runs).
-pub fn has_tool_calls(request: &Value, response: Option<&Value>) -> bool {
-    let calls_in = |messages: Option<&Value>| {
-        messages.and_then(Value::as_array).is_some_and(|ms| {
-            ms.iter()
-                .any(|m| m.get("tool_calls").is_some_and(|t| !t.is_null()))
-        })
-    };
-    let declares_tools = request
-        .get("tools")
-        .and_then(Value::as_array)
-        .is_some_and(|t| !t.is_empty());
-    let request_calls = declares_tools || calls_in(request.get("messages"));
-    let response_calls = response
-        .and_then(|r| r.get("choices"))
-        .and_then(Value::as_array)
-        .is_some_and(|choices| {
-            choices.iter().any(|c| {
-                c.get("message")
-                    .and_then(|m| m.get("tool_calls"))
-                    .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-            })
-        });
-    request_calls || response_calls
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tool_calls_are_found_in_requests_and_responses() {
-        let plain = json!({"messages": [{"role": "user", "content": "hi"}]});
-        assert!(!has_tool_calls(&plain, None));
-        let tools = json!({"messages": [], "tools": [{"type": "function"}]});
-        assert!(has_tool_calls(&tools, None));
-        let with_call = json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "1"}]}]});
-        assert!(has_tool_calls(&with_call, None));
-        let response = json!({"choices": [{"message": {"tool_calls": [{"id": "c"}]}}]});
-        assert!(has_tool_calls(&plain, Some(&response)));
-        let empty = json!({"choices": [{"message": {"tool_calls": []}}]});
-        assert!(!has_tool_calls(&plain, Some(&empty)));
-    }
 
     #[test]
     fn error_claims_carry_auditor_kind_and_message() {

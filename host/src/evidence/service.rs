@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+use crate::evidence::signer::{ReceiptError, Signer};
 use crate::evidence::{EvidenceStore, StoreError, StoredAr};
-use crate::receipt::{ReceiptError, Signer};
 
 /// Most ARs written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -58,7 +58,7 @@ pub enum ChainStart {
     },
 }
 
-pub struct Receipts {
+pub struct ReceiptService {
     tx: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     public_key: String,
@@ -79,13 +79,13 @@ pub enum StartError {
     Thread(std::io::Error),
 }
 
-impl Receipts {
+impl ReceiptService {
     /// Start the service. When the store holds ARs, the signer first takes over the chain from
     /// the last one (it verifies it itself).
     pub fn start(
         mut signer: Signer,
         mut store: Box<dyn EvidenceStore>,
-    ) -> Result<Receipts, StartError> {
+    ) -> Result<ReceiptService, StartError> {
         let mut start = ChainStart::Genesis;
         let mut depth = 0;
         if let Some(last) = store.last()? {
@@ -115,7 +115,7 @@ impl Receipts {
                 .spawn(move || run(signer, store, rx, &broken, &depth, &issued))
                 .map_err(StartError::Thread)?
         };
-        Ok(Receipts {
+        Ok(ReceiptService {
             tx: Mutex::new(Some(tx)),
             worker: Mutex::new(Some(worker)),
             public_key,
@@ -201,7 +201,7 @@ impl Receipts {
     }
 }
 
-impl Drop for Receipts {
+impl Drop for ReceiptService {
     fn drop(&mut self) {
         self.shutdown();
     }

@@ -121,7 +121,7 @@ pub fn open(
 ) -> Result<Box<dyn EvidenceStore>, StoreError> {
     match store {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
-            Box::new(crate::evidence_pg::PgStore::connect(url, replica)?),
+            Box::new(crate::evidence::postgres::PgStore::connect(url, replica)?),
         ),
         Some(other) if other.starts_with("sqlite:") => Ok(Box::new(SqliteStore::open(Path::new(
             other.trim_start_matches("sqlite:"),

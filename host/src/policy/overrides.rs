@@ -11,8 +11,8 @@ use lucid_policy::overrides::Settings as ScopeSettingsMap;
 use lucid_policy::{OverrideError, ScopeSettings};
 use serde_json::Value;
 
-use crate::ar::Scope;
 use crate::runtime::RuntimeView;
+use lucid_contract::Scope;
 
 /// Effective settings for one scope: auditor id → setting → value.
 pub type ScopeOverrides = ScopeSettingsMap;
@@ -31,7 +31,7 @@ pub fn defaults(view: &RuntimeView) -> ScopeSettingsMap {
         .iter()
         .map(|p| {
             let id = p.auditor.id().to_string();
-            let settings = match view.policies.get(&id) {
+            let settings = match view.run_configs.get(&id) {
                 Some(Ok(policy)) => policy.settings.clone(),
                 _ => p.auditor.vocabulary.default_settings(),
             };
@@ -43,14 +43,6 @@ pub fn defaults(view: &RuntimeView) -> ScopeSettingsMap {
             (id, values)
         })
         .collect()
-}
-
-fn lp_scope(scope: &Scope) -> lucid_policy::Scope {
-    lucid_policy::Scope {
-        org: scope.org.clone(),
-        workspace: scope.workspace.clone(),
-        agent: scope.agent.clone(),
-    }
 }
 
 impl Overrides {
@@ -108,7 +100,7 @@ impl Overrides {
             orgs: [(scope.org.clone(), org)].into(),
         };
         let defaults = defaults(view);
-        match scoped.effective(&defaults, &lp_scope(scope)) {
+        match scoped.effective(&defaults, scope) {
             Ok(effective) => Some(Arc::new(effective)),
             Err(errors) => {
                 tracing::error!(org = %scope.org, "scope overrides do not fit, using defaults: {:?}", errors);
@@ -142,7 +134,7 @@ impl Overrides {
                 .overrides = overrides;
         }
         let defaults = defaults(view);
-        let effective = next.effective(&defaults, &lp_scope(scope))?;
+        let effective = next.effective(&defaults, scope)?;
         *settings = next;
         Ok(effective)
     }

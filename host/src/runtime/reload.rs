@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::plugin_dir::{EntryStatus, PluginDirError, PluginEntry, PluginLoader, PluginSet};
+use crate::runtime::plugin_dir::{
+    EntryStatus, PluginDirError, PluginEntry, PluginLoader, PluginSet,
+};
 
 /// Events closer together than this are handled by one rescan.
 const DEBOUNCE: Duration = Duration::from_millis(40);

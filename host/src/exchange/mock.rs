@@ -204,56 +204,6 @@ pub fn models() -> Value {
     })
 }
 
-/// The mock model on its own (`lucid mock-upstream`): a deterministic OpenAI-compatible server,
-/// for trying clients and as the upstream of benchmarks.
-pub fn router() -> axum::Router {
-    use axum::body::Bytes;
-    use axum::http::{HeaderValue, StatusCode};
-    use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, post};
-
-    async fn chat(body: Bytes) -> Response {
-        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(
-                    json!({"error": {"message": "invalid JSON", "type": "invalid_request_error"}}),
-                ),
-            )
-                .into_response();
-        };
-        if let Err(status) = preflight(&request).await {
-            return (
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                axum::Json(
-                    json!({"error": {"message": "mock failure requested", "type": "server_error"}}),
-                ),
-            )
-                .into_response();
-        }
-        let id = "mock";
-        let created = 0;
-        if request.get("stream").and_then(Value::as_bool) == Some(true) {
-            let mut body = String::new();
-            for chunk in chunks(&request, id, created) {
-                body.push_str(&format!("data: {chunk}\n\n"));
-            }
-            body.push_str("data: [DONE]\n\n");
-            let mut response = Response::new(axum::body::Body::from(body));
-            response.headers_mut().insert(
-                "content-type",
-                HeaderValue::from_static("text/event-stream"),
-            );
-            return response;
-        }
-        axum::Json(completion(&request, id, created)).into_response()
-    }
-
-    axum::Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/models", get(|| async { axum::Json(models()) }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,11 +12,11 @@ use cap_std::fs::Dir;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::cache::CompileCache;
-use crate::claim::ClaimType;
-use crate::plugin::{Auditor, sha256_hex};
-use crate::sandbox::{Limits, Sandbox};
-use crate::signing::TrustedKeys;
+use crate::runtime::cache::CompileCache;
+use crate::runtime::claim::ClaimType;
+use crate::runtime::notary::TrustedKeys;
+use crate::runtime::plugin::{Auditor, sha256_hex};
+use crate::runtime::sandbox::{Limits, Sandbox};
 
 /// Default cap on the size of one plugin file.
 pub const DEFAULT_MAX_PLUGIN_BYTES: u64 = 32 << 20;
@@ -304,7 +304,7 @@ impl PluginLoader {
             Some(cache) => cache
                 .get_or_compile(&self.sandbox, sha256, bytes)
                 .map(|(c, _)| c),
-            None => crate::plugin::compile(&self.sandbox, bytes),
+            None => crate::runtime::plugin::compile(&self.sandbox, bytes),
         }
         .map_err(|e| e.to_string())?;
         Auditor::from_component(

@@ -6,10 +6,10 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, types::ComponentItem};
 
-use crate::bindings::{AUDITOR_INTERFACE, AUDITOR_PACKAGE, AuditorPluginPre, wit};
-use crate::claim::{Claim, Phase, check_claim};
-use crate::sandbox::{ErrorKind, GuestError, Limits, Sandbox, classify};
-use crate::vocabulary::{Settings, Vocabulary, VocabularyError};
+use crate::runtime::bindings::{AUDITOR_INTERFACE, AUDITOR_PACKAGE, AuditorPluginPre, wit};
+use crate::runtime::claim::{Claim, Phase, check_claim};
+use crate::runtime::sandbox::{ErrorKind, GuestError, Limits, Sandbox, classify};
+use crate::runtime::vocabulary::{Settings, Vocabulary, VocabularyError};
 
 /// Why a file could not be loaded as an auditor.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ pub struct Auditor {
     pub sha256: String,
     pub size: u64,
     pub vocabulary: Vocabulary,
-    pre: AuditorPluginPre<crate::sandbox::GuestState>,
+    pre: AuditorPluginPre<crate::runtime::sandbox::GuestState>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -209,10 +209,10 @@ impl Auditor {
             if claims.iter().any(|c| c.name == claim.name) {
                 return Err(GuestError::new(
                     ErrorKind::Contract,
-                    crate::claim::ClaimError::Duplicate(claim.name).to_string(),
+                    crate::runtime::claim::ClaimError::Duplicate(claim.name).to_string(),
                 ));
             }
-            size += claim.approx_size();
+            size += crate::runtime::claim::approx_size(&claim);
             if size > limits.max_claims_bytes {
                 return Err(GuestError::new(
                     ErrorKind::Contract,

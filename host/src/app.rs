@@ -1,0 +1,417 @@
+//! The wiring of a running gateway: from [`ServeOptions`] and the config to the plugin host, the
+//! policy, the receipt service, the overrides, the exchange service, the HTTP gateway and the
+//! plugin and policy watchers ([`build`]), and serving it until SIGINT/SIGTERM ([`serve`]).
+//!
+//! Owns: putting the rooms together. Nothing depends on it but the `lucid` binary, whose command
+//! line (clap) turns its arguments into [`ServeOptions`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError};
+use crate::evidence::service::{ChainStart, ReceiptService, StartError};
+use crate::evidence::signer::{ReceiptError, Signer};
+use crate::evidence::{EvidenceStore, StoreError};
+use crate::exchange::ExchangeService;
+use crate::gateway::Gateway;
+use crate::policy::overrides::Overrides;
+use crate::policy::{PolicyLoadError, PolicyRuntime};
+use crate::runtime::cache::CompileCache;
+use crate::runtime::notary::{SigningError, TrustedKeys};
+use crate::runtime::plugin_dir::{Admission, EntryStatus, PluginDirError, PluginLoader, PluginSet};
+use crate::runtime::reload::{PluginHost, WatchGuard};
+use crate::runtime::sandbox::{EngineOptions, Sandbox};
+use crate::runtime::{Auditing, PhaseRunner};
+
+/// What `lucid serve` is asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `mock` or the base URL of an OpenAI-compatible API; `None`: the config's, else `mock`.
+    pub upstream: Option<String>,
+    pub plugins: PathBuf,
+    /// A policy directory; `None`: the preset's (or bundle's) under `policies/`.
+    pub policies: Option<PathBuf>,
+    /// A shipped preset (`policies/presets/NAME`) or bundle (`policies/bundles/NAME.toml`).
+    pub preset: String,
+    pub config: Option<PathBuf>,
+    /// `postgres://…` or `sqlite:PATH`; `None`: `<data_dir>/evidence.db`.
+    pub store: Option<String>,
+    pub data_dir: PathBuf,
+    pub replica: String,
+    /// The receipt signer component.
+    pub receipt: PathBuf,
+    /// Load only plugins signed by a key of this directory.
+    pub trusted_keys: Option<PathBuf>,
+    pub max_plugin_bytes: u64,
+}
+
+/// Why a gateway could not be built or served.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("invalid config: {0}")]
+    Gateway(String),
+    #[error(transparent)]
+    TrustedKeys(#[from] SigningError),
+    #[error(transparent)]
+    Bundle(#[from] lucid_policy::PolicyError),
+    #[error(
+        "no policy directory {0} (pass --policies DIR, or --preset starter|balanced|strict from the repository root)"
+    )]
+    NoPolicies(PathBuf),
+    #[error("upstream.api_key_env names {0}, which is not set")]
+    UpstreamKey(String),
+    #[error("{0}")]
+    Upstream(String),
+    #[error("cannot create the sandbox: {0}")]
+    Sandbox(String),
+    #[error("cannot create compile cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Plugins(#[from] PluginDirError),
+    #[error(transparent)]
+    Policy(#[from] PolicyLoadError),
+    #[error(transparent)]
+    Signer(#[from] ReceiptError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ReceiptService(#[from] StartError),
+    #[error("invalid scope settings in the config: {0}")]
+    Overrides(String),
+    #[error("cannot watch {path}: {message}")]
+    Watch { path: PathBuf, message: String },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A gateway wired from its options and config, with its watchers running; not yet listening.
+pub struct App {
+    pub gateway: Arc<Gateway>,
+    pub receipts: Arc<ReceiptService>,
+    _plugin_watch: WatchGuard,
+    _policy_watch: notify::RecommendedWatcher,
+}
+
+/// Print one line (or block) to stdout; a closed stdout (`| head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
+/// Build everything a gateway runs: configuration, plugin host, policy, receipt service,
+/// overrides, the exchange service and the gateway state, and the plugin and policy watchers.
+pub fn build(options: &ServeOptions) -> Result<App, AppError> {
+    let (config, config_hash) = match &options.config {
+        Some(path) => {
+            let (config, hash) = Config::load_with_hash(path)?;
+            (config, Some(hash))
+        }
+        None => (Config::default(), None),
+    };
+    crate::gateway::check_config(&config).map_err(AppError::Gateway)?;
+    let trusted_keys = match &options.trusted_keys {
+        Some(dir) => Some(Arc::new(TrustedKeys::load_dir(dir)?)),
+        None => None,
+    };
+    let bundle_path = PathBuf::from("policies/bundles").join(format!("{}.toml", options.preset));
+    let bundle = if options.policies.is_none() && bundle_path.is_file() {
+        Some(lucid_policy::Bundle::load(&bundle_path)?)
+    } else {
+        None
+    };
+    let policies_dir = options.policies.clone().unwrap_or_else(|| {
+        PathBuf::from("policies/presets")
+            .join(bundle.as_ref().map_or(&options.preset, |b| &b.preset))
+    });
+    if !policies_dir.is_dir() {
+        return Err(AppError::NoPolicies(policies_dir));
+    }
+    let upstream_url = options
+        .upstream
+        .clone()
+        .or_else(|| config.upstream.url.clone())
+        .unwrap_or_else(|| {
+            tracing::warn!("no upstream configured: using the built-in mock model");
+            "mock".to_string()
+        });
+    let upstream_key = match &config.upstream.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| AppError::UpstreamKey(var.clone()))?),
+        None => None,
+    };
+    let upstream = crate::exchange::upstream::from_url(
+        &upstream_url,
+        upstream_key,
+        Duration::from_millis(config.upstream.timeout_ms),
+        Duration::from_millis(config.upstream.connect_timeout_ms),
+    )
+    .map_err(AppError::Upstream)?;
+    if config.keys.is_empty() {
+        tracing::warn!(
+            "DEV MODE: no [[keys]] configured; any client is accepted and picks its scope with x-lucid-org/x-lucid-workspace/x-lucid-agent headers"
+        );
+    }
+
+    let sandbox = Arc::new(
+        Sandbox::new(EngineOptions {
+            pooling: true,
+            fuel: config_uses_fuel(&config),
+            ..EngineOptions::default()
+        })
+        .map_err(|e| AppError::Sandbox(format!("{e:#}")))?,
+    );
+    let cache_dir = options.data_dir.join("cache");
+    let cache = CompileCache::new(&cache_dir, &sandbox).map_err(|source| AppError::Cache {
+        path: cache_dir.clone(),
+        source,
+    })?;
+    let admission = Admission {
+        max_file_bytes: options.max_plugin_bytes,
+        trusted_keys,
+        ..Admission::default()
+    };
+    let loader = PluginLoader::new(sandbox.clone(), Some(cache), admission);
+    let host = Arc::new(PluginHost::open(&options.plugins, loader)?);
+    let set = host.current();
+    // Configuration errors for the auditors loaded at start are fatal: fix the file and restart.
+    for plugin in &set.plugins {
+        crate::runtime::run_config::resolve(&config, &plugin.auditor.vocabulary)?;
+    }
+    print_listing(&set);
+    let policy = Arc::new(PolicyRuntime::load(&policies_dir, &set)?);
+
+    let signer = Signer::load_file(sandbox.engine(), &options.receipt)?;
+    let writer = open_store(options)?;
+    let reader = open_store(options)?;
+    let receipts = Arc::new(ReceiptService::start(signer, writer)?);
+    if let ChainStart::Splice {
+        previous_ar_hash,
+        previous_depth,
+    } = receipts.chain_start()
+    {
+        tracing::info!(%previous_ar_hash, previous_depth, "receipt chain continues with a splice");
+    }
+
+    let overrides = Overrides::with_default(
+        lucid_policy::ScopeSettings {
+            orgs: config.orgs.clone(),
+        },
+        bundle.map(|b| b.enforcement).unwrap_or_default(),
+    );
+    let runner = PhaseRunner::new(sandbox.clone());
+    let auditing = Auditing::new(host.clone(), config.clone(), config_hash, runner);
+    if let Err(errors) = overrides.check(&auditing.view()) {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        return Err(AppError::Overrides(lines.join(" ")));
+    }
+    let exchange = Arc::new(ExchangeService {
+        auditing,
+        policy: policy.clone(),
+        overrides,
+        receipts: receipts.clone(),
+        upstream,
+        streaming: config.streaming.clone(),
+        metrics: crate::exchange::metrics::Metrics::new(),
+    });
+    let gateway = Arc::new(Gateway {
+        exchange,
+        evidence: Arc::new(Mutex::new(reader)),
+        config,
+    });
+
+    let watched = gateway.clone();
+    let plugin_watch = crate::runtime::reload::watch(host.clone(), move |set| {
+        let view = watched.exchange.auditing.install(set.clone());
+        watched.exchange.metrics.plugin_reloads.inc();
+        for (id, run_config) in view.run_configs.iter() {
+            if let Err(e) = run_config {
+                tracing::error!(auditor = %id, "auditor will fail closed: {e}");
+            }
+        }
+        // The schema follows the plugins: re-validate the policies against it.
+        watched.exchange.policy.reload(set);
+        print_listing(set);
+    })
+    .map_err(|e| AppError::Watch {
+        path: options.plugins.clone(),
+        message: e.to_string(),
+    })?;
+    let policy_watch = watch_policies(&policies_dir, host, policy)?;
+
+    Ok(App {
+        gateway,
+        receipts,
+        _plugin_watch: plugin_watch,
+        _policy_watch: policy_watch,
+    })
+}
+
+/// Serve `app` on `listen` until SIGINT/SIGTERM (printing `lucid listening on http://ADDR` once
+/// the signal handlers are in place), give in-flight requests `grace` to finish, then wait for
+/// queued receipts.
+pub fn serve(app: App, listen: &str, grace: Duration) -> Result<(), AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lucid-http")
+        .build()?;
+    runtime.block_on(async {
+        let listener = bind(listen).await?;
+        let shutdown = shutdown_signal()?;
+        announce(listener.local_addr()?);
+        crate::gateway::serve(app.gateway.clone(), listener, shutdown, grace).await?;
+        Ok::<(), AppError>(())
+    })?;
+    // Everything acknowledged is already durable; wait for anything still queued.
+    app.receipts.shutdown();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serve a plain router until SIGINT/SIGTERM (`lucid mock-upstream`, `lucid bench-proxy`).
+pub fn serve_router(listen: &str, router: axum::Router) -> Result<(), AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = bind(listen).await?;
+        let shutdown = shutdown_signal()?;
+        announce(listener.local_addr()?);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    })
+}
+
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener, AppError> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            address: listen.to_string(),
+            source,
+        })
+}
+
+fn announce(addr: SocketAddr) {
+    emit(&format!("lucid listening on http://{addr}"));
+}
+
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this returns,
+/// not when the future is first polled, so a signal sent right after the listening line is
+/// printed is never lost to the default action.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// Reload the policies when a file of their directory changes.
+fn watch_policies(
+    dir: &Path,
+    host: Arc<PluginHost>,
+    policy: Arc<PolicyRuntime>,
+) -> Result<notify::RecommendedWatcher, AppError> {
+    use notify::Watcher;
+    let failed = |e: notify::Error| AppError::Watch {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(failed)?;
+    watcher
+        .watch(dir, notify::RecursiveMode::NonRecursive)
+        .map_err(failed)?;
+    std::thread::Builder::new()
+        .name("lucid-policy-watch".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                std::thread::sleep(Duration::from_millis(40));
+                while rx.try_recv().is_ok() {}
+                if policy.reload(&host.current()) {
+                    tracing::info!(hash = %policy.current().hash, "policy set reloaded");
+                }
+            }
+        })?;
+    Ok(watcher)
+}
+
+fn config_uses_fuel(config: &Config) -> bool {
+    config.defaults.fuel.is_some() || config.auditors.values().any(|a| a.fuel.is_some())
+}
+
+fn open_store(options: &ServeOptions) -> Result<Box<dyn EvidenceStore>, StoreError> {
+    crate::evidence::open(
+        options.store.as_deref(),
+        &options.data_dir,
+        &options.replica,
+    )
+}
+
+/// Print the listing of a plugin set, one line per file.
+pub fn print_listing(set: &PluginSet) {
+    let loaded = set.plugins.len();
+    let refused = set.entries.len() - loaded;
+    let mut out = format!(
+        "plugin set {} ({loaded} loaded, {refused} refused)\n",
+        set.hash
+    );
+    for e in &set.entries {
+        match e.status {
+            EntryStatus::Loaded => {
+                let note = e
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out += &format!(
+                    "  loaded  {} {} {} sha256:{}{note}\n",
+                    e.file,
+                    e.id.as_deref().unwrap_or("?"),
+                    e.version.as_deref().unwrap_or("?"),
+                    e.sha256.as_deref().unwrap_or("?"),
+                );
+            }
+            EntryStatus::Refused => {
+                out += &format!(
+                    "  refused {}: {}\n",
+                    e.file,
+                    e.reason.as_deref().unwrap_or("unknown reason")
+                )
+            }
+        }
+    }
+    emit(out.trim_end());
+}

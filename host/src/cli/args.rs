@@ -1,0 +1,322 @@
+//! The command line's arguments (clap), apart from what the commands do.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use lucid::runtime::claim::Phase;
+use lucid::runtime::sandbox::Limits;
+
+/// Lucid: a verifiable AI gateway.
+///
+/// Lucid sits in front of an OpenAI-compatible model, runs sandboxed WebAssembly auditors over
+/// every request and response, decides with one Cedar policy and emits a signed, hash-chained
+/// receipt for each exchange.
+#[derive(Debug, Parser)]
+#[command(name = "lucid", version, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (tracing syntax, e.g. `info` or `lucid=debug`); overrides LUCID_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the plugin directory and keep it loaded, reloading on every change.
+    ///
+    /// Prints the loaded and refused plugins (with their SHA-256 and the plugin_set_hash) at
+    /// start and after every change of the directory.
+    Serve(ServeArgs),
+    /// Work with a single auditor plugin (.wasm component).
+    #[command(subcommand)]
+    Auditor(AuditorCommand),
+    /// Verify, export or produce receipt chains (AttestationResults).
+    #[command(subcommand)]
+    Chain(ChainCommand),
+    /// Cedar policies: print the schema, validate a policy directory, run its tests.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Serve only the built-in mock model (an OpenAI-compatible, deterministic `mock-1`), for
+    /// trying clients and as a benchmark upstream.
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+        listen: String,
+    },
+    /// A plain pass-through proxy to an upstream, the floor `cargo xtask bench gateway` compares
+    /// Lucid with.
+    #[command(hide = true)]
+    BenchProxy {
+        #[arg(long, default_value = "127.0.0.1:8082", value_name = "ADDR")]
+        listen: String,
+        #[arg(long, value_name = "URL")]
+        upstream: String,
+    },
+    /// Generate an Ed25519 key pair for signing auditors: KEY (secret, PKCS#8 PEM, mode 0600)
+    /// and KEY.pub (public, SPKI PEM).
+    Keygen {
+        /// Where to write the secret key; the public key goes to the same path plus `.pub`.
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the Cedar schema generated from the auditors of a plugin directory.
+    Schema {
+        /// Directory of auditor plugins.
+        #[arg(long, default_value = "plugins", value_name = "DIR")]
+        plugins: PathBuf,
+    },
+    /// Validate a policy directory strictly against the schema of the plugins; prints Cedar's
+    /// diagnostics (file:line: message) and exits non-zero on any.
+    Validate {
+        /// The policy directory (*.cedar).
+        dir: PathBuf,
+        /// Directory of auditor plugins.
+        #[arg(long, default_value = "plugins", value_name = "DIR")]
+        plugins: PathBuf,
+    },
+    /// Run the cases of DIR/tests.json and print a pass/fail table.
+    Test {
+        /// The policy directory (*.cedar and tests.json).
+        dir: PathBuf,
+        /// Directory of auditor plugins whose vocabularies make the schema; the shipped
+        /// auditors' vocabularies when absent.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Verify a chain: recompute every ar_hash, check every signature, the linkage, depth
+    /// monotonicity and splices; report forks. Prints JSON {"valid", "chain_depth", "length",
+    /// "splices", "forks", "errors"} and exits non-zero when invalid.
+    Verify {
+        /// Verify the chain that ends at this AR (walking ar_references back to its genesis)
+        /// instead of the whole store.
+        #[arg(long, value_name = "AR_HASH")]
+        from: Option<String>,
+        #[command(flatten)]
+        source: ChainSource,
+    },
+    /// Print a chain, one AR per line, in chain order.
+    Export {
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        #[command(flatten)]
+        source: ChainSource,
+    },
+    /// Sign and store N synthetic ARs with the real signer and store (for trying verification);
+    /// prints each ar_hash once it is durably stored.
+    Demo {
+        /// How many ARs.
+        count: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        receipt: ReceiptArgs,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 1)]
+        writers: u64,
+    },
+}
+
+/// Where a chain is read from: a JSONL file, a SQLite file, a store URL, or the data dir.
+#[derive(Debug, Args)]
+pub struct ChainSource {
+    /// A JSONL file of ARs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "store"])]
+    pub file: Option<PathBuf>,
+    /// A SQLite evidence database.
+    #[arg(long, value_name = "PATH", conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The evidence store.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Evidence store URL (`postgres://…` or `sqlite:PATH`); default `<data-dir>/evidence.db`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Data directory (evidence store, compile cache).
+    #[arg(long, default_value = ".lucid", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// This gateway's chain name in a shared (PostgreSQL) store.
+    #[arg(long, default_value = "default")]
+    pub replica: String,
+}
+
+/// The receipt signer component.
+#[derive(Debug, Args)]
+pub struct ReceiptArgs {
+    /// The receipt signer component; default `lucid_receipt.wasm` next to the `lucid` binary
+    /// (or $LUCID_RECEIPT).
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+}
+
+impl ReceiptArgs {
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.receipt {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os("LUCID_RECEIPT") {
+            return Ok(PathBuf::from(p));
+        }
+        let exe = std::env::current_exe().context("cannot locate the lucid binary")?;
+        let beside = exe.with_file_name("lucid_receipt.wasm");
+        if !beside.is_file() {
+            bail!(
+                "no receipt signer component at {} (build it with `cargo xtask build`, or pass --receipt FILE)",
+                beside.display()
+            );
+        }
+        Ok(beside)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one (the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The model API: `mock` (built-in deterministic model) or the base URL of an
+    /// OpenAI-compatible API. Default: `upstream.url` from the config, else `mock`.
+    #[arg(long, value_name = "URL|mock")]
+    pub upstream: Option<String>,
+    /// Directory of auditor plugins (*.wasm components).
+    #[arg(long, default_value = "plugins", value_name = "DIR")]
+    pub plugins: PathBuf,
+    /// Directory of Cedar policies (*.cedar); overrides --preset.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// A shipped policy preset (starter, balanced, strict: policies/presets/NAME) or bundle
+    /// (solo_builder, production_team, regulated_enterprise: policies/bundles/NAME.toml, a preset
+    /// plus the enforcement every org starts with).
+    #[arg(long, default_value = "balanced", value_name = "NAME")]
+    pub preset: String,
+    /// Configuration file (lucid.toml); built-in defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub receipt: ReceiptArgs,
+    /// Load only plugins with a valid FILE.wasm.sig from a key in --trusted-keys.
+    #[arg(long, requires = "trusted_keys")]
+    pub require_signed: bool,
+    /// Directory of trusted publisher keys (*.pub).
+    #[arg(long, value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
+    /// Largest plugin file accepted, in MiB.
+    #[arg(long, default_value_t = 32)]
+    pub max_plugin_mib: u64,
+    /// Time in-flight requests get to finish after SIGTERM, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditorCommand {
+    /// Print an auditor's SHA-256 (of the exact file bytes) and its vocabulary as JSON.
+    Inspect {
+        /// The auditor component.
+        file: PathBuf,
+    },
+    /// Run an auditor once, in the sandbox, over a chat request (and response); print its claims
+    /// as JSON.
+    Test(Box<TestArgs>),
+    /// Sign an auditor: write FILE.wasm.sig, an Ed25519 signature over the file's SHA-256.
+    Sign {
+        /// The auditor component.
+        file: PathBuf,
+        /// The secret key (from `lucid keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Verify an auditor's FILE.wasm.sig against a directory of trusted public keys.
+    Verify {
+        /// The auditor component.
+        file: PathBuf,
+        /// Directory of trusted publisher keys (*.pub).
+        #[arg(long, value_name = "DIR")]
+        trusted_keys: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The auditor component.
+    pub file: PathBuf,
+    /// The phase to observe.
+    #[arg(long, value_parser = parse_phase)]
+    pub phase: Phase,
+    /// An OpenAI chat-completions request body (JSON file).
+    #[arg(long, value_name = "REQUEST.json")]
+    pub input: PathBuf,
+    /// An OpenAI chat-completions response body (JSON file), for the response and execution
+    /// phases.
+    #[arg(long, value_name = "RESPONSE.json")]
+    pub response: Option<PathBuf>,
+    /// An artifact descriptor (JSON file), for the artifact phase.
+    #[arg(long, value_name = "ARTIFACTS.json")]
+    pub artifacts: Option<PathBuf>,
+    /// Set an auditor setting, `name=value` (repeatable). Values are checked against the
+    /// declared type; string lists are comma-separated or a JSON array.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// Request id passed to the auditor.
+    #[arg(long, default_value = "lucid-cli-test")]
+    pub request_id: String,
+    /// Scope: organisation.
+    #[arg(long, default_value = "default")]
+    pub org: String,
+    /// Scope: workspace.
+    #[arg(long, default_value = "default")]
+    pub workspace: String,
+    /// Scope: agent.
+    #[arg(long, default_value = "default")]
+    pub agent: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Sandbox limits of one guest call.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Wall-clock deadline of one call, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub deadline_ms: u64,
+    /// Memory cap of the guest, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub memory_mib: usize,
+    /// Instruction budget (fuel) of one call; unlimited when absent.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+            fuel: self.fuel,
+            ..Limits::default()
+        }
+    }
+}
+
+fn parse_phase(s: &str) -> Result<Phase, String> {
+    s.parse()
+        .map_err(|e: lucid_contract::UnknownName| e.to_string())
+}

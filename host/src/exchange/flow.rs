@@ -1,0 +1,425 @@
+//! The exchange flow: request-phase claims → Cedar → (deny: the model is never called) →
+//! upstream → execution claims on tool calls → response-phase claims → Cedar → one AR signed and
+//! durably stored → an [`Outcome`]. Allowed or denied, every outcome but [`Outcome::Failed`]
+//! carries its receipt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Map, Value, json};
+
+use super::metrics::{DecisionLabels, Metrics};
+use super::openai::{self, ChatRequest};
+use super::receipt_core::{self, Measurements, PhaseEvidence, Scope};
+use super::stream;
+use super::upstream::{Upstream, UpstreamError};
+use crate::config::StreamingConfig;
+use crate::evidence::service::ReceiptService;
+use crate::policy::overrides::{Overrides, ScopeOverrides};
+use crate::policy::{Effect, PhaseDecision, PolicyRuntime, PolicyState};
+use crate::runtime::claim::Phase;
+use crate::runtime::plugin::ObservationInput;
+use crate::runtime::{Auditing, PhaseReport, RuntimeView};
+
+/// Everything an exchange needs, shared by all exchanges.
+pub struct ExchangeService {
+    pub auditing: Arc<Auditing>,
+    pub policy: Arc<PolicyRuntime>,
+    pub overrides: Overrides,
+    pub receipts: Arc<ReceiptService>,
+    pub upstream: Arc<dyn Upstream>,
+    pub streaming: StreamingConfig,
+    pub metrics: Metrics,
+}
+
+/// What every outcome carries, receipted or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub request_id: String,
+    /// The hash of the policy set the exchange was judged with.
+    pub policy_hash: String,
+}
+
+/// The receipt of an exchange: its AR, signed and durably stored.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub ar_hash: String,
+    pub chain_depth: u64,
+    pub claims_hash: Option<String>,
+    /// The AR exactly as signed and stored.
+    pub text: Arc<str>,
+    /// `deny` when any phase denied.
+    pub decision: Effect,
+}
+
+/// Why an exchange was denied: per denying phase, its determining policies and errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub reasons: Vec<String>,
+}
+
+impl Denial {
+    pub fn message(&self) -> String {
+        format!("denied by Lucid policy ({})", self.reasons.join(" | "))
+    }
+
+    /// The OpenAI-style error body of a denial.
+    pub fn body(&self) -> Value {
+        openai::error_body(&self.message(), "policy_denied", "lucid_policy_denied")
+    }
+}
+
+/// An exchange that could not be finished with a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("auditor worker failed: {0}")]
+    Worker(String),
+    #[error("the exchange could not be receipted: {0}")]
+    Unreceipted(String),
+}
+
+impl ExchangeError {
+    /// The OpenAI-style error body (type and code as the HTTP layer renders them).
+    pub fn body(&self) -> Value {
+        let code = match self {
+            ExchangeError::Worker(_) => "internal_error",
+            ExchangeError::Unreceipted(_) => "unavailable",
+        };
+        openai::error_body(&self.to_string(), "server_error", code)
+    }
+}
+
+/// One event of a stream forwarded while it is audited (`observe`, `incremental`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A chunk of the model's answer, as the upstream sent it.
+    Chunk(Value),
+    /// An OpenAI-style error body (upstream failure, denial, no receipt).
+    Error(Value),
+    /// The exchange's AR, as signed and stored.
+    Receipt(Arc<str>),
+    /// The end of the stream.
+    Done,
+}
+
+/// How an exchange ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The model answered and every phase allowed; `body` is the completion as received.
+    Completed {
+        head: Head,
+        receipt: Receipt,
+        body: String,
+    },
+    /// A buffered stream that every phase allowed: its chunks, to send followed by the receipt.
+    Buffered {
+        head: Head,
+        receipt: Receipt,
+        chunks: Vec<Value>,
+    },
+    /// A stream forwarded while it is audited; its events (ending with the receipt and
+    /// [`StreamEvent::Done`]) arrive on `events`.
+    Forwarded {
+        head: Head,
+        events: tokio::sync::mpsc::Receiver<StreamEvent>,
+    },
+    /// Some phase denied: the model's answer (if any) is withheld.
+    Denied {
+        head: Head,
+        receipt: Receipt,
+        denial: Denial,
+    },
+    /// The upstream failed; the receipt records `upstream_error`.
+    UpstreamFailed {
+        head: Head,
+        receipt: Receipt,
+        error: UpstreamError,
+    },
+    /// No receipt could be made.
+    Failed { head: Head, error: ExchangeError },
+}
+
+/// One exchange in flight: what it was judged with (taken once, at its start) and what it found.
+pub(super) struct Exchange {
+    pub(super) service: Arc<ExchangeService>,
+    pub(super) head: Head,
+    scope: Scope,
+    model: String,
+    pub(super) request: Value,
+    request_text: String,
+    view: Arc<RuntimeView>,
+    policy: Arc<PolicyState>,
+    settings: Option<Arc<ScopeOverrides>>,
+    started: Instant,
+    at: SystemTime,
+    pub(super) phases: Vec<PhaseEvidence>,
+    pub(super) extra: Map<String, Value>,
+    /// Time spent waiting for the upstream, subtracted from Lucid's own latency.
+    pub(super) upstream_time: Duration,
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
+    }
+    format!("req_{}", hex::encode(bytes))
+}
+
+/// Run one exchange for `scope` to its outcome.
+pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatRequest) -> Outcome {
+    let request_id = new_request_id();
+    let span = tracing::info_span!("chat", request_id = %request_id);
+    let _enter = span.enter();
+    let view = service.auditing.view();
+    let settings = service.overrides.for_scope(&scope, &view);
+    let policy = service.policy.current();
+    let mut ex = Exchange {
+        head: Head {
+            request_id,
+            policy_hash: policy.hash.clone(),
+        },
+        view,
+        policy,
+        service: service.clone(),
+        scope,
+        model: request.model,
+        request_text: request.body.to_string(),
+        request: request.body,
+        settings,
+        started: Instant::now(),
+        at: SystemTime::now(),
+        phases: Vec::new(),
+        extra: Map::new(),
+        upstream_time: Duration::ZERO,
+    };
+    drop(_enter);
+    ex.attach_artifact();
+    if let Err(e) = ex.phase(Phase::Request, None).await {
+        return ex.failed(e);
+    }
+    if ex.denied() {
+        return ex.deny().await;
+    }
+    if request.stream {
+        let scope = &ex.scope;
+        let mode = service
+            .streaming
+            .mode_for(&scope.org, &scope.workspace, &scope.agent);
+        ex.extra.insert("stream_mode".into(), json!(mode));
+        return stream::run(ex, mode).await;
+    }
+    let upstream_started = Instant::now();
+    let result = service
+        .upstream
+        .complete(&ex.request, &ex.head.request_id)
+        .await;
+    ex.upstream_time = upstream_started.elapsed();
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => return ex.upstream_failed(e).await,
+    };
+    let response_text = response.to_string();
+    if let Err(e) = ex.audit_response(&response, &response_text).await {
+        return ex.failed(e);
+    }
+    if ex.denied() {
+        // A response-phase denial withholds the model's answer.
+        return ex.deny().await;
+    }
+    match ex.receipt().await {
+        Ok(receipt) => Outcome::Completed {
+            head: ex.head,
+            receipt,
+            body: response_text,
+        },
+        Err(e) => ex.failed(e),
+    }
+}
+
+impl Exchange {
+    fn input(&self, phase: Phase, response: Option<String>) -> ObservationInput {
+        ObservationInput {
+            phase,
+            request_id: self.head.request_id.clone(),
+            org: self.scope.org.clone(),
+            workspace: self.scope.workspace.clone(),
+            agent: self.scope.agent.clone(),
+            request: self.request_text.clone(),
+            response,
+            artifacts: None,
+        }
+    }
+
+    /// Run a phase's auditors (off the async workers) and decide it; record both.
+    pub(super) async fn phase(
+        &mut self,
+        phase: Phase,
+        response: Option<String>,
+    ) -> Result<PhaseDecision, ExchangeError> {
+        let input = self.input(phase, response);
+        let auditing = self.service.auditing.clone();
+        let view = self.view.clone();
+        let settings = self.settings.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            auditing
+                .runner()
+                .run_scoped(&view, &input, settings.as_deref())
+        })
+        .await
+        .map_err(|e| ExchangeError::Worker(e.to_string()))?;
+        Ok(self.record(report))
+    }
+
+    fn record(&mut self, report: PhaseReport) -> PhaseDecision {
+        self.service.metrics.record_phase(&report);
+        let artifact = self.view.artifact.as_deref();
+        let decision =
+            crate::policy::decide(&self.policy, &self.scope, &self.model, &report, artifact);
+        self.phases.push(PhaseEvidence {
+            phase: report.phase,
+            claims: report.claims,
+            decision: decision.clone(),
+        });
+        decision
+    }
+
+    /// The artifact phase's evidence is attached to every exchange (decided for this scope).
+    fn attach_artifact(&mut self) {
+        if let Some(artifact) = self.view.artifact.clone() {
+            let decision =
+                crate::policy::decide(&self.policy, &self.scope, &self.model, &artifact, None);
+            self.phases.push(PhaseEvidence {
+                phase: Phase::Artifact,
+                claims: artifact.claims.clone(),
+                decision,
+            });
+        }
+    }
+
+    /// Execution phase (if the exchange has tool calls) and response phase over a completion.
+    pub(super) async fn audit_response(
+        &mut self,
+        response: &Value,
+        text: &str,
+    ) -> Result<(), ExchangeError> {
+        if openai::has_tool_calls(&self.request, Some(response)) {
+            self.phase(Phase::Execution, Some(text.to_string())).await?;
+        }
+        if !self.denied() {
+            self.phase(Phase::Response, Some(text.to_string())).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn denied(&self) -> bool {
+        self.phases
+            .iter()
+            .any(|p| p.decision.effect == Effect::Deny)
+    }
+
+    /// Sign and durably store the AR of this exchange.
+    pub(super) async fn receipt(&mut self) -> Result<Receipt, ExchangeError> {
+        let measurements = Measurements {
+            auditors: self.view.set.measurements(),
+            plugin_set_hash: self.view.set.hash.clone(),
+        };
+        let core = receipt_core::core(
+            &self.head.request_id,
+            self.at,
+            &self.scope,
+            &self.phases,
+            &self.policy.hash,
+            &measurements,
+            std::mem::take(&mut self.extra),
+        );
+        let issued = self.service.receipts.issue(&core).await.map_err(|e| {
+            tracing::error!(request_id = %self.head.request_id, "no receipt: {e}");
+            ExchangeError::Unreceipted(e.to_string())
+        })?;
+        let claims_hash = serde_json::from_str::<Value>(&issued.text)
+            .ok()
+            .and_then(|ar| ar.get("claims_hash")?.as_str().map(String::from));
+        let decision = if self.denied() {
+            Effect::Deny
+        } else {
+            Effect::Allow
+        };
+        let metrics = &self.service.metrics;
+        metrics
+            .requests
+            .get_or_create(&DecisionLabels {
+                decision: decision.as_str().into(),
+            })
+            .inc();
+        metrics.chain_depth.set(issued.chain_depth as i64);
+        metrics.request_seconds.observe(
+            self.started
+                .elapsed()
+                .saturating_sub(self.upstream_time)
+                .as_secs_f64(),
+        );
+        Ok(Receipt {
+            ar_hash: issued.ar_hash,
+            chain_depth: issued.chain_depth,
+            claims_hash,
+            text: issued.text,
+            decision,
+        })
+    }
+
+    /// The reasons of the denying phases.
+    pub(super) fn denial(&self) -> Denial {
+        let mut reasons: Vec<String> = Vec::new();
+        for p in self
+            .phases
+            .iter()
+            .filter(|p| p.decision.effect == Effect::Deny)
+        {
+            let mut why: Vec<String> = p.decision.reasons.clone();
+            why.extend(p.decision.errors.iter().cloned());
+            if why.is_empty() {
+                why.push("no policy permits it".into());
+            }
+            reasons.push(format!("{} phase: {}", p.phase, why.join("; ")));
+        }
+        Denial { reasons }
+    }
+
+    /// A denial, with its receipt.
+    pub(super) async fn deny(mut self) -> Outcome {
+        match self.receipt().await {
+            Ok(receipt) => Outcome::Denied {
+                denial: self.denial(),
+                head: self.head,
+                receipt,
+            },
+            Err(e) => self.failed(e),
+        }
+    }
+
+    pub(super) fn failed(self, error: ExchangeError) -> Outcome {
+        Outcome::Failed {
+            head: self.head,
+            error,
+        }
+    }
+
+    /// The upstream failed: an AR recording `upstream_error`.
+    pub(super) async fn upstream_failed(mut self, error: UpstreamError) -> Outcome {
+        self.service.metrics.upstream_errors.inc();
+        self.extra
+            .insert("upstream_error".into(), Value::from(error.to_string()));
+        match self.receipt().await {
+            Ok(receipt) => Outcome::UpstreamFailed {
+                head: self.head,
+                receipt,
+                error,
+            },
+            Err(e) => self.failed(e),
+        }
+    }
+}

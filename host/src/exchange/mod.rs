@@ -1,0 +1,23 @@
+//! One chat exchange, without HTTP: request-phase claims → Cedar → upstream → execution and
+//! response claims → Cedar → one receipt core signed and stored → an [`Outcome`] that the HTTP
+//! layer renders. The upstream is a trait, so the flow and every streaming mode run in-process
+//! against a scripted model in tests.
+//!
+//! - [`openai`]: the only module that knows the OpenAI wire format.
+//! - [`upstream`]: the model behind the gateway (mock or HTTP) as the [`Upstream`] trait.
+//! - [`receipt_core`]: the AR core of an exchange (what the signer signs).
+//! - [`metrics`]: the Prometheus metrics exchanges record.
+//!
+//! Owns: the exchange flow and the streaming modes. Must not depend on `gateway` or `cli` (no
+//! axum, no HTTP types beyond the upstream client).
+
+mod flow;
+pub mod metrics;
+pub mod mock;
+pub mod openai;
+pub mod receipt_core;
+mod stream;
+pub mod upstream;
+
+pub use flow::{Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run};
+pub use upstream::{ChunkStream, Upstream, UpstreamError};

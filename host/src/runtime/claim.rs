@@ -1,0 +1,226 @@
+//! Claims as the host accepts them: a guest's raw claim checked against the auditor's
+//! vocabulary and the contract's domain ([`check_claim`]). The types are the contract's.
+
+use crate::runtime::bindings::wit;
+
+pub use lucid_contract::{Claim, ClaimType, ClaimValue, DomainError, Phase};
+
+/// Rough size of a claim in bytes, used to enforce the claims-size cap.
+pub fn approx_size(claim: &Claim) -> usize {
+    let value = match &claim.value {
+        ClaimValue::String(s) => s.len(),
+        ClaimValue::StringList(l) => l.iter().map(|s| s.len() + 8).sum(),
+        ClaimValue::Object(v) => v.to_string().len(),
+        _ => 8,
+    };
+    claim.name.len() + value + claim.metadata.as_ref().map_or(0, |m| m.to_string().len()) + 32
+}
+
+/// Why a claim returned by a guest breaks its contract.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClaimError {
+    #[error("claim '{0}' is not declared in the auditor's vocabulary")]
+    Undeclared(String),
+    #[error("claim '{name}' is declared as {declared} but the auditor returned a {returned}")]
+    WrongType {
+        name: String,
+        declared: ClaimType,
+        returned: ClaimType,
+    },
+    #[error("claim '{name}' may not be emitted in the {phase} phase")]
+    WrongPhase { name: String, phase: Phase },
+    #[error("claim '{name}' has score {value}, expected a number in 0.0..=1.0")]
+    ScoreOutOfRange { name: String, value: f64 },
+    #[error("claim '{name}' has confidence {value}, expected a number in 0.0..=1.0")]
+    ConfidenceOutOfRange { name: String, value: f64 },
+    #[error("claim '{name}' has an object value that is not valid JSON: {reason}")]
+    BadObject { name: String, reason: String },
+    #[error("claim '{name}' has metadata that is not valid JSON: {reason}")]
+    BadMetadata { name: String, reason: String },
+    #[error("claim '{0}' is emitted twice in one observation")]
+    Duplicate(String),
+    /// A value outside the receipt's domain (say, a count above 2^53−1): it could not be signed.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+fn unit_interval(v: f64) -> bool {
+    (0.0..=1.0).contains(&v)
+}
+
+/// Check a raw guest claim and turn it into a host claim. `declared` gives the declared type
+/// and phases of the claim's name, if any.
+pub fn check_claim(
+    raw: wit::Claim,
+    phase: Phase,
+    declared: impl Fn(&str) -> Option<(ClaimType, Vec<Phase>)>,
+) -> Result<Claim, ClaimError> {
+    let name = raw.name;
+    let Some((declared_type, phases)) = declared(&name) else {
+        return Err(ClaimError::Undeclared(name));
+    };
+    let value = match raw.value {
+        wit::ClaimValue::ScoreNormalized(v) => {
+            if !unit_interval(v) {
+                return Err(ClaimError::ScoreOutOfRange { name, value: v });
+            }
+            ClaimValue::ScoreNormalized(v)
+        }
+        wit::ClaimValue::Boolean(v) => ClaimValue::Boolean(v),
+        wit::ClaimValue::String(v) => ClaimValue::String(v),
+        wit::ClaimValue::StringList(v) => ClaimValue::StringList(v),
+        wit::ClaimValue::Count(v) => ClaimValue::Count(v),
+        wit::ClaimValue::DurationMs(v) => ClaimValue::DurationMs(v),
+        wit::ClaimValue::Object(text) => match serde_json::from_str(&text) {
+            Ok(v) => ClaimValue::Object(v),
+            Err(e) => {
+                return Err(ClaimError::BadObject {
+                    name,
+                    reason: e.to_string(),
+                });
+            }
+        },
+    };
+    if value.claim_type() != declared_type {
+        return Err(ClaimError::WrongType {
+            name,
+            declared: declared_type,
+            returned: value.claim_type(),
+        });
+    }
+    if !phases.contains(&phase) {
+        return Err(ClaimError::WrongPhase { name, phase });
+    }
+    if !unit_interval(raw.confidence) {
+        return Err(ClaimError::ConfidenceOutOfRange {
+            name,
+            value: raw.confidence,
+        });
+    }
+    let metadata = match raw.metadata {
+        None => None,
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return Err(ClaimError::BadMetadata {
+                    name,
+                    reason: e.to_string(),
+                });
+            }
+        },
+    };
+    let claim = Claim {
+        name,
+        value,
+        confidence: raw.confidence,
+        metadata,
+    };
+    claim.check_domain()?;
+    Ok(claim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(name: &str, value: wit::ClaimValue) -> wit::Claim {
+        wit::Claim {
+            name: name.into(),
+            value,
+            confidence: 1.0,
+            metadata: None,
+        }
+    }
+
+    fn declared(name: &str) -> Option<(ClaimType, Vec<Phase>)> {
+        match name {
+            "risk" => Some((ClaimType::ScoreNormalized, vec![Phase::Request])),
+            "obj" => Some((ClaimType::Object, vec![Phase::Request])),
+            "n" => Some((ClaimType::Count, vec![Phase::Request])),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn accepts_a_declared_claim() {
+        let c = check_claim(
+            raw("risk", wit::ClaimValue::ScoreNormalized(0.25)),
+            Phase::Request,
+            declared,
+        )
+        .unwrap();
+        assert_eq!(c.to_json()["type"], "score_normalized");
+        assert_eq!(c.to_json()["value"], 0.25);
+    }
+
+    #[test]
+    fn rejects_contract_violations() {
+        let cases = [
+            (raw("nope", wit::ClaimValue::Boolean(true)), Phase::Request),
+            (raw("risk", wit::ClaimValue::Boolean(true)), Phase::Request),
+            (
+                raw("risk", wit::ClaimValue::ScoreNormalized(1.5)),
+                Phase::Request,
+            ),
+            (
+                raw("risk", wit::ClaimValue::ScoreNormalized(f64::NAN)),
+                Phase::Request,
+            ),
+            (
+                raw("risk", wit::ClaimValue::ScoreNormalized(0.5)),
+                Phase::Response,
+            ),
+            (
+                raw("obj", wit::ClaimValue::Object("{not json".into())),
+                Phase::Request,
+            ),
+        ];
+        for (claim, phase) in cases {
+            let name = claim.name.clone();
+            assert!(
+                check_claim(claim, phase, declared).is_err(),
+                "{name} in {phase} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_bad_confidence() {
+        let mut c = raw("risk", wit::ClaimValue::ScoreNormalized(0.5));
+        c.confidence = -0.1;
+        assert!(matches!(
+            check_claim(c, Phase::Request, declared),
+            Err(ClaimError::ConfidenceOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_values_outside_the_receipt_domain() {
+        let max = lucid_contract::MAX_SAFE_INTEGER;
+        assert!(
+            check_claim(
+                raw("n", wit::ClaimValue::Count(max)),
+                Phase::Request,
+                declared
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            check_claim(
+                raw("n", wit::ClaimValue::Count(max + 1)),
+                Phase::Request,
+                declared
+            ),
+            Err(ClaimError::Domain(_))
+        ));
+        let big = format!("{{\"n\": {}}}", max + 1);
+        assert!(matches!(
+            check_claim(
+                raw("obj", wit::ClaimValue::Object(big)),
+                Phase::Request,
+                declared
+            ),
+            Err(ClaimError::Domain(_))
+        ));
+    }
+}
