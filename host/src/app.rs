@@ -84,6 +84,10 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ReceiptService(#[from] StartError),
+    #[error(
+        "config section [auditors.{id}] names no loaded auditor (loaded: {loaded}); fix the id or remove the section"
+    )]
+    UnknownAuditor { id: String, loaded: String },
     #[error("invalid scope settings in the config: {0}")]
     Overrides(String),
     #[error("cannot watch {path}: {message}")]
@@ -190,6 +194,19 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
     for plugin in &set.plugins {
         crate::runtime::run_config::resolve(&config, &plugin.auditor.vocabulary)?;
     }
+    // A section for an auditor that is not loaded is most likely a typo, which would silently
+    // leave the defaults in force for the auditor it meant.
+    let loaded: Vec<&str> = set.plugins.iter().map(|p| p.auditor.id()).collect();
+    if let Some(unknown) = config
+        .auditors
+        .keys()
+        .find(|id| !loaded.contains(&id.as_str()))
+    {
+        return Err(AppError::UnknownAuditor {
+            id: unknown.clone(),
+            loaded: loaded.join(", "),
+        });
+    }
     print_listing(&set);
     let policy = Arc::new(PolicyRuntime::load(&policies_dir, &set)?);
 
@@ -226,11 +243,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         streaming: config.streaming.clone(),
         metrics: crate::exchange::metrics::Metrics::new(),
     });
-    let gateway = Arc::new(Gateway {
-        exchange,
-        evidence: Arc::new(Mutex::new(reader)),
-        config,
-    });
+    let gateway = Arc::new(Gateway::new(exchange, Arc::new(Mutex::new(reader)), config));
 
     let watched = gateway.clone();
     let plugin_watch = crate::runtime::reload::watch(host.clone(), move |set| {

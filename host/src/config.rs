@@ -74,6 +74,11 @@ pub struct GatewayConfig {
     pub admin_token_sha256: Option<String>,
     /// Production mode: refuses to start without API keys and an admin token.
     pub production: bool,
+    /// Chat exchanges in flight at once (default 64); more wait up to `queue_timeout_ms`, then
+    /// get HTTP 503 with `Retry-After` — overload is never a policy denial.
+    pub max_in_flight: usize,
+    /// How long an exchange may wait for a free slot, in ms (default 2000).
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +89,8 @@ impl Default for GatewayConfig {
             body_timeout_ms: 30_000,
             admin_token_sha256: None,
             production: false,
+            max_in_flight: 64,
+            queue_timeout_ms: 2_000,
         }
     }
 }

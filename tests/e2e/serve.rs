@@ -95,3 +95,25 @@ fn a_config_error_stops_the_start_and_names_the_field() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_config_section_for_no_loaded_auditor_stops_the_start() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let config = root.path().join("lucid.toml");
+    // `pi` instead of `pii`: without the check, pii would silently run with its defaults.
+    std::fs::write(&config, "[auditors.pi]\nfail_open = false\n").unwrap();
+    let policies = permissive_policies();
+    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[auditors.pi]"), "{stderr}");
+    assert!(stderr.contains("loaded: pii"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

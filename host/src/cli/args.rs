@@ -297,9 +297,9 @@ pub struct LimitArgs {
     /// Wall-clock deadline of one call, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub deadline_ms: u64,
-    /// Memory cap of the guest, in MiB.
-    #[arg(long, default_value_t = 64)]
-    pub memory_mib: usize,
+    /// Memory cap of the guest, in MiB (at most the engine's 256).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=lucid::runtime::sandbox::MAX_MEMORY_MIB))]
+    pub memory_mib: u64,
     /// Instruction budget (fuel) of one call; unlimited when absent.
     #[arg(long)]
     pub fuel: Option<u64>,
@@ -309,7 +309,7 @@ impl LimitArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             deadline: Duration::from_millis(self.deadline_ms),
-            memory_bytes: self.memory_mib << 20,
+            memory_bytes: (self.memory_mib as usize) << 20,
             fuel: self.fuel,
             ..Limits::default()
         }

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub chain_depth: Gauge<i64, AtomicI64>,
     pub plugin_reloads: Counter,
     pub upstream_errors: Counter,
+    /// Exchanges turned away with 503 because the gateway was at `max_in_flight`.
+    pub overloaded: Counter,
 }
 
 impl Metrics {
@@ -61,6 +63,7 @@ impl Metrics {
         let chain_depth = Gauge::<i64, AtomicI64>::default();
         let plugin_reloads = Counter::default();
         let upstream_errors = Counter::default();
+        let overloaded = Counter::default();
         registry.register(
             "requests",
             "Chat requests by overall decision",
@@ -101,6 +104,11 @@ impl Metrics {
             "Failed upstream calls",
             upstream_errors.clone(),
         );
+        registry.register(
+            "overloaded",
+            "Exchanges turned away because the gateway was at its in-flight limit",
+            overloaded.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -111,6 +119,7 @@ impl Metrics {
             chain_depth,
             plugin_reloads,
             upstream_errors,
+            overloaded,
         }
     }
 

@@ -28,6 +28,34 @@ pub struct Gateway {
     /// A reading connection to the evidence store (the receipt thread has the writer).
     pub evidence: Arc<Mutex<Box<dyn EvidenceStore>>>,
     pub config: Config,
+    /// Admission control: one permit per exchange in flight (`gateway.max_in_flight`).
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+impl Gateway {
+    pub fn new(
+        exchange: Arc<ExchangeService>,
+        evidence: Arc<Mutex<Box<dyn EvidenceStore>>>,
+        config: Config,
+    ) -> Gateway {
+        let permits = config.gateway.max_in_flight.max(1);
+        Gateway {
+            exchange,
+            evidence,
+            config,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
+    }
+
+    /// A slot for one exchange, waiting up to `gateway.queue_timeout_ms`; `None` when the
+    /// gateway is saturated.
+    pub async fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let wait = Duration::from_millis(self.config.gateway.queue_timeout_ms);
+        match tokio::time::timeout(wait, self.in_flight.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => None,
+        }
+    }
 }
 
 /// An error at the HTTP edge, rendered OpenAI-style: `{"error": {"message", "type", "code"}}`.
@@ -88,6 +116,22 @@ impl ApiError {
             "unavailable",
             message,
         )
+    }
+
+    /// The gateway is saturated: 503 with `Retry-After`, OpenAI style.
+    pub fn overloaded() -> Response {
+        let mut response = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "lucid_overloaded",
+            "the gateway is at its limit of exchanges in flight; retry shortly",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        response
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -206,6 +250,9 @@ pub fn check_config(config: &Config) -> Result<(), String> {
     }
     if g.max_body_bytes == 0 {
         return Err("gateway.max_body_bytes must be positive".into());
+    }
+    if g.max_in_flight == 0 {
+        return Err("gateway.max_in_flight must be positive".into());
     }
     Ok(())
 }

@@ -30,6 +30,13 @@ pub enum PluginError {
         "exports {found}, which is not compatible with this host's {AUDITOR_INTERFACE}: rebuild it against lucid:auditor@0.1.x"
     )]
     WrongVersion { found: String },
+    #[error(
+        "imports {import}, which auditors may not use (allowed: the WASI interfaces of {allowed}; no sockets, no HTTP, nothing else)"
+    )]
+    ForbiddenImport {
+        import: String,
+        allowed: &'static str,
+    },
     #[error("cannot be linked: {0}")]
     Link(String),
     #[error("failed in describe: {0}")]
@@ -124,6 +131,7 @@ impl Auditor {
         limits: &Limits,
     ) -> Result<Auditor, PluginError> {
         check_exports(sandbox, &component)?;
+        check_imports(sandbox, &component)?;
         let instance_pre = sandbox
             .linker()
             .instantiate_pre(&component)
@@ -180,7 +188,7 @@ impl Auditor {
         let duration = started.elapsed();
         let stdout = output.stdout();
         if !stdout.trim().is_empty() {
-            tracing::info!(auditor = %self.id(), "guest stdout: {}", stdout.trim_end());
+            tracing::info!(auditor = %self.id(), "guest stdout: {}", stdout.trim_end().escape_debug());
         }
         let raw = match result {
             Ok(Ok(claims)) => claims,
@@ -195,7 +203,7 @@ impl Auditor {
         };
         let stderr = output.stderr();
         if !stderr.trim().is_empty() {
-            tracing::info!(auditor = %self.id(), "guest stderr: {}", stderr.trim_end());
+            tracing::info!(auditor = %self.id(), "guest stderr: {}", stderr.trim_end().escape_debug());
         }
         let mut claims: Vec<Claim> = Vec::with_capacity(raw.len());
         let mut size = 0usize;
@@ -239,6 +247,65 @@ pub fn compile(sandbox: &Sandbox, bytes: &[u8]) -> Result<Component, PluginError
 }
 
 /// Check that the component exports a semver-compatible `lucid:auditor/auditor` instance.
+/// The interfaces an auditor may import: what the Rust, Python and JavaScript toolchains link
+/// for their standard libraries. Each is served by the sandbox with nothing behind it (no
+/// preopened directory, no environment, no socket address), and the calls that could block
+/// (`poll`, `pollable.block`, clock subscriptions) trap instead ([`crate::runtime::sandbox`]).
+/// Anything else — `wasi:sockets`, `wasi:http`, a custom import — is refused at load.
+pub const ALLOWED_IMPORTS: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:random/random",
+];
+
+const ALLOWED_SUMMARY: &str =
+    "cli, clocks, filesystem, io and random, with no file, variable or network behind them";
+
+/// Refuse a component importing anything outside [`ALLOWED_IMPORTS`] (any 0.2.x version) and
+/// the contract's own `lucid:auditor/types` (0.1.x); every forbidden import is named.
+fn check_imports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let forbidden: Vec<String> = ty
+        .imports(sandbox.engine())
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let (interface, version) = name.split_once('@').unwrap_or((name, ""));
+            let wasi = ALLOWED_IMPORTS.contains(&interface) && version.starts_with("0.2.");
+            let contract = interface == AUDITOR_TYPES && version.starts_with("0.1.");
+            !(wasi || contract)
+        })
+        .map(String::from)
+        .collect();
+    if forbidden.is_empty() {
+        Ok(())
+    } else {
+        Err(PluginError::ForbiddenImport {
+            import: forbidden.join(", "),
+            allowed: ALLOWED_SUMMARY,
+        })
+    }
+}
+
+/// The contract's types interface, which every auditor imports.
+const AUDITOR_TYPES: &str = "lucid:auditor/types";
+
 fn check_exports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginError> {
     let ty = component.component_type();
     let mut names: Vec<String> = Vec::new();

@@ -139,6 +139,9 @@ pub struct PluginLoader {
     memo: HashMap<String, Result<Auditor, String>>,
 }
 
+/// Most plugin versions the loader remembers as loaded.
+const MEMO_ENTRIES: usize = 256;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PluginDirError {
     #[error("cannot open plugin directory {path}: {source}")]
@@ -294,7 +297,15 @@ impl PluginLoader {
             return known.clone();
         }
         let result = self.compile_and_describe(bytes, sha256);
-        self.memo.insert(sha256.to_string(), result.clone());
+        // Only successes are remembered: a failure may be transient (a describe deadline missed
+        // on a busy machine), so the same bytes are tried again at the next scan. The memo is
+        // bounded: it is dropped whole past `MEMO_ENTRIES` versions.
+        if let Ok(auditor) = &result {
+            if self.memo.len() >= MEMO_ENTRIES {
+                self.memo.clear();
+            }
+            self.memo.insert(sha256.to_string(), Ok(auditor.clone()));
+        }
         result
     }
 

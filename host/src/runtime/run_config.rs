@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::config::{AuditorConfig, Config, ConfigError};
-use crate::runtime::sandbox::Limits;
+use crate::runtime::sandbox::{Limits, MAX_MEMORY_MIB};
 use crate::runtime::vocabulary::{SettingValue, Settings, Vocabulary};
 
 /// How the runtime runs one auditor: whether at all, whether its failure fails the phase, its
@@ -27,11 +27,13 @@ pub fn resolve(config: &Config, vocabulary: &Vocabulary) -> Result<RunConfig, Co
     let pick = |f: fn(&AuditorConfig) -> Option<u64>| own.and_then(f).or(f(&config.defaults));
     let base = Limits::default();
     let memory_mib = pick(|c| c.memory_mib).unwrap_or((base.memory_bytes >> 20) as u64);
-    if memory_mib == 0 || memory_mib > 4096 {
+    if memory_mib == 0 || memory_mib > MAX_MEMORY_MIB {
         return Err(ConfigError::Field {
             auditor: id.clone(),
             field: "memory_mib",
-            message: format!("expected 1..=4096, got {memory_mib}"),
+            message: format!(
+                "expected 1..={MAX_MEMORY_MIB} (the engine's largest guest memory), got {memory_mib}"
+            ),
         });
     }
     let deadline_ms = pick(|c| c.deadline_ms).unwrap_or(base.deadline.as_millis() as u64);

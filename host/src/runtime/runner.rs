@@ -119,6 +119,43 @@ impl PhaseReport {
 pub struct PhaseRunner {
     sandbox: Arc<Sandbox>,
     parallelism: usize,
+    /// Guest calls running at once, across every exchange: a call waits for a slot *before* its
+    /// deadline starts, so under load calls queue instead of timing out while they wait for a
+    /// core (which would turn load into policy denials).
+    slots: Arc<Slots>,
+}
+
+/// A counting semaphore for blocking threads.
+struct Slots {
+    free: std::sync::Mutex<usize>,
+    released: std::sync::Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            free: std::sync::Mutex::new(n.max(1)),
+            released: std::sync::Condvar::new(),
+        })
+    }
+
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.released.notify_one();
+    }
 }
 
 struct Job<'a> {
@@ -133,11 +170,13 @@ impl PhaseRunner {
         PhaseRunner {
             sandbox,
             parallelism,
+            slots: Slots::new(parallelism),
         }
     }
 
     pub fn with_parallelism(mut self, n: usize) -> Self {
         self.parallelism = n.max(1);
+        self.slots = Slots::new(self.parallelism);
         self
     }
 
@@ -252,6 +291,7 @@ impl PhaseRunner {
         input: &ObservationInput,
     ) -> Vec<Result<Observed, (GuestError, Duration)>> {
         let run_one = |job: &Job<'_>| {
+            let _slot = self.slots.acquire();
             let started = Instant::now();
             job.plugin
                 .auditor

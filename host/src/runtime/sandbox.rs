@@ -102,12 +102,16 @@ pub struct EngineOptions {
     pub pool_instances: u32,
 }
 
+/// The largest linear memory the engine gives any guest; a configured `memory_mib` above it is
+/// refused rather than silently lowered.
+pub const MAX_MEMORY_MIB: u64 = 256;
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             pooling: false,
             fuel: false,
-            max_memory_bytes: 256 << 20,
+            max_memory_bytes: (MAX_MEMORY_MIB as usize) << 20,
             pool_instances: 256,
         }
     }
@@ -175,6 +179,47 @@ pub struct Sandbox {
     _ticker: EpochTicker,
 }
 
+/// The WASI version the linker serves; guests importing any 0.2.x version link against it.
+const WASI_VERSION: &str = "0.2.12";
+
+/// What a guest is told when it tries to wait.
+pub const BLOCKING_REFUSED: &str = "auditors may not block: sleeping, polling and waiting on clocks are refused (an epoch deadline cannot interrupt a blocked host call)";
+
+/// Replace the WASI calls that block the calling thread — `poll`, `pollable.block` and the
+/// monotonic clock's subscriptions (which `std::thread::sleep` uses) — by functions that trap.
+/// In sync mode a blocked host call is not interrupted by the epoch deadline, so a guest that
+/// sleeps would hold its thread for as long as it likes; now it fails at once instead.
+fn refuse_blocking(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let refuse = |interface: &'static str| {
+        move |_: wasmtime::StoreContextMut<'_, GuestState>,
+              _: wasmtime::component::types::ComponentFunc,
+              _: &[wasmtime::component::Val],
+              _: &mut [wasmtime::component::Val]| {
+            Err(wasmtime::Error::msg(format!(
+                "{BLOCKING_REFUSED} ({interface})"
+            )))
+        }
+    };
+    let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
+    poll.func_new("poll", refuse("wasi:io/poll.poll"))?;
+    poll.func_new(
+        "[method]pollable.block",
+        refuse("wasi:io/poll.pollable.block"),
+    )?;
+    let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    clock.func_new(
+        "subscribe-duration",
+        refuse("wasi:clocks/monotonic-clock.subscribe-duration"),
+    )?;
+    clock.func_new(
+        "subscribe-instant",
+        refuse("wasi:clocks/monotonic-clock.subscribe-instant"),
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 impl Sandbox {
     pub fn new(options: EngineOptions) -> wasmtime::Result<Self> {
         let mut config = Config::new();
@@ -196,6 +241,7 @@ impl Sandbox {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        refuse_blocking(&mut linker)?;
         let ticker = EpochTicker::start(engine.clone())?;
         Ok(Sandbox {
             engine,
@@ -312,6 +358,10 @@ pub fn classify(
             )),
         ),
         Some(trap) => GuestError::new(ErrorKind::Trap, with_output(format!("trapped: {trap}"))),
+        None if error.root_cause().to_string().starts_with(BLOCKING_REFUSED) => GuestError::new(
+            ErrorKind::Trap,
+            with_output(format!("tried to block: {}", error.root_cause())),
+        ),
         None => GuestError::new(ErrorKind::Trap, with_output(format!("failed: {error:#}"))),
     }
 }

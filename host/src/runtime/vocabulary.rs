@@ -67,6 +67,18 @@ pub enum VocabularyError {
     DefaultNotFinite(String),
     #[error("the auditor observes no phase")]
     NoPhase,
+    #[error("the vocabulary declares {count} {what}, more than the {max} allowed")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("the vocabulary's {what} is {len} bytes long, more than the {max} allowed")]
+    TooLong {
+        what: String,
+        len: usize,
+        max: usize,
+    },
     #[error("claim '{name}' is declared for the {phase} phase, which the auditor does not observe")]
     ClaimPhase { name: String, phase: Phase },
 }
@@ -92,16 +104,72 @@ fn valid_setting_name(name: &str) -> bool {
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
+/// Most claims one vocabulary may declare.
+pub const MAX_CLAIMS: usize = 1024;
+/// Most settings one vocabulary may declare.
+pub const MAX_SETTINGS: usize = 256;
+/// Longest description, version or default string value, in bytes.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// The first 64 characters of a guest-chosen name, for messages.
+fn truncated(name: &str) -> String {
+    name.chars().take(64).collect()
+}
+
+/// Bounds on what a guest's `describe` may return, checked before anything else is done with it.
+fn check_sizes(v: &wit::Vocabulary) -> Result<(), VocabularyError> {
+    let too_many =
+        |what, count, max| (count > max).then_some(VocabularyError::TooMany { what, count, max });
+    if let Some(e) = too_many("claims", v.claims.len(), MAX_CLAIMS)
+        .or_else(|| too_many("settings", v.settings.len(), MAX_SETTINGS))
+        .or_else(|| too_many("phases", v.phases.len(), 16))
+    {
+        return Err(e);
+    }
+    let texts = [("version", &v.version), ("description", &v.description)]
+        .into_iter()
+        .map(|(what, text)| (what.to_string(), text.len()))
+        .chain(v.claims.iter().map(|c| {
+            (
+                format!("description of claim '{}'", truncated(&c.name)),
+                c.description.len(),
+            )
+        }))
+        .chain(v.settings.iter().map(|s| {
+            let default = match &s.default {
+                wit::SettingValue::String(t) => t.len(),
+                wit::SettingValue::StringList(l) => l.iter().map(|t| t.len() + 1).sum(),
+                _ => 0,
+            };
+            (
+                format!("description or default of setting '{}'", truncated(&s.name)),
+                s.description.len().max(default),
+            )
+        }));
+    for (what, len) in texts {
+        if len > MAX_TEXT_BYTES {
+            return Err(VocabularyError::TooLong {
+                what,
+                len,
+                max: MAX_TEXT_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Vocabulary {
     /// Convert and check the vocabulary a guest returned from `describe`.
     pub fn from_guest(v: wit::Vocabulary) -> Result<Self, VocabularyError> {
         if !valid_id(&v.id) {
             return Err(VocabularyError::BadId(v.id));
         }
+        check_sizes(&v)?;
         let phases = dedup(v.phases.into_iter().map(Phase::from));
         if phases.is_empty() {
             return Err(VocabularyError::NoPhase);
         }
+        let mut claim_names = std::collections::HashSet::with_capacity(v.claims.len());
         let mut claims: Vec<ClaimSpec> = Vec::with_capacity(v.claims.len());
         for c in v.claims {
             if c.name.starts_with("lucid.") {
@@ -110,7 +178,7 @@ impl Vocabulary {
             if !valid_claim_name(&c.name) {
                 return Err(VocabularyError::BadClaimName(c.name));
             }
-            if claims.iter().any(|o| o.name == c.name) {
+            if !claim_names.insert(c.name.clone()) {
                 return Err(VocabularyError::DuplicateClaim(c.name));
             }
             let claim_phases = if c.phases.is_empty() {
@@ -131,12 +199,13 @@ impl Vocabulary {
                 description: c.description,
             });
         }
+        let mut setting_names = std::collections::HashSet::with_capacity(v.settings.len());
         let mut settings: Vec<SettingSpec> = Vec::with_capacity(v.settings.len());
         for s in v.settings {
             if !valid_setting_name(&s.name) {
                 return Err(VocabularyError::BadSettingName(s.name));
             }
-            if settings.iter().any(|o| o.name == s.name) {
+            if !setting_names.insert(s.name.clone()) {
                 return Err(VocabularyError::DuplicateSetting(s.name));
             }
             let ty = SettingType::from(s.type_);

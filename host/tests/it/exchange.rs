@@ -44,13 +44,20 @@ enum Script {
 struct Scripted {
     script: Script,
     calls: AtomicUsize,
+    /// How long a completion takes.
+    delay: Duration,
 }
 
 impl Scripted {
     fn new(script: Script) -> Arc<Scripted> {
+        Self::slow(script, Duration::ZERO)
+    }
+
+    fn slow(script: Script, delay: Duration) -> Arc<Scripted> {
         Arc::new(Scripted {
             script,
             calls: AtomicUsize::new(0),
+            delay,
         })
     }
 
@@ -67,7 +74,9 @@ impl Upstream for Scripted {
     ) -> BoxFuture<'a, Result<Value, UpstreamError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let script = self.script.clone();
+        let delay = self.delay;
         Box::pin(async move {
+            tokio::time::sleep(delay).await;
             match script {
                 Script::Complete(v) => Ok(v),
                 Script::Fail(e) => Err(e),
@@ -422,12 +431,16 @@ fn exchange_errors_render_as_openai_errors() {
 
 /// The HTTP layer over the same fixture, through the axum router without a socket.
 fn router(f: &Fixture, data: &Path) -> axum::Router {
+    router_with(f, data, Config::default())
+}
+
+fn router_with(f: &Fixture, data: &Path, config: Config) -> axum::Router {
     let reader = SqliteStore::open(&data.join("evidence.db")).expect("reader");
-    let gateway = Arc::new(lucid::gateway::Gateway {
-        exchange: f.service.clone(),
-        evidence: Arc::new(std::sync::Mutex::new(Box::new(reader))),
-        config: Config::default(),
-    });
+    let gateway = Arc::new(lucid::gateway::Gateway::new(
+        f.service.clone(),
+        Arc::new(std::sync::Mutex::new(Box::new(reader))),
+        config,
+    ));
     lucid::gateway::api::router(gateway)
 }
 
@@ -551,4 +564,71 @@ fn the_wiring_refuses_a_missing_policy_directory() {
         "{err}"
     );
     assert!(err.to_string().starts_with("no policy directory"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overload_is_a_503_with_retry_after_never_a_denial() {
+    let req = json!({"messages": [{"role": "user", "content": "hello"}]});
+    let model = Scripted::slow(
+        Script::Complete(mock::completion(&req, "scripted", 1)),
+        Duration::from_millis(1500),
+    );
+    let f = fixture(model, StreamMode::Buffer);
+    let config = Config::parse(
+        "[gateway]\nmax_in_flight = 1\nqueue_timeout_ms = 50\n",
+        "test",
+    )
+    .unwrap();
+    let router = router_with(&f, f._data.path(), config);
+    let first = tokio::spawn(
+        router
+            .clone()
+            .oneshot(post(&crate::util::chat_request("hello"))),
+    );
+    // Let the first exchange take the only slot.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = router
+        .oneshot(post(&crate::util::chat_request("hello")))
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers()["retry-after"], "1");
+    assert!(!second.headers().contains_key("x-lucid-cedar-decision"));
+    let body = second.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "lucid_overloaded");
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_goes_away_does_not_cancel_the_receipt() {
+    let req = json!({"messages": [{"role": "user", "content": "hello"}]});
+    let model = Scripted::slow(
+        Script::Complete(mock::completion(&req, "scripted", 1)),
+        Duration::from_millis(500),
+    );
+    let f = fixture(model.clone(), StreamMode::Buffer);
+    let router = router(&f, f._data.path());
+    // The client gives up while the model is answering: the handler future is dropped.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        router.oneshot(post(&crate::util::chat_request("hello"))),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the exchange should still be running");
+    let db = f._data.path().join("evidence.db");
+    let mut stored = 0;
+    for _ in 0..200 {
+        let mut store = SqliteStore::open(&db).unwrap();
+        stored = lucid::evidence::EvidenceStore::all(&mut store)
+            .unwrap()
+            .len();
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(model.calls(), 1);
+    assert_eq!(stored, 1, "the model was called but no receipt was stored");
 }

@@ -1,12 +1,13 @@
-//! Tries to reach outside the sandbox: a file, the environment, a socket. Reports what happened
-//! instead of failing, so the test can check each attempt was denied.
+//! Tries to reach outside the sandbox: a file, the environment, the arguments. Reports what
+//! happened instead of failing, so the test can check each attempt was denied. (Sockets are
+//! `escape_net`'s: a guest importing them is refused at load.)
 use lucid_auditor_sdk::{Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Vocabulary};
 
 struct Escape;
 
 impl Auditor for Escape {
     fn describe() -> Vocabulary {
-        Vocabulary::new("escape", "0.1.0", "tries the filesystem, env and network")
+        Vocabulary::new("escape", "0.1.0", "tries the filesystem, env and arguments")
             .phases([Phase::Request])
             .claim(ClaimSpec::new(
                 "file",
@@ -24,11 +25,6 @@ impl Auditor for Escape {
                 "environment variables seen",
             ))
             .claim(ClaimSpec::new("args", ClaimType::Count, "arguments seen"))
-            .claim(ClaimSpec::new(
-                "socket",
-                ClaimType::String,
-                "result of connecting to 127.0.0.1:22",
-            ))
     }
 
     fn observe(_input: &Input) -> Result<Vec<Claim>, Error> {
@@ -46,16 +42,11 @@ impl Auditor for Escape {
         } else {
             vars.join(",")
         };
-        let socket = match std::net::TcpStream::connect("127.0.0.1:22") {
-            Ok(_) => "connected".to_string(),
-            Err(e) => format!("denied: {e}"),
-        };
         Ok(vec![
             Claim::string("file", file),
             Claim::string("cwd_listing", cwd_listing),
             Claim::string("env", env),
             Claim::count("args", std::env::args().count() as u64),
-            Claim::string("socket", socket),
         ])
     }
 }
