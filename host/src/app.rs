@@ -17,8 +17,8 @@ use crate::evidence::signer::{ReceiptError, Signer};
 use crate::evidence::{EvidenceStore, StoreError};
 use crate::exchange::ExchangeService;
 use crate::gateway::Gateway;
+use crate::policy::PolicyRuntime;
 use crate::policy::overrides::Overrides;
-use crate::policy::{PolicyLoadError, PolicyRuntime};
 use crate::runtime::cache::CompileCache;
 use crate::runtime::notary::{SigningError, TrustedKeys};
 use crate::runtime::plugin_dir::{Admission, EntryStatus, PluginDirError, PluginLoader, PluginSet};
@@ -46,6 +46,8 @@ pub struct ServeOptions {
     /// Load only plugins signed by a key of this directory.
     pub trusted_keys: Option<PathBuf>,
     pub max_plugin_bytes: u64,
+    /// Serve the admin API without a token even when API keys are configured.
+    pub insecure_admin: bool,
 }
 
 /// Why a gateway could not be built or served.
@@ -76,8 +78,6 @@ pub enum AppError {
     },
     #[error(transparent)]
     Plugins(#[from] PluginDirError),
-    #[error(transparent)]
-    Policy(#[from] PolicyLoadError),
     #[error(transparent)]
     Signer(#[from] ReceiptError),
     #[error(transparent)]
@@ -126,7 +126,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         }
         None => (Config::default(), None),
     };
-    crate::gateway::check_config(&config).map_err(AppError::Gateway)?;
+    crate::gateway::check_config(&config, options.insecure_admin).map_err(AppError::Gateway)?;
     let trusted_keys = match &options.trusted_keys {
         Some(dir) => Some(Arc::new(TrustedKeys::load_dir(dir)?)),
         None => None,
@@ -208,7 +208,12 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         });
     }
     print_listing(&set);
-    let policy = Arc::new(PolicyRuntime::load(&policies_dir, &set)?);
+    let policy = Arc::new(PolicyRuntime::load(&policies_dir, &set));
+    if let Some(problem) = policy.problem() {
+        tracing::error!(
+            "starting degraded, every exchange is denied until this is fixed: {problem}"
+        );
+    }
 
     let signer = Signer::load_file(sandbox.engine(), &options.receipt)?;
     let writer = open_store(options)?;
@@ -247,6 +252,9 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
 
     let watched = gateway.clone();
     let plugin_watch = crate::runtime::reload::watch(host.clone(), move |set| {
+        // The schema follows the plugins: re-validate the policies against the new set first,
+        // so that no exchange ever runs the new set under a policy not validated for it.
+        watched.exchange.policy.reload(set);
         let view = watched.exchange.auditing.install(set.clone());
         watched.exchange.metrics.plugin_reloads.inc();
         for (id, run_config) in view.run_configs.iter() {
@@ -254,8 +262,6 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
                 tracing::error!(auditor = %id, "auditor will fail closed: {e}");
             }
         }
-        // The schema follows the plugins: re-validate the policies against it.
-        watched.exchange.policy.reload(set);
         print_listing(set);
     })
     .map_err(|e| AppError::Watch {

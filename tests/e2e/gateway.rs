@@ -632,3 +632,94 @@ fn a_bundle_preset_brings_its_policies_and_enforcement_for_every_org() {
         resp.body_mut().read_to_string().unwrap()
     );
 }
+
+/// Poll `check` (every 50 ms, up to 30 s) until it holds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not happen within 30 s");
+}
+
+#[test]
+fn removing_an_auditor_the_policy_needs_denies_everything_until_it_is_back() {
+    let mut gw = start();
+    let plugins = gw._root.path().join("plugins");
+    let pii = plugins.join("pii.wasm");
+    let saved = gw._root.path().join("pii.wasm.saved");
+    std::fs::rename(&pii, &saved).unwrap();
+    gw.daemon
+        .wait_for("the listing without pii", |l| l.contains("(2 loaded"));
+    // The balanced preset reads pii's claims: it no longer validates. Fail closed, receipted.
+    let mut denied = None;
+    eventually("a denial naming the policy problem", || {
+        let reply = gw.chat("my card is 4111 1111 1111 1111");
+        let done = reply.status == 403;
+        denied = Some(reply);
+        done
+    });
+    let denied = denied.unwrap();
+    assert_eq!(denied.header("x-lucid-cedar-decision"), "deny");
+    let ar_hash = denied.header("x-lucid-ar-hash").to_string();
+    let body = denied.json();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no policy in force")),
+        "{body}"
+    );
+    // Even a harmless request is denied, and health says why.
+    assert_eq!(gw.chat("hello").status, 403);
+    let health = gw.get("/health", &[]);
+    assert!(health.body.contains("degraded"), "{}", health.body);
+    let evidence = gw.get(&format!("/v1/evidence/{ar_hash}"), &[]);
+    assert_eq!(evidence.status, 200, "{}", evidence.body);
+    // The fix takes effect by hot reload, without a restart.
+    std::fs::rename(&saved, &pii).unwrap();
+    eventually("allowed again", || gw.chat("hello").status == 200);
+    assert!(gw.get("/health", &[]).body.contains("\"ok\""));
+}
+
+#[test]
+fn a_gateway_started_without_a_needed_auditor_stays_up_and_denies() {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(plugin("injection"), plugins.join("injection.wasm")).unwrap();
+    let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));
+    let config = root.path().join("lucid.toml");
+    std::fs::write(&config, "[defaults]\ndeadline_ms = 5000\n").unwrap();
+    cmd.arg("--config").arg(&config);
+    let mut daemon = Daemon::start(&mut cmd);
+    let base = daemon.base_url();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = json!({"model": "mock-1", "messages": [{"role": "user", "content": "hello"}]});
+    let mut resp = agent
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.headers().contains_key("x-lucid-ar-hash"));
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(text.contains("no policy in force"), "{text}");
+    // Adding the missing auditor fixes it by hot reload.
+    std::fs::copy(plugin("pii"), plugins.join(".pii.part")).unwrap();
+    std::fs::copy(plugin("token_budget"), plugins.join(".tb.part")).unwrap();
+    std::fs::rename(plugins.join(".pii.part"), plugins.join("pii.wasm")).unwrap();
+    std::fs::rename(plugins.join(".tb.part"), plugins.join("token_budget.wasm")).unwrap();
+    eventually("allowed after the fix", || {
+        agent
+            .post(format!("{base}/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    });
+    drop(daemon);
+}

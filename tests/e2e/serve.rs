@@ -117,3 +117,39 @@ fn a_config_section_for_no_loaded_auditor_stops_the_start() {
     assert!(stderr.contains("loaded: pii"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn api_keys_without_an_admin_token_stop_the_start_unless_insecure_admin() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let config = root.path().join("lucid.toml");
+    let digest = "a".repeat(64);
+    std::fs::write(
+        &config,
+        format!(
+            "[[keys]]\nsha256 = \"{digest}\"\norg = \"acme\"\nworkspace = \"w\"\nagent = \"a\"\n"
+        ),
+    )
+    .unwrap();
+    let policies = permissive_policies();
+    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("admin_token_sha256"), "{stderr}");
+    assert!(stderr.contains("--insecure-admin"), "{stderr}");
+    // The explicit flag accepts it.
+    let mut daemon = Daemon::start(
+        serve_cmd(&dir, &root.path().join("data"), policies.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("--insecure-admin"),
+    );
+    daemon.base_url();
+    assert!(daemon.terminate().success());
+}

@@ -48,7 +48,7 @@ fn main() {
     let result = match cli.command {
         Cmd::Build => build(),
         Cmd::Run { args } => run(&args),
-        Cmd::Test => test(),
+        Cmd::Test => test(false),
         Cmd::Ci => ci(),
         Cmd::Bench { which } => bench(which.as_deref()),
     };
@@ -427,7 +427,9 @@ fn build_test_guests() -> anyhow::Result<()> {
     exec(cmd)
 }
 
-fn test() -> anyhow::Result<()> {
+/// `strict` (`cargo xtask ci`): a test dependency that cannot be installed is an error, and the
+/// tests run with `LUCID_REQUIRE_ALL=1`, under which a test that would print SKIPPED fails.
+fn test(strict: bool) -> anyhow::Result<()> {
     build_guests()?;
     build_test_guests()?;
     // The end-to-end tests run the release binary.
@@ -457,10 +459,23 @@ fn test() -> anyhow::Result<()> {
     exec(cmd)?;
     // Host unit and integration tests, in release so they share the build of `lucid`.
     let python = ensure_python();
-    ensure_postgres();
+    let postgres = ensure_postgres();
+    if strict {
+        let python = python
+            .as_ref()
+            .context("the Python test packages could not be installed (see above)")?;
+        postgres.context("PostgreSQL could not be installed (see above)")?;
+        eprintln!(
+            "xtask: strict: Python at {}, PostgreSQL present; nothing may be skipped",
+            python.display()
+        );
+    }
     let mut cmd = cargo();
     if let Some(python) = &python {
         cmd.env("LUCID_PYTHON", python);
+    }
+    if strict {
+        cmd.env("LUCID_REQUIRE_ALL", "1");
     }
     cmd.args(["test", "--release", "--workspace"])
         .env("LUCID_TEST_PLUGINS", root().join("plugins"))
@@ -524,7 +539,7 @@ fn ci() -> anyhow::Result<()> {
         "warnings",
     ]);
     exec(cmd)?;
-    test()
+    test(true)
 }
 
 fn bench(which: Option<&str>) -> anyhow::Result<()> {
@@ -595,15 +610,18 @@ fn ensure_python() -> Option<PathBuf> {
 }
 
 /// The PostgreSQL store is tested against a real throwaway server; install Debian's package when
-/// it is missing (the test itself prints SKIPPED if there is still none).
-fn ensure_postgres() {
-    let present = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.path().join("bin/initdb").is_file());
-    if present {
-        return;
+/// it is missing (the test itself prints SKIPPED if there is still none, and fails under
+/// `cargo xtask ci`).
+fn ensure_postgres() -> anyhow::Result<()> {
+    let present = || {
+        std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("bin/initdb").is_file())
+    };
+    if present() {
+        return Ok(());
     }
     eprintln!(
         "xtask: PostgreSQL is missing; installing Debian's postgresql package for the store tests"
@@ -618,7 +636,12 @@ fn ensure_postgres() {
         .env("DEBIAN_FRONTEND", "noninteractive");
     if let Err(e) = exec(update).and_then(|()| exec(install)) {
         eprintln!(
-            "xtask: WARNING: cannot install postgresql ({e:#}); the PostgreSQL test will print SKIPPED"
+            "xtask: WARNING: cannot install postgresql ({e:#}); the PostgreSQL test will print SKIPPED (and fail under `cargo xtask ci`)"
         );
+        return Err(e);
     }
+    if !present() {
+        bail!("postgresql was installed but no initdb is under /usr/lib/postgresql");
+    }
+    Ok(())
 }

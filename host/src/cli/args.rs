@@ -221,6 +221,10 @@ pub struct ServeArgs {
     /// Largest plugin file accepted, in MiB.
     #[arg(long, default_value_t = 32)]
     pub max_plugin_mib: u64,
+    /// Allow [[keys]] without gateway.admin_token_sha256: every key holder can then use the
+    /// admin API (read all evidence, change detection settings). For local experiments only.
+    #[arg(long)]
+    pub insecure_admin: bool,
     /// Time in-flight requests get to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 30)]
     pub grace_secs: u64,

@@ -87,6 +87,8 @@ pub fn chain_ending_at(
         return Ok(None);
     };
     let mut chain = vec![parse(ar_hash, &text)?];
+    // A tampered store can make ARs reference each other in a circle: report it, never follow.
+    let mut seen = std::collections::HashSet::from([ar_hash.to_string()]);
     while chain.len() < limit {
         let previous = chain
             .last()
@@ -96,6 +98,12 @@ pub fn chain_ending_at(
             .and_then(Value::as_str)
             .map(String::from);
         let Some(previous) = previous else { break };
+        if !seen.insert(previous.clone()) {
+            return Err(StoreError::Corrupt {
+                ar_hash: previous,
+                reason: "the ar_references of the stored ARs form a cycle".into(),
+            });
+        }
         match store.get(&previous)? {
             Some(text) => chain.push(parse(&previous, &text)?),
             None => break,
@@ -283,4 +291,59 @@ pub fn verify_stored(ars: &[Value]) -> lucid_ar::ChainReport {
     }
     report.valid = report.errors.is_empty();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store holding ARs by hash, nothing else.
+    struct Map(std::collections::HashMap<String, String>);
+
+    impl EvidenceStore for Map {
+        fn append(&mut self, _: &[StoredAr]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn last(&mut self) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        fn get(&mut self, ar_hash: &str) -> Result<Option<String>, StoreError> {
+            Ok(self.0.get(ar_hash).cloned())
+        }
+        fn by_request_id(&mut self, _: &str) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn all(&mut self) -> Result<Vec<String>, StoreError> {
+            Ok(self.0.values().cloned().collect())
+        }
+        fn location(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    fn ar(hash: &str, previous: &str) -> (String, String) {
+        let text = serde_json::json!({"ar_hash": hash, "ar_references": [previous]}).to_string();
+        (hash.to_string(), text)
+    }
+
+    #[test]
+    fn a_cycle_of_references_is_reported_not_followed() {
+        let mut store = Map([ar("a", "b"), ar("b", "c"), ar("c", "a")]
+            .into_iter()
+            .collect());
+        let err = chain_ending_at(&mut store, "a", usize::MAX).unwrap_err();
+        assert!(err.to_string().contains("cycle"), "{err}");
+        let mut store = Map([ar("a", "a")].into_iter().collect());
+        assert!(chain_ending_at(&mut store, "a", usize::MAX).is_err());
+    }
+
+    #[test]
+    fn a_chain_stops_at_a_missing_predecessor() {
+        let mut store = Map([ar("b", "a"), ar("c", "b")].into_iter().collect());
+        let chain = chain_ending_at(&mut store, "c", usize::MAX)
+            .unwrap()
+            .unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0]["ar_hash"], "b");
+    }
 }

@@ -231,8 +231,17 @@ impl Gateway {
 }
 
 /// Check the gateway section before serving: production mode needs keys and an admin token.
-pub fn check_config(config: &Config) -> Result<(), String> {
+/// `insecure_admin` (the `--insecure-admin` flag) allows API keys without an admin token.
+pub fn check_config(config: &Config, insecure_admin: bool) -> Result<(), String> {
     let g: &GatewayConfig = &config.gateway;
+    // With API keys, every key holder could otherwise read all evidence and change any org's
+    // detection settings through the admin API.
+    if !config.keys.is_empty() && g.admin_token_sha256.is_none() && !insecure_admin {
+        return Err(
+            "[[keys]] are configured but gateway.admin_token_sha256 is not: any key holder could use the admin API (set an admin token, or pass --insecure-admin to accept that)"
+                .into(),
+        );
+    }
     if g.production {
         if config.keys.is_empty() {
             return Err("production mode needs at least one [[keys]] entry".into());

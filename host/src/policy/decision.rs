@@ -40,17 +40,31 @@ pub struct PhaseDecision {
     pub errors: Vec<String>,
 }
 
-/// A validated policy set with its engine.
+/// The policy set in force: a validated set with its engine, or — when no set validates against
+/// the loaded plugins — a refusal that denies every phase and names why.
 pub struct PolicyState {
-    pub engine: lp::Engine,
-    /// SHA-256 over the sorted files (`path\n<bytes>\n` each).
+    /// `None`: nothing is in force, every decision denies with `refusal`.
+    pub engine: Option<lp::Engine>,
+    /// SHA-256 over the sorted files (`path\n<bytes>\n` each); 64 zeros when nothing is in force.
     pub hash: String,
     pub files: Vec<String>,
+    /// Why nothing is in force.
+    pub refusal: Option<String>,
 }
 
 impl PolicyState {
-    pub fn schema_text(&self) -> &str {
-        self.engine.schema().text()
+    pub fn schema_text(&self) -> Option<&str> {
+        self.engine.as_ref().map(|e| e.schema().text())
+    }
+
+    /// A state that denies everything, naming `reason`.
+    pub fn refusing(reason: String) -> PolicyState {
+        PolicyState {
+            engine: None,
+            hash: "0".repeat(64),
+            files: Vec::new(),
+            refusal: Some(reason),
+        }
     }
 }
 
@@ -98,15 +112,32 @@ pub fn load_state(dir: &Path, set: &PluginSet) -> Result<PolicyState, String> {
             .join("; ")
     })?;
     Ok(PolicyState {
-        engine,
+        engine: Some(engine),
         hash,
         files,
+        refusal: None,
     })
 }
 
 impl PolicyRuntime {
-    /// Load at start: an invalid policy set is a startup error.
-    pub fn load(dir: &Path, set: &PluginSet) -> Result<PolicyRuntime, PolicyLoadError> {
+    /// Load at start. A set that does not validate against the loaded plugins does not stop
+    /// the gateway: nothing is in force, every exchange is denied (with a receipt naming the
+    /// reason), `/health` says degraded, and a fix (the plugin back, the policy changed) takes
+    /// effect by hot reload.
+    pub fn load(dir: &Path, set: &PluginSet) -> PolicyRuntime {
+        let runtime = PolicyRuntime {
+            dir: dir.to_path_buf(),
+            current: RwLock::new(Arc::new(PolicyState::refusing(
+                "no policy set loaded yet".into(),
+            ))),
+            problem: RwLock::new(None),
+        };
+        runtime.reload(set);
+        runtime
+    }
+
+    /// Load at start, refusing to start on a set that does not validate (for one-off tools).
+    pub fn load_strict(dir: &Path, set: &PluginSet) -> Result<PolicyRuntime, PolicyLoadError> {
         let state = load_state(dir, set).map_err(|message| PolicyLoadError::Invalid {
             dir: dir.display().to_string(),
             message,
@@ -138,7 +169,10 @@ impl PolicyRuntime {
     }
 
     /// Reload after a change of the policy dir or the plugin set. An invalid set is never
-    /// applied: the previous one stays, the error is logged and kept for `/health`.
+    /// applied. If the set in force still validates against `set` (only the policy files are
+    /// broken), it stays in force; if it does not (say, an auditor it relies on was removed),
+    /// nothing is in force and every exchange is denied until a fix arrives — never a policy
+    /// whose `has` guards silently stopped matching. The problem is kept for `/health`.
     pub fn reload(&self, set: &PluginSet) -> bool {
         let result = load_state(&self.dir, set);
         let mut problem = self.problem.write().unwrap_or_else(|p| p.into_inner());
@@ -150,11 +184,22 @@ impl PolicyRuntime {
                 changed
             }
             Err(message) => {
-                tracing::error!(dir = %self.dir.display(), "policy set not applied, keeping the last valid one: {message}");
-                *problem = Some(format!(
-                    "policy set in {} is invalid: {message}",
-                    self.dir.display()
-                ));
+                let message = format!("policy set in {} is invalid: {message}", self.dir.display());
+                let in_force = self.current();
+                let still_valid = in_force.engine.as_ref().is_some_and(|engine| {
+                    lp::Schema::from_vocabularies(&vocabularies(set))
+                        .is_ok_and(|schema| lp::validate(engine.policies(), &schema).is_ok())
+                });
+                if still_valid {
+                    tracing::error!("{message}; keeping the last valid set, which still validates");
+                } else {
+                    tracing::error!(
+                        "{message}; the set in force does not validate against the loaded plugins either: denying every exchange until this is fixed"
+                    );
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+                        Arc::new(PolicyState::refusing(message.clone()));
+                }
+                *problem = Some(message);
                 false
             }
         }
@@ -202,7 +247,15 @@ pub fn decide(
             failed: coverage.failed.clone(),
         },
     };
-    let decision = state.engine.decide(&request);
+    let Some(engine) = &state.engine else {
+        let reason = state.refusal.as_deref().unwrap_or("no policy set in force");
+        return PhaseDecision {
+            effect: Effect::Deny,
+            reasons: Vec::new(),
+            errors: vec![format!("no policy in force: {reason}")],
+        };
+    };
+    let decision = engine.decide(&request);
     let mut errors = decision.errors;
     for run in &report.runs {
         if let RunOutcome::Failed {

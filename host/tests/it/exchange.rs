@@ -151,7 +151,7 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
     let host = Arc::new(PluginHost::open(&plugins_dir(), loader).expect("plugins load"));
     let set = host.current();
     let policy = Arc::new(
-        PolicyRuntime::load(&repo_root().join("policies/presets/balanced"), &set)
+        PolicyRuntime::load_strict(&repo_root().join("policies/presets/balanced"), &set)
             .expect("balanced preset loads"),
     );
     let data = tempfile::tempdir().expect("temp dir");
@@ -530,6 +530,7 @@ fn options(data: &Path, policies: PathBuf) -> lucid::app::ServeOptions {
         receipt: receipt_component(),
         trusted_keys: None,
         max_plugin_bytes: 32 << 20,
+        insecure_admin: false,
     }
 }
 
