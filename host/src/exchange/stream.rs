@@ -9,8 +9,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::flow::{Exchange, Outcome, StreamEvent};
-use super::openai;
-use super::upstream::ChunkStream;
+use super::openai::Assembly;
+use super::upstream::{ChunkStream, UpstreamError};
 use crate::config::StreamMode;
 use crate::policy::Effect;
 use crate::runtime::claim::Phase;
@@ -47,8 +47,9 @@ pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
 /// Hold the whole stream; audit; then release it (allow) or deny.
 async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -> Outcome {
     let mut all: Vec<Value> = Vec::new();
+    let mut assembly = Assembly::new();
     while let Some(item) = chunks.next().await {
-        match item {
+        match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(chunk) => all.push(chunk),
             Err(e) => {
                 ex.upstream_time = started.elapsed();
@@ -57,7 +58,7 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
         }
     }
     ex.upstream_time = started.elapsed();
-    let whole = openai::assemble(&all);
+    let whole = assembly.completion();
     if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
         return ex.failed(e);
     }
@@ -84,8 +85,7 @@ async fn forward(
     tx: mpsc::Sender<StreamEvent>,
     started: Instant,
 ) {
-    let mut all: Vec<Value> = Vec::new();
-    let mut text_len = 0usize;
+    let mut assembly = Assembly::new();
     let mut audited_at = 0usize;
     let mut cut = false;
     // A client that went away does not stop the audit: the exchange still gets its receipt.
@@ -96,27 +96,21 @@ async fn forward(
         }
     };
     while let Some(item) = chunks.next().await {
-        let chunk = match item {
+        let chunk = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(c) => c,
             Err(e) => {
                 ex.extra
                     .insert("upstream_error".into(), Value::from(e.to_string()));
                 ex.service.metrics.upstream_errors.inc();
-                send(StreamEvent::Error(openai::error_body(
-                    &e.to_string(),
-                    "upstream_error",
-                    "lucid_upstream_error",
-                )))
-                .await;
+                send(StreamEvent::Error(e.body())).await;
                 break;
             }
         };
-        text_len += openai::chunk_text_len(&chunk);
-        send(StreamEvent::Chunk(chunk.clone())).await;
-        all.push(chunk);
+        let text_len = assembly.text_len();
+        send(StreamEvent::Chunk(chunk)).await;
         if mode == StreamMode::Incremental && text_len - audited_at >= every {
             audited_at = text_len;
-            let partial = openai::assemble(&all).to_string();
+            let partial = assembly.completion().to_string();
             match ex.phase(Phase::Response, Some(partial)).await {
                 Ok(d) if d.effect == Effect::Deny => {
                     cut = true;
@@ -139,7 +133,7 @@ async fn forward(
     }
     ex.upstream_time = started.elapsed();
     if !cut {
-        let whole = openai::assemble(&all);
+        let whole = assembly.completion();
         if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
             ex.extra
                 .insert("audit_error".into(), Value::from(e.to_string()));
@@ -153,4 +147,12 @@ async fn forward(
         Err(e) => send(StreamEvent::Error(e.body())).await,
     }
     send(StreamEvent::Done).await;
+}
+
+/// A chunk added to the answer, or why the upstream's answer is not valid.
+fn checked(assembly: &mut Assembly, chunk: Value) -> Result<Value, UpstreamError> {
+    assembly
+        .push(&chunk)
+        .map_err(|e| UpstreamError::Invalid(e.to_string()))?;
+    Ok(chunk)
 }

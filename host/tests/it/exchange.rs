@@ -32,6 +32,8 @@ use tower::ServiceExt;
 
 use crate::util::{plugins_dir, sandbox};
 
+mod streams;
+
 /// What the scripted model does.
 #[derive(Clone)]
 enum Script {
