@@ -1,6 +1,8 @@
 //! The streaming modes of an exchange: `buffer` holds the whole stream, audits it, then releases
 //! it (or denies); `observe` forwards chunks as they come and audits at the end; `incremental`
-//! forwards while periodic audits of the growing answer allow it. The AR always follows.
+//! holds chunks back until an audit covering them allowed (window audits every
+//! `incremental_chars` of new text, see [`held`](super::held)), and cuts the stream when one
+//! denies. Every mode ends with one audit of the whole answer (unless cut); the AR always follows.
 
 use std::time::Instant;
 
@@ -9,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::flow::{Exchange, Outcome, StreamEvent};
-use super::openai::Assembly;
+use super::held::Held;
+use super::openai::{Assembly, Growth};
 use super::upstream::{ChunkStream, UpstreamError};
 use crate::config::StreamMode;
 use crate::policy::Effect;
@@ -50,7 +53,7 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     let mut assembly = Assembly::new();
     while let Some(item) = chunks.next().await {
         match item.and_then(|chunk| checked(&mut assembly, chunk)) {
-            Ok(chunk) => all.push(chunk),
+            Ok((chunk, _)) => all.push(chunk),
             Err(e) => {
                 ex.upstream_time = started.elapsed();
                 return ex.upstream_failed(e).await;
@@ -75,8 +78,13 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     }
 }
 
-/// Forward chunks as they come (`observe`), or while periodic audits of the growing text allow
-/// (`incremental`); the AR follows.
+/// Forward chunks as they come (`observe`), or as window audits allow them (`incremental`, see
+/// [`held`](super::held)); then one audit of the whole answer, and the AR.
+///
+/// In `incremental`, the receipt's response-phase evidence is the audit of the whole answer, or
+/// the window audit that denied (then `stream_cut_at_chars` says how much text had arrived, and
+/// no text of that window, nor anything held, is ever sent). Window audits that allowed decided
+/// releases only; their evidence is not kept.
 async fn forward(
     mut ex: Exchange,
     mut chunks: ChunkStream,
@@ -86,7 +94,8 @@ async fn forward(
     started: Instant,
 ) {
     let mut assembly = Assembly::new();
-    let mut audited_at = 0usize;
+    let mut held = Held::default();
+    let mut upstream_error = None;
     let mut cut = false;
     // A client that went away does not stop the audit: the exchange still gets its receipt.
     let send = |event: StreamEvent| {
@@ -96,48 +105,69 @@ async fn forward(
         }
     };
     while let Some(item) = chunks.next().await {
-        let chunk = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
+        let (chunk, growth) = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(c) => c,
             Err(e) => {
-                ex.extra
-                    .insert("upstream_error".into(), Value::from(e.to_string()));
-                ex.service.metrics.upstream_errors.inc();
-                send(StreamEvent::Error(e.body())).await;
+                upstream_error = Some(e);
                 break;
             }
         };
-        let text_len = assembly.text_len();
-        send(StreamEvent::Chunk(chunk)).await;
-        if mode == StreamMode::Incremental && text_len - audited_at >= every {
-            audited_at = text_len;
-            let partial = assembly.completion().to_string();
-            match ex.phase(Phase::Response, Some(partial)).await {
-                Ok(d) if d.effect == Effect::Deny => {
-                    cut = true;
-                    ex.extra
-                        .insert("stream_cut_at_chars".into(), Value::from(text_len as u64));
-                    break;
+        if mode != StreamMode::Incremental {
+            send(StreamEvent::Chunk(chunk)).await;
+            continue;
+        }
+        held.push(chunk, growth);
+        if !held.due(every) {
+            continue;
+        }
+        let window = held.window(&assembly).to_string();
+        match ex.phase(Phase::Response, Some(window)).await {
+            Ok(d) if d.effect == Effect::Deny => {
+                cut = true;
+                let at = assembly.text_len() as u64;
+                ex.extra
+                    .insert("stream_cut_at_chars".into(), Value::from(at));
+                break;
+            }
+            Ok(_) => {
+                ex.phases.pop();
+                for chunk in held.allow(&assembly) {
+                    send(StreamEvent::Chunk(chunk)).await;
                 }
-                Ok(_) => {
-                    // Keep only the final audit's evidence for the response phase.
-                    ex.phases.pop();
-                }
-                Err(e) => {
-                    ex.extra
-                        .insert("audit_error".into(), Value::from(e.to_string()));
-                    cut = true;
-                    break;
-                }
+            }
+            Err(e) => {
+                ex.extra
+                    .insert("audit_error".into(), Value::from(e.to_string()));
+                send(StreamEvent::Error(e.body())).await;
+                cut = true;
+                break;
             }
         }
     }
     ex.upstream_time = started.elapsed();
+    if let Some(e) = &upstream_error {
+        ex.extra
+            .insert("upstream_error".into(), Value::from(e.to_string()));
+        ex.service.metrics.upstream_errors.inc();
+    }
     if !cut {
         let whole = assembly.completion();
-        if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
-            ex.extra
-                .insert("audit_error".into(), Value::from(e.to_string()));
+        match ex.audit_response(&whole, &whole.to_string()).await {
+            Ok(()) if !ex.denied() => {
+                for chunk in held.release_all() {
+                    send(StreamEvent::Chunk(chunk)).await;
+                }
+            }
+            Ok(()) => {}
+            Err(e) => {
+                ex.extra
+                    .insert("audit_error".into(), Value::from(e.to_string()));
+                send(StreamEvent::Error(e.body())).await;
+            }
         }
+    }
+    if let Some(e) = upstream_error {
+        send(StreamEvent::Error(e.body())).await;
     }
     if ex.denied() {
         send(StreamEvent::Error(ex.denial().body())).await;
@@ -149,10 +179,10 @@ async fn forward(
     send(StreamEvent::Done).await;
 }
 
-/// A chunk added to the answer, or why the upstream's answer is not valid.
-fn checked(assembly: &mut Assembly, chunk: Value) -> Result<Value, UpstreamError> {
-    assembly
+/// A chunk added to the answer (with what it added), or why the upstream's answer is not valid.
+fn checked(assembly: &mut Assembly, chunk: Value) -> Result<(Value, Growth), UpstreamError> {
+    let growth = assembly
         .push(&chunk)
         .map_err(|e| UpstreamError::Invalid(e.to_string()))?;
-    Ok(chunk)
+    Ok((chunk, growth))
 }

@@ -20,6 +20,8 @@ pub enum ChunkError {
     ChoiceIndex(String),
     #[error("a chunk has tool call index {0}; expected an integer below {MAX_TOOL_CALLS}")]
     ToolCallIndex(String),
+    #[error("a chunk adds text to choice {0} after its finish_reason; expected no more text")]
+    AfterFinish(usize),
 }
 
 /// One text of the answer: a choice's content, or the name or arguments of one of its tool calls.
@@ -83,6 +85,13 @@ impl Assembly {
     /// unchanged): the upstream's answer is not valid.
     pub fn push(&mut self, chunk: &Value) -> Result<Growth, ChunkError> {
         let deltas = deltas(chunk)?;
+        // A finished choice's text is complete (the incremental mode releases it whole).
+        if let Some(late) = deltas
+            .iter()
+            .find(|d| d.has_text() && self.finished(d.index))
+        {
+            return Err(ChunkError::AfterFinish(late.index));
+        }
         if self.head.is_none() {
             let field = |name: &str| chunk.get(name).cloned().unwrap_or(Value::Null);
             self.head = Some([field("id"), field("model"), field("created")]);
@@ -123,6 +132,13 @@ impl Assembly {
     /// Bytes of text (contents, tool-call names and arguments of every choice) so far.
     pub fn text_len(&self) -> usize {
         self.text_len
+    }
+
+    /// Whether the choice got its `finish_reason`: no more text may come for it.
+    pub fn finished(&self, choice: usize) -> bool {
+        self.choices
+            .get(&choice)
+            .is_some_and(|c| !c.finish.is_null())
     }
 
     /// One text of the answer so far (empty when there is none).
@@ -220,6 +236,17 @@ fn tool_call(id: Option<&Value>, name: &str, arguments: &str) -> Value {
         call["id"] = id.clone();
     }
     call
+}
+
+impl ChoiceDelta<'_> {
+    fn has_text(&self) -> bool {
+        let some = |t: Option<&str>| t.is_some_and(|t| !t.is_empty());
+        let in_call = |call: &Value, field: &str| some(call.pointer(field).and_then(Value::as_str));
+        some(self.content)
+            || self.calls.iter().any(|(_, call)| {
+                in_call(call, "/function/name") || in_call(call, "/function/arguments")
+            })
+    }
 }
 
 /// The choices of a chunk with their indices checked (a missing index is 0).
@@ -398,6 +425,21 @@ mod tests {
         assert_eq!(a.push(&last).unwrap().added, 1);
         let message = ChunkError::ToolCallIndex("10000000000".into()).to_string();
         assert!(message.starts_with("a chunk has tool call index 10000000000"));
+    }
+
+    #[test]
+    fn text_after_a_choice_finished_is_refused() {
+        let mut a = Assembly::new();
+        let last =
+            chunk(json!([{"index": 0, "delta": {"content": "done"}, "finish_reason": "stop"}]));
+        a.push(&last).unwrap();
+        assert!(a.finished(0));
+        assert!(!a.finished(1));
+        assert_eq!(a.push(&text(0, "more")), Err(ChunkError::AfterFinish(0)));
+        let empty = chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]));
+        assert!(a.push(&empty).is_ok(), "nothing added");
+        a.push(&text(1, "the other choice goes on")).unwrap();
+        assert_eq!(a.text_len(), 28);
     }
 
     #[test]

@@ -120,6 +120,97 @@ async fn observe_denies_a_leak_in_the_second_choice_in_its_receipt() {
     assert_eq!(events.last(), Some(&StreamEvent::Done));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_never_delivers_a_leak_in_either_choice() {
+    for (leaky, texts) in [(0, [LEAK, CLEAN]), (1, [CLEAN, LEAK])] {
+        let f = fixture(stream_of(interleaved(texts)), StreamMode::Incremental);
+        let events = drain(exchange(&f, "tell me twice", true).await).await;
+        let leaked = delivered(&events, leaky);
+        assert!(!leaked.contains("4111"), "delivered: {leaked:?}");
+        let denial = error_event(&events).expect("a denial event");
+        assert_eq!(denial["error"]["code"], "lucid_policy_denied");
+        let ar = receipt_event(&events);
+        assert_eq!(ar["decision"], "deny");
+        assert!(ar["stream_cut_at_chars"].is_u64(), "{ar}");
+        assert_eq!(events.last(), Some(&StreamEvent::Done));
+        f.receipts.shutdown();
+    }
+}
+
+/// One choice answering `text` in 5-character chunks.
+fn single(text: &str) -> Vec<Result<Value, UpstreamError>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = vec![chunk(0, json!({"role": "assistant", "content": ""}), None)];
+    for piece in chars.chunks(5) {
+        let piece: String = piece.iter().collect();
+        out.push(chunk(0, json!({"content": piece}), None));
+    }
+    out.push(chunk(0, json!({}), Some("stop")));
+    out.into_iter().map(Ok).collect()
+}
+
+fn long_answer(middle: &str) -> String {
+    let filler = "Here is a long and perfectly harmless answer sentence. ".repeat(6);
+    format!("{filler}{middle} {filler}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_holds_back_what_it_has_not_audited() {
+    let answer = long_answer(LEAK);
+    let f = fixture(stream_of(single(&answer)), StreamMode::Incremental);
+    let events = drain(exchange(&f, "a long answer", true).await).await;
+    let sent = delivered(&events, 0);
+    // Released as audits allowed, before the leak arrived...
+    assert!(sent.len() > 100, "nothing was released early: {sent:?}");
+    assert!(answer.starts_with(&sent), "{sent:?}");
+    // ...but never any of the card's digits, in any event.
+    assert!(!sent.contains("4111"), "delivered: {sent:?}");
+    for event in &events {
+        let text = match event {
+            StreamEvent::Chunk(v) | StreamEvent::Error(v) => v.to_string(),
+            StreamEvent::Receipt(text) => text.to_string(),
+            StreamEvent::Done => continue,
+        };
+        assert!(!text.contains("4111 1111"), "{text}");
+    }
+    let denial = error_event(&events).expect("a denial event");
+    assert_eq!(denial["error"]["code"], "lucid_policy_denied");
+    let ar = receipt_event(&events);
+    assert_eq!(ar["decision"], "deny");
+    let cut = ar["stream_cut_at_chars"]
+        .as_u64()
+        .expect("stream_cut_at_chars");
+    assert!(
+        (cut as usize) < answer.len(),
+        "cut at {cut} of {}",
+        answer.len()
+    );
+    assert_eq!(events.last(), Some(&StreamEvent::Done));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_releases_a_clean_answer_whole_and_in_order() {
+    let answer = long_answer("Nothing sensitive in the middle either.");
+    let items = single(&answer);
+    let sent_by_upstream: Vec<Value> = items.iter().cloned().map(Result::unwrap).collect();
+    let f = fixture(stream_of(items), StreamMode::Incremental);
+    let events = drain(exchange(&f, "a long answer", true).await).await;
+    let chunks: Vec<Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Chunk(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chunks, sent_by_upstream);
+    assert_eq!(error_event(&events), None);
+    let ar = receipt_event(&events);
+    assert_eq!(ar["decision"], "allow");
+    assert_eq!(ar["stream_mode"], "incremental");
+    assert!(ar.get("stream_cut_at_chars").is_none(), "{ar}");
+    assert_eq!(events.last(), Some(&StreamEvent::Done));
+}
+
 /// A chunk whose tool call (or choice) claims an index far beyond any real answer.
 fn huge_index_chunks(tool_call: bool) -> Vec<Result<Value, UpstreamError>> {
     let bad = if tool_call {
