@@ -26,22 +26,54 @@ pub enum UpstreamError {
     Timeout(u64),
     #[error("cannot reach the upstream: {0}")]
     Connect(String),
-    #[error("the upstream answered HTTP {status}: {body}")]
-    Status { status: u16, body: String },
+    /// A non-2xx answer: its status, its body (at most [`MAX_ERROR_BODY_BYTES`]) and its
+    /// `Retry-After` header, if any.
+    #[error("the upstream answered HTTP {status}: {}", excerpt(.body))]
+    Status {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
     #[error("the upstream's answer is not valid: {0}")]
     Invalid(String),
 }
 
 impl UpstreamError {
-    /// The OpenAI-style error body a client gets for this failure.
+    /// The OpenAI-style error body a client gets for this failure: the upstream's own error body
+    /// when it refused the request (4xx) with one, else Lucid's `upstream_error`.
     pub fn body(&self) -> Value {
+        if let UpstreamError::Status {
+            status: 400..=499,
+            body,
+            ..
+        } = self
+            && let Some(error) = openai::parse_error_body(body)
+        {
+            return error;
+        }
         openai::error_body(&self.to_string(), "upstream_error", "lucid_upstream_error")
     }
+
+    /// The upstream's `Retry-After`, to pass on to the client.
+    pub fn retry_after(&self) -> Option<&str> {
+        match self {
+            UpstreamError::Status { retry_after, .. } => retry_after.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The start of an upstream's error body, for messages and receipts.
+fn excerpt(body: &str) -> String {
+    body.chars().take(500).collect()
 }
 
 /// The largest answer taken from an HTTP upstream, in bytes: a whole completion, or all the
 /// events of a stream together.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// The most of a non-2xx answer's body kept (and passed on to the client), in bytes.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 const COMPLETIONS: &str = "/v1/chat/completions";
 
@@ -172,6 +204,7 @@ async fn mock_ready(request: &Value) -> Result<(), UpstreamError> {
         .map_err(|status| UpstreamError::Status {
             status,
             body: "mock failure requested".into(),
+            retry_after: None,
         })
 }
 
@@ -285,11 +318,29 @@ impl HttpUpstream {
         resp: hyper::Response<hyper::body::Incoming>,
         deadline: tokio::time::Instant,
     ) -> UpstreamError {
+        let retry_after = resp
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 64)
+            .map(String::from);
         match self.read_all(resp, deadline).await {
-            Ok((status, body)) => UpstreamError::Status {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).chars().take(500).collect(),
-            },
+            Ok((status, body)) => {
+                let mut end = body.len().min(MAX_ERROR_BODY_BYTES);
+                let body = loop {
+                    // Cut on a character boundary (at most 3 bytes back).
+                    match std::str::from_utf8(&body[..end]) {
+                        Ok(text) => break text.to_string(),
+                        Err(e) if e.error_len().is_none() => end = e.valid_up_to(),
+                        Err(_) => break String::from_utf8_lossy(&body[..end]).into_owned(),
+                    }
+                };
+                UpstreamError::Status {
+                    status: status.as_u16(),
+                    body,
+                    retry_after,
+                }
+            }
             Err(e) => e,
         }
     }

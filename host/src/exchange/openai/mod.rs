@@ -64,6 +64,15 @@ pub fn error_body(message: &str, kind: &str, code: &str) -> Value {
     json!({"error": {"message": message, "type": kind, "code": code}})
 }
 
+/// `text` when it is an OpenAI-style error body (a JSON object with an `error` object).
+pub fn parse_error_body(text: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value
+        .get("error")
+        .is_some_and(Value::is_object)
+        .then_some(value)
+}
+
 /// Whether an exchange carries tool definitions or tool calls (then the execution phase runs).
 pub fn has_tool_calls(request: &Value, response: Option<&Value>) -> bool {
     let calls_in = |messages: Option<&Value>| {
@@ -119,6 +128,18 @@ mod tests {
         assert!(has_tool_calls(&plain, Some(&response)));
         let empty = json!({"choices": [{"message": {"tool_calls": []}}]});
         assert!(!has_tool_calls(&plain, Some(&empty)));
+    }
+
+    #[test]
+    fn error_bodies_are_recognised() {
+        let body = error_body("slow down", "requests", "rate_limit_exceeded").to_string();
+        assert_eq!(
+            parse_error_body(&body).unwrap()["error"]["code"],
+            "rate_limit_exceeded"
+        );
+        assert_eq!(parse_error_body("rate limited"), None);
+        assert_eq!(parse_error_body(r#"{"detail": "no"}"#), None);
+        assert_eq!(parse_error_body(r#"{"error": "a string"}"#), None);
     }
 
     #[test]
