@@ -275,7 +275,10 @@ fn deltas(chunk: &Value) -> Result<Vec<ChoiceDelta<'_>>, ChunkError> {
         out.push(ChoiceDelta {
             index,
             content: delta.and_then(|d| d.get("content")).and_then(Value::as_str),
-            finish: choice.get("finish_reason").filter(|f| !f.is_null()),
+            // A choice finishes with a reason: null or "" is none.
+            finish: choice
+                .get("finish_reason")
+                .filter(|f| !f.is_null() && f.as_str() != Some("")),
             calls,
         });
     }
@@ -436,10 +439,13 @@ mod tests {
         assert!(a.finished(0));
         assert!(!a.finished(1));
         assert_eq!(a.push(&text(0, "more")), Err(ChunkError::AfterFinish(0)));
+        let blank = chunk(json!([{"index": 1, "delta": {"content": "a"}, "finish_reason": ""}]));
+        a.push(&blank).unwrap();
+        assert!(!a.finished(1), "an empty finish_reason is no finish");
         let empty = chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]));
         assert!(a.push(&empty).is_ok(), "nothing added");
         a.push(&text(1, "the other choice goes on")).unwrap();
-        assert_eq!(a.text_len(), 28);
+        assert_eq!(a.text_len(), 29);
     }
 
     #[test]
