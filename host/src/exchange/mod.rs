@@ -12,6 +12,7 @@
 //! axum, no HTTP types beyond the upstream client).
 
 mod flow;
+mod held;
 pub mod metrics;
 pub mod mock;
 pub mod openai;

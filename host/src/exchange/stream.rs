@@ -1,6 +1,8 @@
 //! The streaming modes of an exchange: `buffer` holds the whole stream, audits it, then releases
 //! it (or denies); `observe` forwards chunks as they come and audits at the end; `incremental`
-//! forwards while periodic audits of the growing answer allow it. The AR always follows.
+//! holds chunks back until an audit covering them allowed (window audits every
+//! `incremental_chars` of new text, see [`held`](super::held)), and cuts the stream when one
+//! denies. Every mode ends with one audit of the whole answer (unless cut); the AR always follows.
 
 use std::time::Instant;
 
@@ -9,8 +11,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::flow::{Exchange, Outcome, StreamEvent};
-use super::openai;
-use super::upstream::ChunkStream;
+use super::held::Held;
+use super::openai::{Assembly, Growth};
+use super::upstream::{ChunkStream, UpstreamError};
 use crate::config::StreamMode;
 use crate::policy::Effect;
 use crate::runtime::claim::Phase;
@@ -47,9 +50,10 @@ pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
 /// Hold the whole stream; audit; then release it (allow) or deny.
 async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -> Outcome {
     let mut all: Vec<Value> = Vec::new();
+    let mut assembly = Assembly::new();
     while let Some(item) = chunks.next().await {
-        match item {
-            Ok(chunk) => all.push(chunk),
+        match item.and_then(|chunk| checked(&mut assembly, chunk)) {
+            Ok((chunk, _)) => all.push(chunk),
             Err(e) => {
                 ex.upstream_time = started.elapsed();
                 return ex.upstream_failed(e).await;
@@ -57,7 +61,7 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
         }
     }
     ex.upstream_time = started.elapsed();
-    let whole = openai::assemble(&all);
+    let whole = assembly.completion();
     if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
         return ex.failed(e);
     }
@@ -74,8 +78,13 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     }
 }
 
-/// Forward chunks as they come (`observe`), or while periodic audits of the growing text allow
-/// (`incremental`); the AR follows.
+/// Forward chunks as they come (`observe`), or as window audits allow them (`incremental`, see
+/// [`held`](super::held)); then one audit of the whole answer, and the AR.
+///
+/// In `incremental`, the receipt's response-phase evidence is the audit of the whole answer, or
+/// the window audit that denied (then `stream_cut_at_chars` says how much text had arrived, and
+/// no text of that window, nor anything held, is ever sent). Window audits that allowed decided
+/// releases only; their evidence is not kept.
 async fn forward(
     mut ex: Exchange,
     mut chunks: ChunkStream,
@@ -84,9 +93,9 @@ async fn forward(
     tx: mpsc::Sender<StreamEvent>,
     started: Instant,
 ) {
-    let mut all: Vec<Value> = Vec::new();
-    let mut text_len = 0usize;
-    let mut audited_at = 0usize;
+    let mut assembly = Assembly::new();
+    let mut held = Held::default();
+    let mut upstream_error = None;
     let mut cut = false;
     // A client that went away does not stop the audit: the exchange still gets its receipt.
     let send = |event: StreamEvent| {
@@ -96,54 +105,69 @@ async fn forward(
         }
     };
     while let Some(item) = chunks.next().await {
-        let chunk = match item {
+        let (chunk, growth) = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(c) => c,
             Err(e) => {
-                ex.extra
-                    .insert("upstream_error".into(), Value::from(e.to_string()));
-                ex.service.metrics.upstream_errors.inc();
-                send(StreamEvent::Error(openai::error_body(
-                    &e.to_string(),
-                    "upstream_error",
-                    "lucid_upstream_error",
-                )))
-                .await;
+                upstream_error = Some(e);
                 break;
             }
         };
-        text_len += openai::chunk_text_len(&chunk);
-        send(StreamEvent::Chunk(chunk.clone())).await;
-        all.push(chunk);
-        if mode == StreamMode::Incremental && text_len - audited_at >= every {
-            audited_at = text_len;
-            let partial = openai::assemble(&all).to_string();
-            match ex.phase(Phase::Response, Some(partial)).await {
-                Ok(d) if d.effect == Effect::Deny => {
-                    cut = true;
-                    ex.extra
-                        .insert("stream_cut_at_chars".into(), Value::from(text_len as u64));
-                    break;
+        if mode != StreamMode::Incremental {
+            send(StreamEvent::Chunk(chunk)).await;
+            continue;
+        }
+        held.push(chunk, growth);
+        if !held.due(every) {
+            continue;
+        }
+        let window = held.window(&assembly).to_string();
+        match ex.phase(Phase::Response, Some(window)).await {
+            Ok(d) if d.effect == Effect::Deny => {
+                cut = true;
+                let at = assembly.text_len() as u64;
+                ex.extra
+                    .insert("stream_cut_at_chars".into(), Value::from(at));
+                break;
+            }
+            Ok(_) => {
+                ex.phases.pop();
+                for chunk in held.allow(&assembly) {
+                    send(StreamEvent::Chunk(chunk)).await;
                 }
-                Ok(_) => {
-                    // Keep only the final audit's evidence for the response phase.
-                    ex.phases.pop();
-                }
-                Err(e) => {
-                    ex.extra
-                        .insert("audit_error".into(), Value::from(e.to_string()));
-                    cut = true;
-                    break;
-                }
+            }
+            Err(e) => {
+                ex.extra
+                    .insert("audit_error".into(), Value::from(e.to_string()));
+                send(StreamEvent::Error(e.body())).await;
+                cut = true;
+                break;
             }
         }
     }
     ex.upstream_time = started.elapsed();
+    if let Some(e) = &upstream_error {
+        ex.extra
+            .insert("upstream_error".into(), Value::from(e.to_string()));
+        ex.service.metrics.upstream_errors.inc();
+    }
     if !cut {
-        let whole = openai::assemble(&all);
-        if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
-            ex.extra
-                .insert("audit_error".into(), Value::from(e.to_string()));
+        let whole = assembly.completion();
+        match ex.audit_response(&whole, &whole.to_string()).await {
+            Ok(()) if !ex.denied() => {
+                for chunk in held.release_all() {
+                    send(StreamEvent::Chunk(chunk)).await;
+                }
+            }
+            Ok(()) => {}
+            Err(e) => {
+                ex.extra
+                    .insert("audit_error".into(), Value::from(e.to_string()));
+                send(StreamEvent::Error(e.body())).await;
+            }
         }
+    }
+    if let Some(e) = upstream_error {
+        send(StreamEvent::Error(e.body())).await;
     }
     if ex.denied() {
         send(StreamEvent::Error(ex.denial().body())).await;
@@ -153,4 +177,12 @@ async fn forward(
         Err(e) => send(StreamEvent::Error(e.body())).await,
     }
     send(StreamEvent::Done).await;
+}
+
+/// A chunk added to the answer (with what it added), or why the upstream's answer is not valid.
+fn checked(assembly: &mut Assembly, chunk: Value) -> Result<(Value, Growth), UpstreamError> {
+    let growth = assembly
+        .push(&chunk)
+        .map_err(|e| UpstreamError::Invalid(e.to_string()))?;
+    Ok((chunk, growth))
 }

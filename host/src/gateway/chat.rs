@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiError, Gateway};
 use crate::exchange::openai::{self, SSE_DONE};
-use crate::exchange::{Head, Outcome, Receipt, StreamEvent};
+use crate::exchange::{Head, Outcome, Receipt, StreamEvent, UpstreamError};
 
 pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
     let scope = match gateway.scope(&headers) {
@@ -102,13 +103,10 @@ pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
             receipt,
             error,
         } => {
-            let mut out = ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                "lucid_upstream_error",
-                error.to_string(),
-            )
-            .into_response();
+            let mut out = (upstream_status(&error), Json(error.body())).into_response();
+            if let Some(after) = error.retry_after() {
+                set(out.headers_mut(), "retry-after", after);
+            }
             receipt_headers(out.headers_mut(), &head, &receipt);
             out
         }
@@ -117,6 +115,18 @@ pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
             base_headers(out.headers_mut(), &head);
             out
         }
+    }
+}
+
+/// The status of an upstream failure: the upstream's own when it refused the request (4xx: a bad
+/// request, a rate limit), 504 when it did not answer in time, else 502.
+fn upstream_status(error: &UpstreamError) -> StatusCode {
+    match error {
+        UpstreamError::Status { status, .. } if (400..500).contains(status) => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+        }
+        UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 

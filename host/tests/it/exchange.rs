@@ -32,6 +32,9 @@ use tower::ServiceExt;
 
 use crate::util::{plugins_dir, sandbox};
 
+mod streams;
+mod upstream;
+
 /// What the scripted model does.
 #[derive(Clone)]
 enum Script {
@@ -285,6 +288,7 @@ async fn an_upstream_failure_is_receipted() {
     let error = UpstreamError::Status {
         status: 500,
         body: "boom".into(),
+        retry_after: None,
     };
     let model = Scripted::new(Script::Fail(error.clone()));
     let f = fixture(model, StreamMode::Buffer);

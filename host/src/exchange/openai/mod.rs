@@ -1,7 +1,13 @@
 //! The OpenAI chat-completions wire format, in one place: what a request must look like, where
-//! tool calls are, how streamed chunks (per choice `index`) assemble into a completion, how SSE
-//! events are framed, and the shape of error bodies. Nothing else in the host reads or writes
-//! these shapes by hand.
+//! tool calls are, how SSE events are framed, and the shape of error bodies; [`chunks`]: how
+//! streamed chunks (per choice `index`) assemble into a completion; [`sse`]: how the upstream's
+//! event stream is parsed. Nothing else in the host reads or writes these shapes by hand.
+
+pub mod chunks;
+pub mod sse;
+
+pub use chunks::{Assembly, ChunkError, Growth, MAX_CHOICES, MAX_TOOL_CALLS, Part, Text};
+pub use sse::{MAX_EVENT_BYTES, SseError, SseParser};
 
 use serde_json::{Value, json};
 
@@ -58,12 +64,13 @@ pub fn error_body(message: &str, kind: &str, code: &str) -> Value {
     json!({"error": {"message": message, "type": kind, "code": code}})
 }
 
-/// The text a streamed chunk adds to its first choice (for `incremental` audit windows).
-pub fn chunk_text_len(chunk: &Value) -> usize {
-    chunk
-        .pointer("/choices/0/delta/content")
-        .and_then(Value::as_str)
-        .map_or(0, str::len)
+/// `text` when it is an OpenAI-style error body (a JSON object with an `error` object).
+pub fn parse_error_body(text: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value
+        .get("error")
+        .is_some_and(Value::is_object)
+        .then_some(value)
 }
 
 /// Whether an exchange carries tool definitions or tool calls (then the execution phase runs).
@@ -92,73 +99,6 @@ pub fn has_tool_calls(request: &Value, response: Option<&Value>) -> bool {
     request_calls || response_calls
 }
 
-/// Put streamed chunks back together into one `chat.completion` object (content concatenated,
-/// tool-call fragments merged by index), for the execution and response phases.
-pub fn assemble(chunks: &[Value]) -> Value {
-    let mut content = String::new();
-    let mut tool_calls: Vec<Value> = Vec::new();
-    let mut finish = Value::Null;
-    let mut id = Value::Null;
-    let mut model = Value::Null;
-    let mut created = Value::Null;
-    for chunk in chunks {
-        if id.is_null() {
-            id = chunk.get("id").cloned().unwrap_or(Value::Null);
-            model = chunk.get("model").cloned().unwrap_or(Value::Null);
-            created = chunk.get("created").cloned().unwrap_or(Value::Null);
-        }
-        let Some(choice) = chunk.pointer("/choices/0") else {
-            continue;
-        };
-        if let Some(f) = choice.get("finish_reason").filter(|f| !f.is_null()) {
-            finish = f.clone();
-        }
-        let Some(delta) = choice.get("delta") else {
-            continue;
-        };
-        if let Some(text) = delta.get("content").and_then(Value::as_str) {
-            content.push_str(text);
-        }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-            while tool_calls.len() <= index {
-                tool_calls.push(serde_json::json!({"type": "function", "function": {"name": "", "arguments": ""}}));
-            }
-            let slot = &mut tool_calls[index];
-            if let Some(v) = call.get("id") {
-                slot["id"] = v.clone();
-            }
-            if let Some(name) = call.pointer("/function/name").and_then(Value::as_str) {
-                let joined = format!("{}{name}", slot["function"]["name"].as_str().unwrap_or(""));
-                slot["function"]["name"] = Value::from(joined);
-            }
-            if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
-                let joined = format!(
-                    "{}{args}",
-                    slot["function"]["arguments"].as_str().unwrap_or("")
-                );
-                slot["function"]["arguments"] = Value::from(joined);
-            }
-        }
-    }
-    let mut message = serde_json::json!({"role": "assistant", "content": content});
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = Value::from(tool_calls);
-    }
-    serde_json::json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-    })
-}
-
 /// One SSE `data:` event carrying `v`.
 pub fn sse_data(v: &Value) -> String {
     format!("data: {v}\n\n")
@@ -171,27 +111,6 @@ pub fn sse_receipt(ar_text: &str) -> String {
 
 /// The event that ends a stream.
 pub const SSE_DONE: &str = "data: [DONE]\n\n";
-
-/// Index just past the blank line ending the first event in `buf`.
-pub fn find_event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The `data:` payload of one SSE event (its `data:` lines joined), `None` when it has none.
-pub fn event_data(event: &[u8]) -> Option<String> {
-    let data: String = String::from_utf8_lossy(event)
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .map(str::trim_start)
-        .collect::<Vec<_>>()
-        .join("\n");
-    (!data.is_empty()).then_some(data)
-}
 
 #[cfg(test)]
 mod tests {
@@ -212,24 +131,15 @@ mod tests {
     }
 
     #[test]
-    fn chunks_assemble_into_a_completion() {
-        let req = json!({"messages": [{"role": "user", "content": "echo: hello there, world"}]});
-        let chunks = crate::exchange::mock::chunks(&req, "x", 1);
-        let whole = assemble(&chunks);
+    fn error_bodies_are_recognised() {
+        let body = error_body("slow down", "requests", "rate_limit_exceeded").to_string();
         assert_eq!(
-            whole["choices"][0]["message"]["content"],
-            "hello there, world"
+            parse_error_body(&body).unwrap()["error"]["code"],
+            "rate_limit_exceeded"
         );
-        assert_eq!(whole["choices"][0]["finish_reason"], "stop");
-    }
-
-    #[test]
-    fn event_boundaries_are_found() {
-        assert_eq!(find_event_end(b"data: 1\n\ndata: 2"), Some(9));
-        assert_eq!(find_event_end(b"data: 1\r\n\r\n"), Some(11));
-        assert_eq!(find_event_end(b"data: 1\n"), None);
-        assert_eq!(event_data(b"data: {}\n\n").as_deref(), Some("{}"));
-        assert_eq!(event_data(b": comment\n\n"), None);
+        assert_eq!(parse_error_body("rate limited"), None);
+        assert_eq!(parse_error_body(r#"{"detail": "no"}"#), None);
+        assert_eq!(parse_error_body(r#"{"error": "a string"}"#), None);
     }
 
     #[test]
