@@ -109,9 +109,19 @@ impl SettingValue {
                     )));
                 }
             },
-            SettingType::Count => text.parse().map(SettingValue::Count).map_err(|_| {
-                SettingError(format!("expected a non-negative integer, got '{text}'"))
-            })?,
+            SettingType::Count => match text.parse::<u64>() {
+                Ok(n) if n <= crate::MAX_SAFE_INTEGER => SettingValue::Count(n),
+                Ok(_) => {
+                    return Err(SettingError(format!(
+                        "expected a count up to 2^53-1, got '{text}'"
+                    )));
+                }
+                Err(_) => {
+                    return Err(SettingError(format!(
+                        "expected a non-negative integer, got '{text}'"
+                    )));
+                }
+            },
             SettingType::Number => match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => SettingValue::Number(v),
                 _ => {
@@ -147,7 +157,12 @@ impl SettingValue {
         let found = || SettingError(format!("expected {ty}, got {value}"));
         match ty {
             SettingType::Boolean => value.as_bool().map(SettingValue::Boolean).ok_or_else(found),
-            SettingType::Count => value.as_u64().map(SettingValue::Count).ok_or_else(found),
+            // Counts share the receipt's integer domain: effective settings are bound into ARs.
+            SettingType::Count => value
+                .as_u64()
+                .filter(|n| *n <= crate::MAX_SAFE_INTEGER)
+                .map(SettingValue::Count)
+                .ok_or_else(found),
             SettingType::Number => value
                 .as_f64()
                 .filter(|v| v.is_finite())
@@ -408,5 +423,17 @@ mod tests {
         for (ty, value, message) in errors {
             assert_eq!(from(ty, &value).unwrap_err(), SettingError(message.into()));
         }
+    }
+
+    #[test]
+    fn counts_stay_within_the_receipt_domain() {
+        let max = crate::MAX_SAFE_INTEGER;
+        assert_eq!(
+            SettingValue::parse_as(SettingType::Count, &max.to_string()),
+            Ok(SettingValue::Count(max))
+        );
+        assert!(SettingValue::parse_as(SettingType::Count, &(max + 1).to_string()).is_err());
+        assert!(SettingValue::from_json_as(SettingType::Count, &Value::from(max + 1)).is_err());
+        assert!(SettingValue::from_json_as(SettingType::Count, &Value::from(max)).is_ok());
     }
 }

@@ -177,17 +177,27 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         })
         .map_err(|e| AppError::Sandbox(format!("{e:#}")))?,
     );
-    let cache_dir = options.data_dir.join("cache");
-    let cache = CompileCache::new(&cache_dir, &sandbox).map_err(|source| AppError::Cache {
-        path: cache_dir.clone(),
-        source,
-    })?;
+    // The compile cache holds native code that runs in this process: anyone who can write the
+    // data dir could run code past the sandbox and the signatures. Under --require-signed every
+    // plugin is compiled from its signed bytes instead.
+    let cache = if options.trusted_keys.is_some() {
+        tracing::info!("--require-signed: the compile cache is not used");
+        None
+    } else {
+        let cache_dir = options.data_dir.join("cache");
+        Some(
+            CompileCache::new(&cache_dir, &sandbox).map_err(|source| AppError::Cache {
+                path: cache_dir.clone(),
+                source,
+            })?,
+        )
+    };
     let admission = Admission {
         max_file_bytes: options.max_plugin_bytes,
         trusted_keys,
         ..Admission::default()
     };
-    let loader = PluginLoader::new(sandbox.clone(), Some(cache), admission);
+    let loader = PluginLoader::new(sandbox.clone(), cache, admission);
     let host = Arc::new(PluginHost::open(&options.plugins, loader)?);
     let set = host.current();
     // Configuration errors for the auditors loaded at start are fatal: fix the file and restart.

@@ -138,8 +138,8 @@ pub struct ApiKey {
 pub enum StreamMode {
     /// Hold the stream until the response auditors pass (full enforcement).
     Buffer,
-    /// Forward as it comes; audit the growing text every `incremental_chars` characters and cut
-    /// the stream on deny.
+    /// Release the stream window by window (`incremental_chars`), each once an audit of it (plus
+    /// an overlap) allows; cut on deny — the violating text is never delivered.
     Incremental,
     /// Forward at once, audit afterwards.
     Observe,

@@ -65,6 +65,12 @@ fn sign_verify_and_require_signed() {
     daemon.wait_for("refusal", |l| {
         l.contains("refused injection.wasm") && l.contains("not signed")
     });
+    // Under --require-signed no native code is taken from (or written to) the data dir's compile
+    // cache: a writable data dir must not be a way past the signatures.
+    assert!(
+        !root.path().join("data/cache").exists(),
+        "the compile cache was used under --require-signed"
+    );
 
     // A keygen never overwrites a key.
     let again = lucid()

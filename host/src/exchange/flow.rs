@@ -321,8 +321,19 @@ impl Exchange {
             .any(|p| p.decision.effect == Effect::Deny)
     }
 
-    /// Sign and durably store the AR of this exchange.
+    /// Sign and durably store the AR of this exchange. The effective auditor settings that judged
+    /// it (the scope's overrides, else the configured settings) are bound into the AR, with
+    /// their hash (`settings_hash`: SHA-256 of their JCS bytes).
     pub(super) async fn receipt(&mut self) -> Result<Receipt, ExchangeError> {
+        let settings = match &self.settings {
+            Some(scoped) => serde_json::to_value(&**scoped),
+            None => serde_json::to_value(crate::policy::overrides::defaults(&self.view)),
+        }
+        .unwrap_or(Value::Null);
+        let settings_hash = lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&settings));
+        self.extra
+            .insert("settings_hash".into(), Value::from(settings_hash));
+        self.extra.insert("settings".into(), settings);
         let measurements = Measurements {
             auditors: self.view.set.measurements(),
             plugin_set_hash: self.view.set.hash.clone(),

@@ -97,7 +97,7 @@ async fn models(State(gateway): Shared, headers: HeaderMap) -> Response {
             response
         }
         Err(e) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
+            super::chat::upstream_status(&e),
             "upstream_error",
             "lucid_upstream_error",
             e.to_string(),

@@ -120,7 +120,7 @@ pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
 
 /// The status of an upstream failure: the upstream's own when it refused the request (4xx: a bad
 /// request, a rate limit), 504 when it did not answer in time, else 502.
-fn upstream_status(error: &UpstreamError) -> StatusCode {
+pub(super) fn upstream_status(error: &UpstreamError) -> StatusCode {
     match error {
         UpstreamError::Status { status, .. } if (400..500).contains(status) => {
             StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)

@@ -65,6 +65,8 @@ pub enum VocabularyError {
     },
     #[error("setting '{0}' has a default that is not a finite number")]
     DefaultNotFinite(String),
+    #[error("setting '{0}' has a default count above 2^53-1")]
+    DefaultTooLarge(String),
     #[error("the auditor observes no phase")]
     NoPhase,
     #[error("the vocabulary declares {count} {what}, more than the {max} allowed")]
@@ -221,6 +223,11 @@ impl Vocabulary {
                 && !n.is_finite()
             {
                 return Err(VocabularyError::DefaultNotFinite(s.name));
+            }
+            if let SettingValue::Count(n) = default
+                && n > lucid_contract::MAX_SAFE_INTEGER
+            {
+                return Err(VocabularyError::DefaultTooLarge(s.name));
             }
             settings.push(SettingSpec {
                 name: s.name,

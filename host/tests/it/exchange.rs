@@ -259,6 +259,12 @@ async fn an_allowed_completion_is_answered_with_its_receipt() {
     assert_eq!(ar["decision"], "allow");
     assert_eq!(ar["policy_hash"], head.policy_hash.as_str());
     assert_eq!(receipt.claims_hash.as_deref(), ar["claims_hash"].as_str());
+    // The effective settings that judged the exchange are bound, with their hash.
+    assert_eq!(ar["settings"]["token_budget"]["max_tokens"], 4096);
+    assert_eq!(
+        ar["settings_hash"],
+        lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&ar["settings"])).as_str()
+    );
     f.receipts.shutdown();
 }
 
