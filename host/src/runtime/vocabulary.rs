@@ -412,16 +412,4 @@ mod tests {
         let err = v.parse_assignment("nope=1").unwrap_err();
         assert!(err.contains("max_tokens"), "{err}");
     }
-
-    #[test]
-    fn string_lists_parse_from_csv_or_json() {
-        assert_eq!(
-            SettingValue::parse_as(SettingType::StringList, "a, b,").unwrap(),
-            SettingValue::StringList(vec!["a".into(), "b".into()])
-        );
-        assert_eq!(
-            SettingValue::parse_as(SettingType::StringList, r#"["a,b"]"#).unwrap(),
-            SettingValue::StringList(vec!["a,b".into()])
-        );
-    }
 }

@@ -126,20 +126,6 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn receipt_component() -> PathBuf {
-    let path = std::env::var_os("LUCID_RECEIPT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_BIN_EXE_lucid")).with_file_name("lucid_receipt.wasm")
-        });
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask build` (or `cargo xtask test`)",
-        path.display()
-    );
-    path
-}
-
 /// An exchange service over the shipped auditors and the balanced preset, receipting into a
 /// fresh SQLite store.
 struct Fixture {
@@ -159,7 +145,7 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
     );
     let data = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&data.path().join("evidence.db")).expect("store opens");
-    let signer = Signer::load_file(sandbox.engine(), &receipt_component()).expect("signer");
+    let signer = Signer::load_file(sandbox.engine(), &crate::util::receipt()).expect("signer");
     let receipts =
         Arc::new(ReceiptService::start(signer, Box::new(store)).expect("receipts start"));
     // Generous deadlines: this is not a deadline test, and busy machines fail closed on them.
@@ -537,7 +523,7 @@ fn options(data: &Path, policies: PathBuf) -> lucid::app::ServeOptions {
         store: None,
         data_dir: data.to_path_buf(),
         replica: "default".into(),
-        receipt: receipt_component(),
+        receipt: crate::util::receipt(),
         trusted_keys: None,
         max_plugin_bytes: 32 << 20,
         insecure_admin: false,

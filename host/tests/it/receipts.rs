@@ -2,27 +2,12 @@
 //! export`, splices across restarts, tampering, concurrency and kill -9.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{lucid, run};
-
-/// The receipt component xtask puts next to the binary.
-fn receipt() -> PathBuf {
-    let path = std::env::var_os("LUCID_RECEIPT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_BIN_EXE_lucid")).with_file_name("lucid_receipt.wasm")
-        });
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask build` (or `cargo xtask test`)",
-        path.display()
-    );
-    path
-}
+use crate::util::{lucid, receipt, run};
 
 fn demo(data: &Path, count: u64, writers: u64) -> Vec<String> {
     let out = run(lucid()

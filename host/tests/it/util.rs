@@ -173,3 +173,18 @@ pub fn chat_request(text: &str) -> String {
     })
     .to_string()
 }
+
+/// The receipt signer component xtask puts next to the binary (or `$LUCID_RECEIPT`).
+pub fn receipt() -> PathBuf {
+    let path = std::env::var_os("LUCID_RECEIPT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_lucid")).with_file_name("lucid_receipt.wasm")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
