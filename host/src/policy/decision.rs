@@ -68,12 +68,6 @@ impl PolicyState {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyLoadError {
-    #[error("policies in {dir}: {message}")]
-    Invalid { dir: String, message: String },
-}
-
 /// The policy directory and the state in force.
 pub struct PolicyRuntime {
     dir: PathBuf,
@@ -134,19 +128,6 @@ impl PolicyRuntime {
         };
         runtime.reload(set);
         runtime
-    }
-
-    /// Load at start, refusing to start on a set that does not validate (for one-off tools).
-    pub fn load_strict(dir: &Path, set: &PluginSet) -> Result<PolicyRuntime, PolicyLoadError> {
-        let state = load_state(dir, set).map_err(|message| PolicyLoadError::Invalid {
-            dir: dir.display().to_string(),
-            message,
-        })?;
-        Ok(PolicyRuntime {
-            dir: dir.to_path_buf(),
-            current: RwLock::new(Arc::new(state)),
-            problem: RwLock::new(None),
-        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -215,6 +196,14 @@ pub fn decide(
     report: &PhaseReport,
     artifact: Option<&PhaseReport>,
 ) -> PhaseDecision {
+    let Some(engine) = &state.engine else {
+        let reason = state.refusal.as_deref().unwrap_or("no policy set in force");
+        return PhaseDecision {
+            effect: Effect::Deny,
+            reasons: Vec::new(),
+            errors: vec![format!("no policy in force: {reason}")],
+        };
+    };
     let mut claims: Vec<lp::Claim> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for c in report
@@ -246,14 +235,6 @@ pub fn decide(
                 .collect(),
             failed: coverage.failed.clone(),
         },
-    };
-    let Some(engine) = &state.engine else {
-        let reason = state.refusal.as_deref().unwrap_or("no policy set in force");
-        return PhaseDecision {
-            effect: Effect::Deny,
-            reasons: Vec::new(),
-            errors: vec![format!("no policy in force: {reason}")],
-        };
     };
     let decision = engine.decide(&request);
     let mut errors = decision.errors;
