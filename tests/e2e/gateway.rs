@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+mod hostile;
+
 use lucid_e2e::{Daemon, plugin, preset, serve_cmd};
 use serde_json::{Value, json};
 
@@ -14,11 +16,19 @@ struct Gw {
 }
 
 fn start_with(config: Option<&str>, extra: &[&str]) -> Gw {
+    start_with_guests(config, extra, &[])
+}
+
+/// The shipped auditors and these test guests, the balanced preset, and `config`.
+fn start_with_guests(config: Option<&str>, extra: &[&str], guests: &[&str]) -> Gw {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
     for name in ["pii", "injection", "token_budget"] {
         std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
+    }
+    for name in guests {
+        std::fs::copy(lucid_e2e::guest(name), plugins.join(format!("{name}.wasm"))).unwrap();
     }
     let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));
     // Generous auditor deadlines: tests run on busy machines, and a timeout fails closed.
@@ -64,21 +74,36 @@ impl Reply {
     }
 }
 
+fn post_via(
+    agent: &ureq::Agent,
+    base: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = agent
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(body).expect("request");
+    Reply {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+/// A chat completion from any thread (a `Gw` itself stays on the test's thread).
+fn chat_via(agent: &ureq::Agent, base: &str, text: &str) -> Reply {
+    let body = json!({"model": "mock-1", "messages": [{"role": "user", "content": text}]});
+    post_via(agent, base, "/v1/chat/completions", &body.to_string(), &[])
+}
+
 impl Gw {
     fn post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json");
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let mut resp = req.send(body).expect("request");
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
-        }
+        post_via(&self.agent, &self.base, path, body, headers)
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -95,8 +120,7 @@ impl Gw {
     }
 
     fn chat(&self, text: &str) -> Reply {
-        let body = json!({"model": "mock-1", "messages": [{"role": "user", "content": text}]});
-        self.post("/v1/chat/completions", &body.to_string(), &[])
+        chat_via(&self.agent, &self.base, text)
     }
 }
 

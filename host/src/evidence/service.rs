@@ -170,9 +170,14 @@ impl ReceiptService {
 
     /// Sign and durably store one core; resolves once the AR is on disk.
     pub async fn issue(&self, core: &Value) -> Result<Issued, IssueError> {
+        self.issue_text(core.to_string()).await
+    }
+
+    /// Like `issue`, for a core already serialized.
+    pub async fn issue_text(&self, core: String) -> Result<Issued, IssueError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(
-            core.to_string(),
+            core,
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),

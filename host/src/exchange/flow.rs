@@ -19,6 +19,7 @@ use crate::policy::overrides::{Overrides, ScopeOverrides};
 use crate::policy::{Effect, PhaseDecision, PolicyRuntime, PolicyState};
 use crate::runtime::claim::Phase;
 use crate::runtime::plugin::ObservationInput;
+use crate::runtime::{AttributedClaim, MAX_EXCHANGE_EVIDENCE_BYTES};
 use crate::runtime::{Auditing, PhaseReport, RuntimeView};
 
 /// Everything an exchange needs, shared by all exchanges.
@@ -156,6 +157,9 @@ pub(super) struct Exchange {
     pub(super) extra: Map<String, Value>,
     /// Time spent waiting for the upstream, subtracted from Lucid's own latency.
     pub(super) upstream_time: Duration,
+    /// Set when the exchange's evidence was too large for a receipt (its size in bytes): the
+    /// receipt then binds the claims by hash only, and the exchange is denied.
+    oversized: Option<usize>,
 }
 
 fn new_request_id() -> String {
@@ -195,6 +199,7 @@ pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatReque
         phases: Vec::new(),
         extra: Map::new(),
         upstream_time: Duration::ZERO,
+        oversized: None,
     };
     drop(_enter);
     ex.attach_artifact();
@@ -230,14 +235,12 @@ pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatReque
         // A response-phase denial withholds the model's answer.
         return ex.deny().await;
     }
-    match ex.receipt().await {
-        Ok(receipt) => Outcome::Completed {
-            head: ex.head,
-            receipt,
-            body: response_text,
-        },
-        Err(e) => ex.failed(e),
-    }
+    ex.release(|head, receipt| Outcome::Completed {
+        head,
+        receipt,
+        body: response_text,
+    })
+    .await
 }
 
 impl Exchange {
@@ -274,7 +277,14 @@ impl Exchange {
         Ok(self.record(report))
     }
 
-    fn record(&mut self, report: PhaseReport) -> PhaseDecision {
+    fn record(&mut self, mut report: PhaseReport) -> PhaseDecision {
+        let used: usize = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.claims)
+            .map(AttributedClaim::approx_size)
+            .sum();
+        report.limit_evidence(MAX_EXCHANGE_EVIDENCE_BYTES.saturating_sub(used));
         self.service.metrics.record_phase(&report);
         let artifact = self.view.artifact.as_deref();
         let decision =
@@ -316,9 +326,28 @@ impl Exchange {
     }
 
     pub(super) fn denied(&self) -> bool {
-        self.phases
-            .iter()
-            .any(|p| p.decision.effect == Effect::Deny)
+        self.oversized.is_some()
+            || self
+                .phases
+                .iter()
+                .any(|p| p.decision.effect == Effect::Deny)
+    }
+
+    /// The receipt of an exchange every phase allowed, and its outcome; a denial after all if
+    /// its evidence could only be receipted by hash (see [`Exchange::receipt`]).
+    pub(super) async fn release(
+        mut self,
+        allowed: impl FnOnce(Head, Receipt) -> Outcome,
+    ) -> Outcome {
+        match self.receipt().await {
+            Ok(receipt) if receipt.decision == Effect::Deny => Outcome::Denied {
+                denial: self.denial(),
+                head: self.head,
+                receipt,
+            },
+            Ok(receipt) => allowed(self.head, receipt),
+            Err(e) => self.failed(e),
+        }
     }
 
     /// Sign and durably store the AR of this exchange. The effective auditor settings that judged
@@ -347,7 +376,11 @@ impl Exchange {
             &measurements,
             std::mem::take(&mut self.extra),
         );
-        let issued = self.service.receipts.issue(&core).await.map_err(|e| {
+        let mut text = core.to_string();
+        if text.len() > lucid_ar::MAX_CORE_BYTES {
+            text = self.oversized_core(core, text.len())?;
+        }
+        let issued = self.service.receipts.issue_text(text).await.map_err(|e| {
             tracing::error!(request_id = %self.head.request_id, "no receipt: {e}");
             ExchangeError::Unreceipted(e.to_string())
         })?;
@@ -382,9 +415,32 @@ impl Exchange {
         })
     }
 
+    /// A core over the signer's limit: receipted by [`receipt_core::shrink`], and denied.
+    fn oversized_core(&mut self, core: Value, bytes: usize) -> Result<String, ExchangeError> {
+        tracing::error!(
+            request_id = %self.head.request_id,
+            bytes,
+            "the exchange's evidence exceeds the receipt limit; receipting its claims by hash and denying"
+        );
+        self.oversized = Some(bytes);
+        let claims: Vec<Value> = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.claims)
+            .map(AttributedClaim::to_json)
+            .collect();
+        receipt_core::shrink(core, &claims, bytes).map_err(ExchangeError::Unreceipted)
+    }
+
     /// The reasons of the denying phases.
     pub(super) fn denial(&self) -> Denial {
         let mut reasons: Vec<String> = Vec::new();
+        if let Some(bytes) = self.oversized {
+            reasons.push(format!(
+                "the exchange's evidence ({bytes} bytes) exceeds what a receipt may hold ({} bytes)",
+                lucid_ar::MAX_CORE_BYTES
+            ));
+        }
         for p in self
             .phases
             .iter()

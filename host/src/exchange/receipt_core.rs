@@ -80,9 +80,109 @@ pub fn core(
     core
 }
 
+/// A core over the signer's limit ([`lucid_ar::MAX_CORE_BYTES`], `bytes` long), made to fit: the
+/// claims of every phase are left out and bound by their hash, count and the core's size
+/// (`evidence_omitted`), the settings' values are left out (`settings_hash` stays), and the
+/// decision is `deny`. Only host-side data too large for any receipt makes this fail (guests
+/// are bounded by the exchange's evidence budget).
+pub fn shrink(mut core: Value, claims: &[Value], bytes: usize) -> Result<String, String> {
+    if let Some(phases) = core.get_mut("phases").and_then(Value::as_array_mut) {
+        for phase in phases {
+            phase["claims"] = json!([]);
+        }
+    }
+    if let Some(obj) = core.as_object_mut() {
+        obj.remove("settings");
+        obj.insert("decision".into(), json!(Effect::Deny));
+        obj.insert(
+            "evidence_omitted".into(),
+            json!({
+                "bytes": bytes,
+                "claims": claims.len(),
+                "claims_hash": lucid_ar::claims_hash(claims),
+            }),
+        );
+    }
+    let text = core.to_string();
+    if text.len() > lucid_ar::MAX_CORE_BYTES {
+        return Err(format!(
+            "the evidence core is {} bytes even without its claims; at most {} are accepted",
+            text.len(),
+            lucid_ar::MAX_CORE_BYTES
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oversized_core_is_shrunk_to_a_signable_denial_binding_its_claims_by_hash() {
+        let scope = Scope {
+            org: "o".into(),
+            workspace: "w".into(),
+            agent: "a".into(),
+        };
+        let m = Measurements {
+            auditors: BTreeMap::from([("fat".to_string(), "1".repeat(64))]),
+            plugin_set_hash: "0".repeat(64),
+        };
+        let claim = json!({
+            "auditor": "fat", "auditor_sha256": "1".repeat(64), "name": "blob",
+            "type": "string", "value": "\u{1}".repeat(lucid_ar::MAX_CORE_BYTES / 5),
+            "confidence": 1.0,
+        });
+        let phases: Vec<Value> = vec![json!({
+            "phase": "request",
+            "claims": [claim.clone()],
+            "decision": {"effect": "allow", "reasons": ["p"], "errors": []},
+        })];
+        let mut extra = Map::new();
+        extra.insert("settings".into(), json!({"fat": {"k": "v"}}));
+        extra.insert("settings_hash".into(), json!("2".repeat(64)));
+        let policy_hash = "4".repeat(64);
+        let mut full = core(
+            "r",
+            SystemTime::UNIX_EPOCH,
+            &scope,
+            &[],
+            &policy_hash,
+            &m,
+            extra,
+        );
+        full["phases"] = json!(phases);
+        full["decision"] = json!("allow");
+        let bytes = full.to_string().len();
+        assert!(bytes > lucid_ar::MAX_CORE_BYTES);
+
+        let text = shrink(full, std::slice::from_ref(&claim), bytes).unwrap();
+        let shrunk: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(shrunk["decision"], "deny");
+        assert_eq!(shrunk["phases"][0]["claims"], json!([]));
+        assert_eq!(shrunk["evidence_omitted"]["bytes"], bytes);
+        assert_eq!(shrunk["evidence_omitted"]["claims"], 1);
+        assert_eq!(
+            shrunk["evidence_omitted"]["claims_hash"],
+            lucid_ar::claims_hash(&[claim])
+        );
+        assert!(shrunk.get("settings").is_none());
+        assert_eq!(shrunk["settings_hash"], "2".repeat(64));
+        // The signer takes it.
+        let mut seed = [7u8; 32];
+        seed[0] = 1;
+        let mut signer = lucid_ar::ChainSigner::new(&mut seed, &"3".repeat(64)).unwrap();
+        let ar: Value = serde_json::from_str(&signer.sign(&text).unwrap()).unwrap();
+        lucid_ar::verify_single(&ar).unwrap();
+    }
+
+    #[test]
+    fn a_core_too_large_even_without_claims_is_refused() {
+        let core = json!({"request_id": "x".repeat(lucid_ar::MAX_CORE_BYTES + 1), "phases": []});
+        let err = shrink(core, &[], lucid_ar::MAX_CORE_BYTES + 40).unwrap_err();
+        assert!(err.contains("even without its claims"), "{err}");
+    }
 
     #[test]
     fn overall_decision_is_allow_only_if_every_phase_allows() {

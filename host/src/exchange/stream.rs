@@ -68,14 +68,12 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     if ex.denied() {
         return ex.deny().await;
     }
-    match ex.receipt().await {
-        Ok(receipt) => Outcome::Buffered {
-            head: ex.head,
-            receipt,
-            chunks: all,
-        },
-        Err(e) => ex.failed(e),
-    }
+    ex.release(|head, receipt| Outcome::Buffered {
+        head,
+        receipt,
+        chunks: all,
+    })
+    .await
 }
 
 /// Forward chunks as they come (`observe`), or as window audits allow them (`incremental`, see

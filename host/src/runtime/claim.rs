@@ -5,15 +5,24 @@ use crate::runtime::bindings::wit;
 
 pub use lucid_contract::{Claim, ClaimType, ClaimValue, DomainError, Phase};
 
-/// Rough size of a claim in bytes, used to enforce the claims-size cap.
+/// Size of a claim in bytes of JSON (on the high side), used to enforce the claims-size caps.
 pub fn approx_size(claim: &Claim) -> usize {
     let value = match &claim.value {
-        ClaimValue::String(s) => s.len(),
-        ClaimValue::StringList(l) => l.iter().map(|s| s.len() + 8).sum(),
+        ClaimValue::String(s) => json_len(s),
+        ClaimValue::StringList(l) => l.iter().map(|s| json_len(s) + 1).sum(),
         ClaimValue::Object(v) => v.to_string().len(),
         _ => 8,
     };
-    claim.name.len() + value + claim.metadata.as_ref().map_or(0, |m| m.to_string().len()) + 32
+    json_len(&claim.name) + value + claim.metadata.as_ref().map_or(0, |m| m.to_string().len()) + 32
+}
+
+/// Length of `s` as a JSON string: escaped control characters take up to six bytes each.
+fn json_len(s: &str) -> usize {
+    let escaped = s
+        .bytes()
+        .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+        .count();
+    s.len() + 5 * escaped + 2
 }
 
 /// Why a claim returned by a guest breaks its contract.

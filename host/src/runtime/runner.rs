@@ -33,7 +33,17 @@ pub struct AttributedClaim {
     pub claim: Claim,
 }
 
+/// Claim bytes one exchange may put in its receipt, over all its phases. Guests are bounded one
+/// call at a time (`Limits::max_claims_bytes`); this bounds their sum, so that the receipt core
+/// stays under the signer's limit ([`lucid_ar::MAX_CORE_BYTES`]) with room for the rest.
+pub const MAX_EXCHANGE_EVIDENCE_BYTES: usize = 2 << 20;
+
 impl AttributedClaim {
+    /// Bytes this claim takes in a receipt (an estimate, on the high side).
+    pub fn approx_size(&self) -> usize {
+        crate::runtime::claim::approx_size(&self.claim) + self.auditor.len() + 160
+    }
+
     /// `{"auditor", "auditor_sha256", "name", "type", "value", "confidence"[, "metadata"]}`.
     pub fn to_json(&self) -> Value {
         let mut v = json!({
@@ -101,6 +111,62 @@ pub struct PhaseReport {
 }
 
 impl PhaseReport {
+    /// Bytes this phase's claims take in a receipt (an estimate, on the high side for the
+    /// fields the host adds).
+    pub fn evidence_bytes(&self) -> usize {
+        self.claims.iter().map(AttributedClaim::approx_size).sum()
+    }
+
+    /// Keep this phase's claims within `budget` bytes (what is left of the exchange's evidence
+    /// budget): the claims of each auditor that do not fit what is left, in auditor order, are
+    /// replaced by its `lucid.auditor_error` claim (kind `contract`), and
+    /// the phase fails closed, whatever the auditor's `fail_open`: evidence the receipt cannot
+    /// hold cannot judge an exchange. Returns the bytes the phase's claims now take.
+    pub fn limit_evidence(&mut self, budget: usize) -> usize {
+        let total = self.evidence_bytes();
+        if total <= budget {
+            return total;
+        }
+        let mut kept: Vec<AttributedClaim> = Vec::with_capacity(self.claims.len());
+        let mut used = 0usize;
+        let claims = std::mem::take(&mut self.claims);
+        for group in claims.chunk_by(|a, b| a.auditor == b.auditor) {
+            let bytes: usize = group.iter().map(AttributedClaim::approx_size).sum();
+            if used + bytes <= budget {
+                used += bytes;
+                kept.extend_from_slice(group);
+                continue;
+            }
+            let first = &group[0];
+            let error = GuestError::new(
+                ErrorKind::Contract,
+                format!(
+                    "its {bytes} bytes of claims exceed what is left of the exchange's evidence \
+                     budget ({} of {MAX_EXCHANGE_EVIDENCE_BYTES} bytes)",
+                    budget.saturating_sub(used)
+                ),
+            );
+            tracing::warn!(auditor = %first.auditor, "auditor failed: {}", error.message);
+            let claim = AttributedClaim {
+                auditor: first.auditor.clone(),
+                auditor_sha256: first.auditor_sha256.clone(),
+                claim: error_claim(&first.auditor, &error),
+            };
+            used += claim.approx_size();
+            kept.push(claim);
+            if let Some(run) = self.runs.iter_mut().find(|r| r.auditor == first.auditor) {
+                run.outcome = RunOutcome::Failed {
+                    kind: error.kind,
+                    message: error.message,
+                    fail_open: false,
+                };
+            }
+            self.fail_closed = true;
+        }
+        self.claims = kept;
+        used
+    }
+
     pub fn coverage(&self) -> Coverage {
         let mut c = Coverage::default();
         for run in &self.runs {
@@ -419,6 +485,101 @@ mod tests {
         assert_eq!(
             claim.value.to_json(),
             json!({"auditor": "pii", "kind": "timeout", "message": "too slow"})
+        );
+    }
+
+    fn report(sizes: &[(&str, usize)]) -> PhaseReport {
+        let claims = sizes
+            .iter()
+            .map(|(auditor, bytes)| AttributedClaim {
+                auditor: auditor.to_string(),
+                auditor_sha256: "0".repeat(64),
+                claim: Claim {
+                    name: "blob".into(),
+                    value: ClaimValue::String("x".repeat(*bytes)),
+                    confidence: 1.0,
+                    metadata: None,
+                },
+            })
+            .collect();
+        let mut ids: Vec<&str> = sizes.iter().map(|(a, _)| *a).collect();
+        ids.dedup();
+        PhaseReport {
+            phase: Phase::Request,
+            claims,
+            runs: ids
+                .iter()
+                .map(|a| AuditorRun {
+                    auditor: a.to_string(),
+                    outcome: RunOutcome::Ran,
+                    duration_us: 1,
+                })
+                .collect(),
+            fail_closed: false,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn evidence_within_the_budget_is_kept_as_it_is() {
+        let mut r = report(&[("a", 100), ("a", 100), ("b", 100)]);
+        let before = r.clone();
+        let used = r.limit_evidence(10_000);
+        assert_eq!(used, r.evidence_bytes());
+        assert_eq!(r, before);
+    }
+
+    #[test]
+    fn auditors_past_the_budget_become_contract_errors_and_the_phase_fails_closed() {
+        let mut r = report(&[("a", 1000), ("b", 5000), ("b", 10), ("c", 10), ("d", 5000)]);
+        let budget = r.claims[0].approx_size() + 1500;
+        let used = r.limit_evidence(budget);
+        assert!(used <= budget + 1024, "{used}");
+        assert!(r.fail_closed);
+        let names: Vec<(&str, &str)> = r
+            .claims
+            .iter()
+            .map(|c| (c.auditor.as_str(), c.claim.name.as_str()))
+            .collect();
+        // `a` fits; `b` does not; `c` still fits; `d` does not (auditor order is kept).
+        assert_eq!(
+            names,
+            [
+                ("a", "blob"),
+                ("b", AUDITOR_ERROR_CLAIM),
+                ("c", "blob"),
+                ("d", AUDITOR_ERROR_CLAIM)
+            ]
+        );
+        let message = r.claims[1].claim.value.to_json()["message"].clone();
+        assert!(
+            message.as_str().unwrap().contains("evidence budget"),
+            "{message}"
+        );
+        assert_eq!(r.claims[1].claim.value.to_json()["kind"], "contract");
+        assert!(matches!(
+            r.runs[1].outcome,
+            RunOutcome::Failed {
+                kind: ErrorKind::Contract,
+                fail_open: false,
+                ..
+            }
+        ));
+        assert_eq!(r.runs[0].outcome, RunOutcome::Ran);
+    }
+
+    #[test]
+    fn escapes_count_at_their_json_size() {
+        let plain = report(&[("a", 0)]).evidence_bytes();
+        let mut r = report(&[("a", 0)]);
+        r.claims[0].claim.value = ClaimValue::String("\u{1}".repeat(1000));
+        assert!(r.evidence_bytes() >= plain + 6000);
+        let json = serde_json::to_string(&r.claims[0]).unwrap();
+        assert!(
+            r.evidence_bytes() >= json.len(),
+            "{} < {}",
+            r.evidence_bytes(),
+            json.len()
         );
     }
 }

@@ -47,6 +47,8 @@ pub enum SignError {
     PreviousSameKey,
     #[error("chain_depth would exceed 2^53 - 1")]
     DepthExhausted,
+    #[error("the core is {0} bytes; at most {max} are accepted", max = crate::MAX_CORE_BYTES)]
+    CoreTooLarge(usize),
 }
 
 /// Why one AR does not verify.

@@ -56,6 +56,11 @@ pub use verify::{
 /// The value of `version` this crate writes and accepts.
 pub const VERSION: &str = "lucid-ar/1";
 
+/// The largest core, in bytes of its JSON text, the signer accepts. The host keeps every
+/// exchange's core below it (it budgets the claims and shrinks an oversized core itself), so
+/// that a core never exhausts the signer's memory.
+pub const MAX_CORE_BYTES: usize = 4 << 20;
+
 /// Fields only the signer sets. A core containing any of them is refused.
 pub const RESERVED_FIELDS: [&str; 6] = [
     "ar_hash",

@@ -6,7 +6,9 @@ use zeroize::Zeroize;
 
 use crate::canonical::{sha256_hex, signing_bytes};
 use crate::check::{check_core, is_lower_hex};
-use crate::{FormatError, MAX_SAFE_INTEGER, RESERVED_FIELDS, SignError, verify_single};
+use crate::{
+    FormatError, MAX_CORE_BYTES, MAX_SAFE_INTEGER, RESERVED_FIELDS, SignError, verify_single,
+};
 
 /// The chain position the next AR takes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,6 +95,9 @@ impl ChainSigner {
     /// Signs one core (a JSON object without reserved fields) and returns the complete AR as
     /// JSON. The tip advances only on success.
     pub fn sign(&mut self, core: &str) -> Result<String, SignError> {
+        if core.len() > MAX_CORE_BYTES {
+            return Err(SignError::CoreTooLarge(core.len()));
+        }
         let core: Value = serde_json::from_str(core)
             .map_err(|e| SignError::Core(FormatError::Json(e.to_string().to_lowercase())))?;
         let Value::Object(ar) = core else {

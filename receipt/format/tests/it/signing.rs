@@ -113,6 +113,22 @@ fn a_core_with_a_reserved_field_is_refused() {
 }
 
 #[test]
+fn a_core_over_the_size_limit_is_refused_before_it_is_parsed() {
+    let mut s = signer(1);
+    let tip = s.tip().clone();
+    let mut c = core(0);
+    c["padding"] = "x".repeat(lucid_ar::MAX_CORE_BYTES).into();
+    let text = c.to_string();
+    assert_eq!(
+        s.sign(&text).unwrap_err(),
+        SignError::CoreTooLarge(text.len())
+    );
+    assert_eq!(*s.tip(), tip, "a refused core does not move the tip");
+    c["padding"] = "x".repeat(1000).into();
+    sign(&mut s, &c).unwrap();
+}
+
+#[test]
 fn invalid_cores_are_refused_and_say_why() {
     type Edit = fn(&mut Value);
     let cases: &[(&str, Edit)] = &[
