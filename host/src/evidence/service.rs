@@ -3,6 +3,11 @@
 //! each batch of signed ARs in one durable transaction (group commit) and only then acknowledges
 //! them. Nothing is acknowledged that is not on disk.
 //!
+//! If the signer traps, its state can no longer be trusted: the service makes a fresh instance of
+//! the same component (a new key), splices it onto the last AR signed before the trap, and goes
+//! on; the core that trapped is tried once more with the fresh signer. Only a signer that cannot
+//! be recreated stops the service.
+//!
 //! If the store fails, the signer's tip has moved past ARs that are not stored: the service
 //! refuses all further work (the gateway reports itself degraded) and a restart splices a new
 //! chain onto the last stored AR.
@@ -28,7 +33,9 @@ pub enum IssueError {
     Store(String),
     #[error("the receipt service is stopped")]
     Stopped,
-    #[error("the receipt service is broken since an earlier store failure; restart the gateway")]
+    #[error(
+        "the receipt service is broken since an earlier failure (see the log); restart the gateway"
+    )]
     Broken,
 }
 
@@ -61,7 +68,10 @@ pub enum ChainStart {
 pub struct ReceiptService {
     tx: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
-    public_key: String,
+    /// The signing key now in use (a recreated signer has a new one).
+    public_key: Arc<Mutex<Arc<str>>>,
+    /// Signers recreated after a trap since start.
+    recreated: Arc<AtomicU64>,
     receipt_sha256: String,
     start: ChainStart,
     broken: Arc<AtomicBool>,
@@ -106,19 +116,29 @@ impl ReceiptService {
         let broken = Arc::new(AtomicBool::new(false));
         let depth = Arc::new(AtomicU64::new(depth));
         let issued = Arc::new(AtomicU64::new(0));
-        let public_key = signer.public_key().to_string();
+        let public_key = Arc::new(Mutex::new(Arc::from(signer.public_key())));
+        let recreated = Arc::new(AtomicU64::new(0));
         let receipt_sha256 = signer.receipt_sha256().to_string();
         let worker = {
-            let (broken, depth, issued) = (broken.clone(), depth.clone(), issued.clone());
+            let mut worker = Worker {
+                signer,
+                store,
+                broken: broken.clone(),
+                depth: depth.clone(),
+                issued: issued.clone(),
+                public_key: public_key.clone(),
+                recreated: recreated.clone(),
+            };
             std::thread::Builder::new()
                 .name("lucid-receipts".into())
-                .spawn(move || run(signer, store, rx, &broken, &depth, &issued))
+                .spawn(move || worker.run(rx))
                 .map_err(StartError::Thread)?
         };
         Ok(ReceiptService {
             tx: Mutex::new(Some(tx)),
             worker: Mutex::new(Some(worker)),
             public_key,
+            recreated,
             receipt_sha256,
             start,
             broken,
@@ -127,8 +147,17 @@ impl ReceiptService {
         })
     }
 
-    pub fn public_key(&self) -> &str {
-        &self.public_key
+    /// The key signing now (it changes when a trapped signer is recreated).
+    pub fn public_key(&self) -> Arc<str> {
+        self.public_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Signers recreated (each with a new key, spliced) after a trap since start.
+    pub fn recreated(&self) -> u64 {
+        self.recreated.load(Ordering::Relaxed)
     }
 
     pub fn receipt_sha256(&self) -> &str {
@@ -212,43 +241,43 @@ impl Drop for ReceiptService {
     }
 }
 
-fn run(
-    mut signer: Signer,
-    mut store: Box<dyn EvidenceStore>,
-    rx: Receiver<Job>,
-    broken: &AtomicBool,
-    depth: &AtomicU64,
-    issued: &AtomicU64,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+/// The receipt thread's state.
+struct Worker {
+    signer: Signer,
+    store: Box<dyn EvidenceStore>,
+    broken: Arc<AtomicBool>,
+    depth: Arc<AtomicU64>,
+    issued: Arc<AtomicU64>,
+    public_key: Arc<Mutex<Arc<str>>>,
+    recreated: Arc<AtomicU64>,
+}
+
+impl Worker {
+    fn run(&mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
             }
+            self.batch(jobs);
         }
-        if broken.load(Ordering::Relaxed) {
+    }
+
+    /// Sign a batch in order, store it in one transaction, then acknowledge it.
+    fn batch(&mut self, jobs: Vec<Job>) {
+        if self.broken.load(Ordering::Relaxed) {
             for job in jobs {
                 (job.ack)(Err(IssueError::Broken));
             }
-            continue;
+            return;
         }
         let mut signed: Vec<StoredAr> = Vec::with_capacity(jobs.len());
         let mut waiting: Vec<Ack> = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let result = match signer.sign(&job.core) {
-                Ok(text) => {
-                    StoredAr::from_text(text).map_err(|e| IssueError::Signer(e.to_string()))
-                }
-                Err(e @ ReceiptError::Refused(_)) => Err(IssueError::Signer(e.to_string())),
-                Err(e) => {
-                    // A trapped signer cannot be trusted to have kept its tip.
-                    broken.store(true, Ordering::Relaxed);
-                    Err(IssueError::Signer(e.to_string()))
-                }
-            };
-            match result {
+            match self.sign(&job.core, signed.last()) {
                 Ok(ar) => {
                     signed.push(ar);
                     waiting.push(job.ack);
@@ -260,14 +289,15 @@ fn run(
             }
         }
         if signed.is_empty() {
-            continue;
+            return;
         }
-        match store.append(&signed) {
+        match self.store.append(&signed) {
             Ok(()) => {
                 if let Some(last) = signed.last() {
-                    depth.store(last.chain_depth, Ordering::Relaxed);
+                    self.depth.store(last.chain_depth, Ordering::Relaxed);
                 }
-                issued.fetch_add(signed.len() as u64, Ordering::Relaxed);
+                self.issued
+                    .fetch_add(signed.len() as u64, Ordering::Relaxed);
                 for (ar, ack) in signed.into_iter().zip(waiting) {
                     ack(Ok(Issued {
                         ar_hash: ar.ar_hash,
@@ -277,13 +307,75 @@ fn run(
                 }
             }
             Err(e) => {
-                broken.store(true, Ordering::Relaxed);
+                self.broken.store(true, Ordering::Relaxed);
                 tracing::error!(
                     "evidence store failed, refusing further exchanges until restart: {e}"
                 );
                 for ack in waiting {
                     ack(Err(IssueError::Store(e.to_string())));
                 }
+            }
+        }
+    }
+
+    /// Sign one core. `pending` is the newest AR of this batch (signed, not stored yet). A trap
+    /// recreates the signer and tries the core once more.
+    fn sign(&mut self, core: &str, pending: Option<&StoredAr>) -> Result<StoredAr, IssueError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.signer.sign(core) {
+                Ok(text) => {
+                    return StoredAr::from_text(text)
+                        .map_err(|e| IssueError::Signer(e.to_string()));
+                }
+                Err(e @ ReceiptError::Refused(_)) => return Err(IssueError::Signer(e.to_string())),
+                Err(e) => {
+                    tracing::error!("the receipt signer trapped: {e}");
+                    self.recreate(pending)?;
+                    if attempt >= 2 {
+                        return Err(IssueError::Signer(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replace a trapped signer by a fresh instance spliced onto the last AR signed before the
+    /// trap (this batch's newest, else the store's). If that fails nothing can be receipted.
+    fn recreate(&mut self, pending: Option<&StoredAr>) -> Result<(), IssueError> {
+        let result = (|| {
+            let previous = match pending {
+                Some(ar) => Some(ar.text.clone()),
+                None => self.store.last().map_err(|e| e.to_string())?,
+            };
+            let mut fresh = self.signer.fresh().map_err(|e| e.to_string())?;
+            if let Some(previous) = &previous {
+                fresh.resume(previous).map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(fresh)
+        })();
+        match result {
+            Ok(fresh) => {
+                tracing::warn!(
+                    old = %self.signer.public_key(),
+                    new = %fresh.public_key(),
+                    "receipt signer recreated with a new key, spliced onto the chain"
+                );
+                *self.public_key.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Arc::from(fresh.public_key());
+                self.signer = fresh;
+                self.recreated.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.broken.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    "the receipt signer cannot be recreated, refusing further exchanges: {e}"
+                );
+                Err(IssueError::Signer(format!(
+                    "the receipt signer trapped and cannot be recreated: {e}"
+                )))
             }
         }
     }

@@ -28,6 +28,9 @@ pub mod bindings {
 /// Budget of one call into the signer (signing takes well under a millisecond).
 const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
+/// The signer's memory: ample for the largest core it accepts (`lucid_ar::MAX_CORE_BYTES`).
+pub const SIGNER_MEMORY_BYTES: usize = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
     #[error("cannot read the receipt component {path}: {source}")]
@@ -64,6 +67,10 @@ pub struct Signer {
     bindings: ReceiptSigner,
     public_key: String,
     receipt_sha256: String,
+    /// What a fresh instance is made from ([`Signer::fresh`]).
+    component: Component,
+    linker: Linker<SignerState>,
+    memory_bytes: usize,
 }
 
 impl std::fmt::Debug for Signer {
@@ -79,6 +86,15 @@ impl Signer {
     /// Compile and instantiate the component from its bytes, and let it generate its key.
     /// `engine` must have epoch interruption on (the sandbox's engine does).
     pub fn load(engine: &Engine, bytes: &[u8]) -> Result<Signer, ReceiptError> {
+        Self::load_with_memory(engine, bytes, SIGNER_MEMORY_BYTES)
+    }
+
+    /// Like [`Signer::load`], with `memory_bytes` of memory instead of the default.
+    pub fn load_with_memory(
+        engine: &Engine,
+        bytes: &[u8],
+        memory_bytes: usize,
+    ) -> Result<Signer, ReceiptError> {
         if wasm_kind(bytes) != WasmKind::Component {
             return Err(ReceiptError::NotComponent);
         }
@@ -91,11 +107,33 @@ impl Signer {
             |s| s,
         )
         .map_err(|e| ReceiptError::Load(format!("{e:#}")))?;
+        Self::instantiate(engine, component, linker, receipt_sha256, memory_bytes)
+    }
+
+    /// A new instance of the same component, with a new key and a fresh chain tip: what replaces
+    /// a signer that trapped (whose state can no longer be trusted).
+    pub fn fresh(&self) -> Result<Signer, ReceiptError> {
+        Self::instantiate(
+            self.store.engine(),
+            self.component.clone(),
+            self.linker.clone(),
+            self.receipt_sha256.clone(),
+            self.memory_bytes,
+        )
+    }
+
+    fn instantiate(
+        engine: &Engine,
+        component: Component,
+        linker: Linker<SignerState>,
+        receipt_sha256: String,
+        memory_bytes: usize,
+    ) -> Result<Signer, ReceiptError> {
         let mut store = Store::new(
             engine,
             SignerState {
                 limits: StoreLimitsBuilder::new()
-                    .memory_size(64 << 20)
+                    .memory_size(memory_bytes)
                     .instances(4)
                     .build(),
             },
@@ -121,6 +159,9 @@ impl Signer {
             bindings,
             public_key,
             receipt_sha256,
+            component,
+            linker,
+            memory_bytes,
         })
     }
 

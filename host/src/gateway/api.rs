@@ -112,7 +112,10 @@ async fn health(State(gateway): Shared) -> Response {
         reasons.push(p);
     }
     if gateway.exchange.receipts.is_broken() {
-        reasons.push("the receipt service stopped after an evidence store failure".into());
+        reasons.push(
+            "the receipt service stopped after a failure it cannot recover from (see the log)"
+                .into(),
+        );
     }
     let view = gateway.exchange.auditing.view();
     for (id, policy) in view.run_configs.iter() {

@@ -266,3 +266,63 @@ fn the_python_example_verifier_accepts_a_spliced_chain_and_rejects_any_change() 
         assert!(!ok, "a change in AR {i} was accepted: {out}");
     }
 }
+
+/// A small, valid core with `padding` bytes of extra text.
+fn padded_core(i: usize, padding: usize) -> Value {
+    serde_json::json!({
+        "version": lucid_ar::VERSION,
+        "request_id": format!("req-{i}"),
+        "timestamp": "2026-11-30T00:00:00Z",
+        "scope": {"org": "o", "workspace": "w", "agent": "a"},
+        "phases": [],
+        "decision": "deny",
+        "policy_hash": "0".repeat(64),
+        "measurements": {"auditors": {}, "plugin_set_hash": "0".repeat(64)},
+        "padding": "x".repeat(padding),
+    })
+}
+
+#[test]
+fn a_trapping_signer_is_recreated_and_spliced_instead_of_stopping_receipts() {
+    use lucid::evidence::service::{IssueError, ReceiptService};
+    use lucid::evidence::signer::Signer;
+    use lucid::evidence::{EvidenceStore, SqliteStore};
+
+    let data = tempfile::tempdir().unwrap();
+    let sandbox = crate::util::sandbox();
+    let bytes = std::fs::read(receipt()).unwrap();
+    // A signer with little memory: small cores fit, a 3 MiB one (under the size cap) traps it.
+    let signer = Signer::load_with_memory(sandbox.engine(), &bytes, 8 << 20).unwrap();
+    let db = data.path().join("evidence.db");
+    let store = SqliteStore::open(&db).unwrap();
+    let service = ReceiptService::start(signer, Box::new(store)).unwrap();
+    let first_key = service.public_key();
+
+    let before = service.issue_blocking(&padded_core(0, 10)).unwrap();
+    let err = service
+        .issue_blocking(&padded_core(1, 3 << 20))
+        .expect_err("the oversized core traps the small signer twice");
+    assert!(matches!(err, IssueError::Signer(_)), "{err}");
+    assert_eq!(service.recreated(), 2, "recreated after each trap");
+    assert!(!service.is_broken(), "a trap does not stop the service");
+    assert_ne!(service.public_key(), first_key);
+
+    let after = service.issue_blocking(&padded_core(2, 10)).unwrap();
+    assert_eq!(after.chain_depth, before.chain_depth + 1);
+    let ar: Value = serde_json::from_str(&after.text).unwrap();
+    assert_eq!(ar["splice"]["previous_ar_hash"], before.ar_hash.as_str());
+    assert_eq!(ar["signer"]["public_key"], &*service.public_key());
+    service.shutdown();
+
+    // The stored chain verifies, with the splice reported.
+    let mut store = SqliteStore::open(&db).unwrap();
+    let texts = store.all().unwrap();
+    let ars: Vec<Value> = texts
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let report = lucid_ar::verify_chain(&ars);
+    assert!(report.valid, "{report:?}");
+    assert_eq!(report.length, 2);
+    assert_eq!(report.splices.len(), 1);
+}
