@@ -257,6 +257,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         upstream,
         streaming: config.streaming.clone(),
         metrics: crate::exchange::metrics::Metrics::new(),
+        lifecycle: Default::default(),
     });
     let gateway = Arc::new(Gateway::new(exchange, Arc::new(Mutex::new(reader)), config));
 

@@ -601,6 +601,82 @@ fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
 }
 
 #[test]
+fn exchanges_cut_off_by_shutdown_are_receipted() {
+    let gw = start_with(None, &["--grace-secs", "1"]);
+    let base = gw.base.clone();
+    let clients: Vec<_> = [false, true]
+        .into_iter()
+        .map(|stream| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let body = json!({"model": "mock-1", "stream": stream,
+                    "messages": [{"role": "user", "content": "mock:sleep 30000"}]});
+                // The answer, or nothing if the connection closed first.
+                agent
+                    .post(format!("{base}/v1/chat/completions"))
+                    .header("content-type", "application/json")
+                    .send(body.to_string())
+                    .ok()
+                    .map(|mut r| {
+                        (
+                            r.status().as_u16(),
+                            r.body_mut().read_to_string().unwrap_or_default(),
+                        )
+                    })
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let Gw { daemon, _root, .. } = gw;
+    let started = std::time::Instant::now();
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the 30 s upstream calls were not cut off: {:?}",
+        started.elapsed()
+    );
+    for client in clients {
+        if let Some((status, body)) = client.join().unwrap() {
+            // A completion cut off is a 503; a stream already answered 200 carries the error.
+            assert!(
+                status == 503 || body.contains("shut down"),
+                "{status}: {body}"
+            );
+        }
+    }
+    // Both exchanges were receipted, saying why they ended.
+    let out = lucid_e2e::lucid()
+        .args(["chain", "export", "--data-dir"])
+        .arg(_root.path().join("data"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ars: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ars.len(), 2, "{text}");
+    for ar in &ars {
+        assert_eq!(
+            ar["upstream_error"], "the gateway shut down before the upstream finished",
+            "{ar}"
+        );
+    }
+    let out = lucid_e2e::lucid()
+        .args(["chain", "verify", "--data-dir"])
+        .arg(_root.path().join("data"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], true, "{report}");
+}
+
+#[test]
 fn a_bundle_preset_brings_its_policies_and_enforcement_for_every_org() {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::lifecycle::Lifecycle;
 use super::metrics::{DecisionLabels, Metrics};
 use super::openai::{self, ChatRequest};
 use super::receipt_core::{self, Measurements, PhaseEvidence, Scope};
@@ -31,6 +32,8 @@ pub struct ExchangeService {
     pub upstream: Arc<dyn Upstream>,
     pub streaming: StreamingConfig,
     pub metrics: Metrics,
+    /// The exchanges in flight, for a shutdown that receipts every one of them.
+    pub lifecycle: Lifecycle,
 }
 
 /// What every outcome carries, receipted or not.
@@ -218,10 +221,10 @@ pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatReque
         return stream::run(ex, mode).await;
     }
     let upstream_started = Instant::now();
-    let result = service
-        .upstream
-        .complete(&ex.request, &ex.head.request_id)
-        .await;
+    let result = tokio::select! {
+        result = service.upstream.complete(&ex.request, &ex.head.request_id) => result,
+        () = service.lifecycle.cancelled() => Err(UpstreamError::ShutDown),
+    };
     ex.upstream_time = upstream_started.elapsed();
     let response = match result {
         Ok(r) => r,

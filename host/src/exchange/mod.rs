@@ -13,6 +13,7 @@
 
 mod flow;
 mod held;
+mod lifecycle;
 pub mod metrics;
 pub mod mock;
 pub mod openai;
@@ -21,4 +22,5 @@ mod stream;
 pub mod upstream;
 
 pub use flow::{Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run};
+pub use lifecycle::Lifecycle;
 pub use upstream::{ChunkStream, Upstream, UpstreamError};

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::flow::{Exchange, Outcome, StreamEvent};
+use super::flow::{Exchange, ExchangeService, Outcome, StreamEvent};
 use super::held::Held;
 use super::openai::{Assembly, Growth};
 use super::upstream::{ChunkStream, UpstreamError};
@@ -24,11 +24,10 @@ const EVENT_QUEUE: usize = 64;
 pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
     let service = ex.service.clone();
     let upstream_started = Instant::now();
-    let chunks = match service
-        .upstream
-        .stream(&ex.request, &ex.head.request_id)
-        .await
-    {
+    let chunks = match tokio::select! {
+        result = service.upstream.stream(&ex.request, &ex.head.request_id) => result,
+        () = service.lifecycle.cancelled() => Err(UpstreamError::ShutDown),
+    } {
         Ok(c) => c,
         Err(e) => {
             ex.upstream_time = upstream_started.elapsed();
@@ -41,7 +40,9 @@ pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
             let every = service.streaming.incremental_chars.max(1);
             let (tx, events) = mpsc::channel(EVENT_QUEUE);
             let head = ex.head.clone();
-            tokio::spawn(forward(ex, chunks, mode, every, tx, upstream_started));
+            service
+                .lifecycle
+                .spawn(forward(ex, chunks, mode, every, tx, upstream_started));
             Outcome::Forwarded { head, events }
         }
     }
@@ -51,7 +52,8 @@ pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
 async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -> Outcome {
     let mut all: Vec<Value> = Vec::new();
     let mut assembly = Assembly::new();
-    while let Some(item) = chunks.next().await {
+    let service = ex.service.clone();
+    while let Some(item) = next(&mut chunks, &service).await {
         match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok((chunk, _)) => all.push(chunk),
             Err(e) => {
@@ -95,14 +97,20 @@ async fn forward(
     let mut held = Held::default();
     let mut upstream_error = None;
     let mut cut = false;
-    // A client that went away does not stop the audit: the exchange still gets its receipt.
+    // A client that went away does not stop the audit: the exchange still gets its receipt. A
+    // client that stopped reading holds the exchange back, until the gateway cuts it off.
+    let service = ex.service.clone();
     let send = |event: StreamEvent| {
         let tx = tx.clone();
+        let service = service.clone();
         async move {
-            let _ = tx.send(event).await;
+            tokio::select! {
+                _ = tx.send(event) => {}
+                () = service.lifecycle.cancelled() => {}
+            }
         }
     };
-    while let Some(item) = chunks.next().await {
+    while let Some(item) = next(&mut chunks, &service).await {
         let (chunk, growth) = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(c) => c,
             Err(e) => {
@@ -175,6 +183,17 @@ async fn forward(
         Err(e) => send(StreamEvent::Error(e.body())).await,
     }
     send(StreamEvent::Done).await;
+}
+
+/// The upstream's next chunk, or [`UpstreamError::ShutDown`] once the gateway cuts exchanges off.
+async fn next(
+    chunks: &mut ChunkStream,
+    service: &ExchangeService,
+) -> Option<Result<Value, UpstreamError>> {
+    tokio::select! {
+        item = chunks.next() => item,
+        () = service.lifecycle.cancelled() => Some(Err(UpstreamError::ShutDown)),
+    }
 }
 
 /// A chunk added to the answer (with what it added), or why the upstream's answer is not valid.

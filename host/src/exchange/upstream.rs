@@ -36,6 +36,9 @@ pub enum UpstreamError {
     },
     #[error("the upstream's answer is not valid: {0}")]
     Invalid(String),
+    /// The gateway stopped (past its grace period) before the upstream finished.
+    #[error("the gateway shut down before the upstream finished")]
+    ShutDown,
 }
 
 impl UpstreamError {

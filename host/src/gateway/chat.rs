@@ -34,7 +34,7 @@ pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes)
     // not the exchange, so a model call that happened still gets its receipt. The permit is
     // held until the exchange is done, and for a forwarded stream until its body ends.
     let service = gateway.exchange.clone();
-    let exchange = tokio::spawn(async move {
+    let exchange = gateway.exchange.lifecycle.spawn(async move {
         let outcome = crate::exchange::run(service, scope, request).await;
         (outcome, permit)
     });
@@ -119,13 +119,15 @@ pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
 }
 
 /// The status of an upstream failure: the upstream's own when it refused the request (4xx: a bad
-/// request, a rate limit), 504 when it did not answer in time, else 502.
+/// request, a rate limit), 504 when it did not answer in time, 503 when the gateway was stopping,
+/// else 502.
 pub(super) fn upstream_status(error: &UpstreamError) -> StatusCode {
     match error {
         UpstreamError::Status { status, .. } if (400..500).contains(status) => {
             StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
         }
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        UpstreamError::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }
 }

@@ -311,12 +311,35 @@ pub async fn serve(
         });
     }
     drop(listener);
-    tracing::info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish within {grace:?}");
+    let lifecycle = &gateway.exchange.lifecycle;
+    tracing::info!(
+        exchanges = lifecycle.in_flight(),
+        "shutting down: finishing in-flight requests"
+    );
+    // Connections, and exchanges whose client already left, get the grace period to finish.
+    let finished = async {
+        graceful.shutdown().await;
+        lifecycle.finished().await;
+    };
+    if tokio::time::timeout(grace, finished).await.is_err() {
+        tracing::warn!(
+            exchanges = lifecycle.in_flight(),
+            "in-flight exchanges did not finish within {grace:?}: cutting them off, each receipted with what it has"
+        );
+        lifecycle.cut_off();
+        // What is left is bounded: auditor deadlines, and one receipt each.
+        if tokio::time::timeout(CUTOFF_WAIT, lifecycle.finished())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                exchanges = lifecycle.in_flight(),
+                "exchanges still running {CUTOFF_WAIT:?} after the cut-off; stopping without their receipts"
+            );
+        }
     }
     Ok(())
 }
+
+/// How long cut-off exchanges get to audit what they have and be receipted.
+const CUTOFF_WAIT: Duration = Duration::from_secs(30);

@@ -165,6 +165,7 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
             scopes: Vec::new(),
         },
         metrics: Metrics::new(),
+        lifecycle: Default::default(),
     });
     Fixture {
         _data: data,
