@@ -154,10 +154,18 @@ impl PgStore {
             deadline,
             create_schema(&session.client),
         )?;
-        let Some(lease) = &self.lease else {
-            return Ok(session);
+        self.take_lease(&session)?;
+        Ok(session)
+    }
+
+    /// Take the replica's lease on a new session of the writer (a reader has none), and check
+    /// that the chain's newest AR is the one this writer last saw (after a lost connection,
+    /// another writer may have written meanwhile).
+    fn take_lease(&mut self, session: &Session) -> Result<(), StoreError> {
+        let Some(key) = self.lease.as_ref().map(|l| l.key) else {
+            return Ok(());
         };
-        let key = lease.key;
+        let deadline = self.options.statement_deadline();
         let (taken, holder) = self.wait("taking the replica's lease", deadline, async {
             let row = session
                 .client
@@ -186,33 +194,35 @@ impl PgStore {
             });
         }
         let replica = self.replica.clone();
-        let found: Option<String> =
-            self.wait("reading the chain's newest AR", deadline, async {
-                let row = session
+        let found = self.wait("reading the chain's newest AR", deadline, async {
+            let row = session
                 .client
                 .query_opt(
-                    "SELECT ar_hash FROM lucid_ars WHERE replica = $1 ORDER BY seq DESC LIMIT 1",
+                    "SELECT ar_hash FROM lucid_ars WHERE replica = $1
+                     ORDER BY seq DESC LIMIT 1",
                     &[&replica],
                 )
                 .await?;
-                Ok(row.map(|r| r.get(0)))
-            })?;
+            Ok(row.map(|r| r.get::<_, String>(0)))
+        })?;
         let Some(lease) = &mut self.lease else {
-            return Ok(session);
+            return Ok(());
         };
         match &lease.tip {
             Some(expected) if *expected != found => {
                 let name = |tip: &Option<String>| tip.clone().unwrap_or_else(|| "none".into());
-                return Err(StoreError::ChainMoved {
+                Err(StoreError::ChainMoved {
                     location: self.options.location.clone(),
                     replica: self.replica.clone(),
                     expected: name(expected),
                     found: name(&found),
-                });
+                })
             }
-            _ => lease.tip = Some(found),
+            _ => {
+                lease.tip = Some(found);
+                Ok(())
+            }
         }
-        Ok(session)
     }
 
     /// Run `fut` on the store's runtime within `limit`.
@@ -465,7 +475,9 @@ mod tests {
     fn lease_keys_differ_by_replica_and_stay_the_same_across_versions() {
         assert_ne!(lease_key("a"), lease_key("b"));
         assert_ne!(lease_key("a"), lock_key("schema"));
-        // Two gateway versions must compute the same key, or both could write one chain.
-        assert_eq!(lease_key("a"), lease_key("a"));
+        // Two gateway versions must compute the same key, or both could write one chain: the
+        // derivation is fixed (SHA-256 of a Lucid prefix and the name, first 8 bytes, big-endian).
+        assert_eq!(lease_key("a"), -194576345447237450);
+        assert_eq!(lock_key("schema"), -2921145352660761900);
     }
 }
