@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError};
 use crate::evidence::service::{ChainStart, ReceiptService, StartError};
 use crate::evidence::signer::{ReceiptError, Signer};
-use crate::evidence::{EvidenceStore, StoreError};
+use crate::evidence::{Access, EvidenceStore, StoreError};
 use crate::exchange::ExchangeService;
 use crate::gateway::Gateway;
 use crate::policy::PolicyRuntime;
@@ -226,8 +226,9 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
     }
 
     let signer = Signer::load_file(sandbox.engine(), &options.receipt)?;
-    let writer = open_store(options)?;
-    let reader = open_store(options)?;
+    // Only the writer takes the replica's lease (in a shared store); the reader serves the API.
+    let writer = open_store(options, Access::Write)?;
+    let reader = open_store(options, Access::Read)?;
     let receipts = Arc::new(ReceiptService::start(signer, writer)?);
     if let ChainStart::Splice {
         previous_ar_hash,
@@ -402,11 +403,15 @@ fn config_uses_fuel(config: &Config) -> bool {
     config.defaults.fuel.is_some() || config.auditors.values().any(|a| a.fuel.is_some())
 }
 
-fn open_store(options: &ServeOptions) -> Result<Box<dyn EvidenceStore>, StoreError> {
+fn open_store(
+    options: &ServeOptions,
+    access: Access,
+) -> Result<Box<dyn EvidenceStore>, StoreError> {
     crate::evidence::open(
         options.store.as_deref(),
         &options.data_dir,
         &options.replica,
+        access,
     )
 }
 

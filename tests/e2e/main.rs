@@ -3,5 +3,6 @@
 mod gateway;
 mod openai;
 mod policy;
+mod postgres;
 mod serve;
 mod sign;

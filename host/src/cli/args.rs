@@ -146,6 +146,13 @@ pub struct ChainSource {
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Evidence store URL (`postgres://…` or `sqlite:PATH`); default `<data-dir>/evidence.db`.
+    ///
+    /// PostgreSQL URL options: `sslmode=disable|prefer|require|verify-ca|verify-full` (default
+    /// `disable`; `prefer` and `require` encrypt without checking the server's certificate unless
+    /// `sslrootcert` is given), `sslrootcert=PATH` (PEM roots; default the built-in Mozilla
+    /// roots), `connect_timeout=SECONDS` (default 10: TCP, TLS and authentication),
+    /// `statement_timeout=SECONDS` (default 30). A gateway holds a lease on its `--replica` while
+    /// connected: a second one with the same name is refused.
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
     /// Data directory (evidence store, compile cache).

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::{ChainSource, ReceiptArgs, StoreArgs, emit};
+use lucid::evidence::Access;
 use lucid::runtime::claim::Phase;
 use lucid::runtime::sandbox::{EngineOptions, Sandbox};
 
@@ -38,7 +39,7 @@ fn read_chain(source: &ChainSource, from: Option<&str>) -> anyhow::Result<Vec<se
             }
             Box::new(lucid::evidence::SqliteStore::open(db)?)
         }
-        None => open_store(&source.store)?,
+        None => open_store(&source.store, Access::Read)?,
     };
     match from {
         Some(hash) => lucid::evidence::chain_ending_at(store.as_mut(), hash, usize::MAX)?
@@ -81,7 +82,8 @@ pub fn demo(
 ) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::new(EngineOptions::default())?;
     let signer = lucid::evidence::signer::Signer::load_file(sandbox.engine(), &receipt.path()?)?;
-    let receipts = lucid::evidence::service::ReceiptService::start(signer, open_store(store)?)?;
+    let receipts =
+        lucid::evidence::service::ReceiptService::start(signer, open_store(store, Access::Write)?)?;
     let writers = writers.max(1);
     let failed = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
@@ -159,10 +161,14 @@ fn demo_core(k: u64) -> serde_json::Value {
     )
 }
 
-fn open_store(args: &StoreArgs) -> anyhow::Result<Box<dyn lucid::evidence::EvidenceStore>> {
+fn open_store(
+    args: &StoreArgs,
+    access: Access,
+) -> anyhow::Result<Box<dyn lucid::evidence::EvidenceStore>> {
     Ok(lucid::evidence::open(
         args.store.as_deref(),
         &args.data_dir,
         &args.replica,
+        access,
     )?)
 }

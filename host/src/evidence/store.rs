@@ -14,6 +14,35 @@ use serde_json::Value;
 pub enum StoreError {
     #[error("evidence store {location}: {message}")]
     Backend { location: String, message: String },
+    #[error("evidence store {location}: invalid URL: {message}")]
+    InvalidUrl { location: String, message: String },
+    #[error(
+        "evidence store {location}: {what} got no answer within {}; the database is unreachable or hung (the bounds are connect_timeout and statement_timeout in the URL)",
+        humantime::format_duration(*.after)
+    )]
+    Timeout {
+        location: String,
+        what: &'static str,
+        after: std::time::Duration,
+    },
+    #[error(
+        "evidence store {location}: replica '{replica}' is already in use by another gateway{}; give each gateway its own --replica, or stop the other one",
+        .holder.map(|pid| format!(" (PostgreSQL backend pid {pid})")).unwrap_or_default()
+    )]
+    ReplicaInUse {
+        location: String,
+        replica: String,
+        holder: Option<i32>,
+    },
+    #[error(
+        "evidence store {location}: the chain of replica '{replica}' changed while this gateway was disconnected (its newest AR is {found}, this gateway's is {expected}); restart the gateway to continue with a splice"
+    )]
+    ChainMoved {
+        location: String,
+        replica: String,
+        expected: String,
+        found: String,
+    },
     #[error("stored AR {ar_hash} is not valid JSON: {reason}")]
     Corrupt { ar_hash: String, reason: String },
     #[error("an AR to store lacks its {0} field")]
@@ -120,17 +149,28 @@ pub fn parse(ar_hash: &str, text: &str) -> Result<Value, StoreError> {
     })
 }
 
+/// What a store is opened for. A replica's chain has one writer: in a shared (PostgreSQL) store,
+/// opening it to write takes the replica's lease, which a second writer cannot get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 /// Open a store from a `--store` value (`postgres://…`) or the SQLite file in the data dir.
 /// `replica` names this gateway's chain in a shared (PostgreSQL) store.
 pub fn open(
     store: Option<&str>,
     data_dir: &Path,
     replica: &str,
+    access: Access,
 ) -> Result<Box<dyn EvidenceStore>, StoreError> {
     match store {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
-            Box::new(crate::evidence::postgres::PgStore::connect(url, replica)?),
-        ),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Box::new(crate::evidence::postgres::PgStore::connect(
+                url, replica, access,
+            )?))
+        }
         Some(other) if other.starts_with("sqlite:") => Ok(Box::new(SqliteStore::open(Path::new(
             other.trim_start_matches("sqlite:"),
         ))?)),

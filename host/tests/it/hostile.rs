@@ -8,7 +8,7 @@ use lucid::runtime::plugin::{Auditor, ObservationInput, PluginError};
 use lucid::runtime::sandbox::{ErrorKind, GuestError, Limits};
 use lucid::runtime::vocabulary::{SettingValue, Settings};
 
-use crate::util::{chat_request, guest, load, plugin, sandbox};
+use crate::util::{bounded, chat_request, guest, load, plugin, sandbox};
 
 fn input(text: &str) -> ObservationInput {
     ObservationInput {
@@ -144,16 +144,6 @@ fn the_sandbox_has_no_files_no_environment_no_arguments_and_no_network() {
     );
     assert_eq!(value("env"), "none");
     assert_eq!(value("args"), 0);
-}
-
-/// Run `f` on a thread; fail (instead of hanging the suite) if it has not returned in a minute.
-fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{what} did not return: the host hung"))
 }
 
 #[test]

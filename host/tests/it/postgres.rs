@@ -1,138 +1,64 @@
-//! The PostgreSQL evidence store against a real, throwaway server (Debian's `postgresql`, which
-//! `cargo xtask test` installs when missing). Without one, the test prints a loud SKIPPED line.
+//! The PostgreSQL evidence store against real, throwaway servers (`lucid_e2e::pg_server`):
+//! replicas' chains, TLS, timeouts and the writer's lease. Without PostgreSQL a test prints a
+//! loud SKIPPED line (and fails under `LUCID_REQUIRE_ALL`).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+use lucid::evidence::postgres::PgStore;
+use lucid::evidence::{Access, EvidenceStore, StoreError, StoredAr};
+use lucid_e2e::pg_server::{Server, start_or_skip};
 use serde_json::Value;
 
-use crate::util::{lucid, run};
+use crate::util::{bounded, lucid, receipt, run};
 
-fn bin_dir() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|d| d.join("initdb").is_file())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A PostgreSQL server in a temp dir, on a free loopback port; stopped when dropped.
-struct Server {
-    bin: PathBuf,
-    data: PathBuf,
-    root: bool,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.root {
-            // PostgreSQL refuses to run as root.
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
+/// Wait (bounded) until `check` holds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if check() {
+            return;
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
-
-    fn start() -> Option<Server> {
-        let bin = bin_dir()?;
-        let dir = tempfile::tempdir().ok()?;
-        let root = is_root();
-        if root {
-            let _ = Command::new("chmod").arg("0777").arg(dir.path()).status();
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let data = dir.path().join("data");
-        let server = Server {
-            bin,
-            data: data.clone(),
-            root,
-            port,
-            _dir: dir,
-        };
-        let init = server
-            .command("initdb")
-            .args(["-A", "trust", "-U", "lucid", "-D"])
-            .arg(&data)
-            .output()
-            .ok()?;
-        if !init.status.success() {
-            eprintln!("initdb failed: {}", String::from_utf8_lossy(&init.stderr));
-            return None;
-        }
-        let socket_dir = data.parent()?.to_path_buf();
-        let started = server
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(socket_dir.join("log"))
-            .arg("-o")
-            .arg(format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
-                socket_dir.display()
-            ))
-            .args(["-w", "start"])
-            .output()
-            .ok()?;
-        if !started.status.success() {
-            eprintln!(
-                "pg_ctl start failed: {}",
-                String::from_utf8_lossy(&started.stderr)
-            );
-            return None;
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://lucid@127.0.0.1:{}/postgres", self.port)
-    }
+    panic!("gave up waiting for {what}");
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
+/// A well-formed enough AR for the store (which indexes ARs, and does not verify them).
+fn ar(n: u64) -> StoredAr {
+    StoredAr::from_text(
+        serde_json::json!({
+            "ar_hash": format!("h{n}"),
+            "request_id": format!("r{n}"),
+            "chain_depth": n,
+            "signer": {"public_key": "k"},
+        })
+        .to_string(),
+    )
+    .unwrap()
 }
 
-fn receipt() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_lucid")).with_file_name("lucid_receipt.wasm")
+fn connect(url: &str, replica: &str, access: Access) -> Result<PgStore, StoreError> {
+    let url = url.to_string();
+    let replica = replica.to_string();
+    bounded("connecting", move || {
+        PgStore::connect(&url, &replica, access)
+    })
+}
+
+/// The server process of the session(s) named `application_name`.
+fn backend_pids(server: &Server, application_name: &str) -> Vec<String> {
+    server
+        .psql(&format!(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = '{application_name}'"
+        ))
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
 fn replicas_keep_their_own_chains_in_one_postgres_database() {
-    let Some(server) = Server::start() else {
-        assert!(
-            std::env::var_os("LUCID_REQUIRE_ALL").is_none(),
-            "no PostgreSQL server could be started (LUCID_REQUIRE_ALL is set: nothing may be skipped)"
-        );
-        println!("SKIPPED: no PostgreSQL server could be started (install Debian's postgresql)");
-        eprintln!("SKIPPED: no PostgreSQL server could be started (install Debian's postgresql)");
+    let Some(server) = start_or_skip(false) else {
         return;
     };
     let url = server.url();
@@ -171,14 +97,259 @@ fn replicas_keep_their_own_chains_in_one_postgres_database() {
     assert_ne!(a[0], b[0]);
 
     // Tampering in the shared database is detected.
-    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    client
-        .execute(
-            "UPDATE lucid_ars SET ar = replace(ar, '\"demo_flag\"', '\"demo_flaG\"') WHERE ar_hash = $1",
-            &[&b[10]],
-        )
-        .unwrap();
+    server.psql(&format!(
+        "UPDATE lucid_ars SET ar = replace(ar, '\"demo_flag\"', '\"demo_flaG\"') WHERE ar_hash = '{}'",
+        b[10]
+    ));
     let report_b = verify("b");
     assert_eq!(report_b["valid"], false);
     assert!(report_b["errors"].to_string().contains(&b[10]));
+}
+
+#[test]
+fn tls_is_used_as_sslmode_says_and_its_absence_is_a_clear_error() {
+    let Some(tls) = start_or_skip(true) else {
+        return;
+    };
+    let Some(plain) = start_or_skip(false) else {
+        return;
+    };
+    let ca = tls.ca_cert().expect("a TLS server has a CA").display();
+    // Whether the session named `name` on `server` is encrypted.
+    let encrypted = |server: &Server, name: &str| {
+        server.psql(&format!(
+            "SELECT bool_or(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = '{name}'"
+        ))
+    };
+    let on_tls = |host: &str, query: &str| {
+        format!("postgres://lucid@{host}:{}/postgres?{query}", tls.port())
+    };
+    for (url, name, expected) in [
+        (on_tls("127.0.0.1", "sslmode=require"), "require", "t"),
+        (on_tls("127.0.0.1", "sslmode=prefer"), "prefer", "t"),
+        (on_tls("127.0.0.1", "sslmode=disable"), "disable", "f"),
+        (on_tls("127.0.0.1", ""), "absent", "f"),
+        (
+            on_tls("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")),
+            "verify-ca",
+            "t",
+        ),
+        (
+            on_tls(
+                "localhost",
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            "verify-full",
+            "t",
+        ),
+    ] {
+        let url = format!("{url}&application_name={name}");
+        let mut store = connect(&url, "tls", Access::Read).unwrap_or_else(|e| panic!("{url}: {e}"));
+        store.all().unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(encrypted(&tls, name), expected, "{url}");
+    }
+
+    // verify-full checks the name (the certificate is for localhost) and the issuer.
+    let err = connect(
+        &on_tls(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        "tls",
+        Access::Read,
+    )
+    .err()
+    .expect("the certificate does not name 127.0.0.1");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    let err = connect(
+        &on_tls("localhost", "sslmode=verify-full"),
+        "tls",
+        Access::Read,
+    )
+    .err()
+    .expect("the built-in roots do not know the test CA");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // A server without TLS: require is refused, saying why; prefer falls back to plain.
+    let err = connect(
+        &format!("{}?sslmode=require", plain.url()),
+        "tls",
+        Access::Read,
+    )
+    .err()
+    .expect("require needs TLS");
+    assert!(matches!(err, StoreError::Backend { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("server does not support TLS"), "{message}");
+    assert!(message.contains("sslmode=require"), "{message}");
+    let _store = connect(
+        &format!("{}?sslmode=prefer&application_name=fallback", plain.url()),
+        "tls",
+        Access::Read,
+    )
+    .unwrap();
+    assert_eq!(encrypted(&plain, "fallback"), "f");
+}
+
+#[test]
+fn a_server_that_never_answers_fails_the_connect_within_its_timeout() {
+    // The kernel completes the TCP handshake into the backlog; nothing ever answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for mode in ["disable", "require"] {
+        let url =
+            format!("postgres://lucid@127.0.0.1:{port}/postgres?sslmode={mode}&connect_timeout=1");
+        let err = connect(&url, "hung", Access::Write)
+            .err()
+            .expect("nothing answers");
+        match &err {
+            StoreError::Timeout { what, after, .. } => {
+                assert!(what.contains("connecting"), "{err}");
+                assert_eq!(*after, Duration::from_secs(1));
+            }
+            other => panic!("expected a timeout, got: {other}"),
+        }
+        assert!(err.to_string().contains("got no answer within 1s"), "{err}");
+    }
+}
+
+/// Sends SIGCONT to a stopped process when dropped, so that a failing test leaves no stopped
+/// server process behind.
+struct Stopped(String);
+
+impl Stopped {
+    fn stop(pid: &str) -> Stopped {
+        assert!(
+            Command::new("kill")
+                .args(["-STOP", pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        Stopped(pid.to_string())
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.0]).status();
+    }
+}
+
+#[test]
+fn statements_are_bounded_on_the_server_and_on_the_client() {
+    let Some(server) = start_or_skip(false) else {
+        return;
+    };
+    let url = format!(
+        "{}?statement_timeout=1&application_name=bounded",
+        server.url()
+    );
+    let mut store = connect(&url, "slow", Access::Read).unwrap();
+
+    // The server cancels a statement that waits longer than statement_timeout.
+    let mut admin = postgres::Client::connect(&server.url(), postgres::NoTls).unwrap();
+    let mut tx = admin.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE lucid_ars IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let (mut store, result) = bounded("a read behind a lock", move || {
+        let result = store.all();
+        (store, result)
+    });
+    match result {
+        Err(StoreError::Timeout { what, after, .. }) => {
+            assert_eq!(what, "reading the chain");
+            assert_eq!(after, Duration::from_secs(1));
+        }
+        other => panic!("expected the statement timeout, got {other:?}"),
+    }
+    tx.rollback().unwrap();
+
+    // A server that does not answer at all: the client gives up a little later, and the next
+    // statement runs on a new connection.
+    assert!(store.last().unwrap().is_none());
+    // The session given up on ends (its socket was closed); the new one is left.
+    eventually("one session", || {
+        backend_pids(&server, "bounded").len() == 1
+    });
+    let stopped = Stopped::stop(&backend_pids(&server, "bounded")[0]);
+    let (mut store, result) = bounded("a read from a stopped server", move || {
+        let result = store.last();
+        (store, result)
+    });
+    match result {
+        Err(StoreError::Timeout { after, .. }) => {
+            assert_eq!(
+                after,
+                Duration::from_secs(1) + lucid::evidence::postgres::CLIENT_MARGIN
+            );
+        }
+        other => panic!("expected the client's deadline, got {other:?}"),
+    }
+    drop(stopped);
+    assert!(store.last().unwrap().is_none());
+}
+
+#[test]
+fn a_replica_has_one_writer_and_a_lost_lease_is_taken_again_before_writing() {
+    let Some(server) = start_or_skip(false) else {
+        return;
+    };
+    let named = |name: &str| format!("{}?application_name={name}", server.url());
+    let count = || server.psql("SELECT count(*) FROM lucid_ars WHERE replica = 'x'");
+
+    let mut a = connect(&named("writer-a"), "x", Access::Write).unwrap();
+    a.append(&[ar(1)]).unwrap();
+    let err = connect(&named("writer-b"), "x", Access::Write)
+        .err()
+        .expect("replica x has a writer");
+    assert!(
+        matches!(&err, StoreError::ReplicaInUse { replica, holder: Some(_), .. } if replica == "x"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("replica 'x' is already in use by another gateway"),
+        "{err}"
+    );
+    // Readers and the writers of other replicas are not held up.
+    let mut reader = connect(&server.url(), "x", Access::Read).unwrap();
+    assert_eq!(reader.all().unwrap().len(), 1);
+    assert!(reader.append(&[ar(9)]).is_err(), "a reader cannot append");
+    let _y = connect(&server.url(), "y", Access::Write).unwrap();
+
+    // A lost connection loses the lease; the writer takes it again and goes on.
+    let kill = |name: &str| {
+        server.psql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'"
+        ));
+        eventually("the session to end", || {
+            backend_pids(&server, name).is_empty()
+        });
+    };
+    kill("writer-a");
+    a.append(&[ar(2)]).unwrap();
+    assert_eq!(count(), "2");
+
+    // While it was gone another writer took the lease: the append fails, naming the replica.
+    kill("writer-a");
+    let mut b = connect(&named("writer-b"), "x", Access::Write).unwrap();
+    let err = a.append(&[ar(3)]).unwrap_err();
+    assert!(matches!(err, StoreError::ReplicaInUse { .. }), "{err}");
+    b.append(&[ar(3)]).unwrap();
+    drop(b);
+    eventually("writer b's session to end", || {
+        backend_pids(&server, "writer-b").is_empty()
+    });
+
+    // The lease is free again, but the chain moved on without this writer: it must not append.
+    let err = a.append(&[ar(4)]).unwrap_err();
+    match &err {
+        StoreError::ChainMoved {
+            expected, found, ..
+        } => assert_eq!((expected.as_str(), found.as_str()), ("h2", "h3")),
+        other => panic!("expected the chain to have moved, got {other}"),
+    }
+    assert_eq!(count(), "3");
 }

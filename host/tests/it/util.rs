@@ -188,3 +188,13 @@ pub fn receipt() -> PathBuf {
     );
     path
 }
+
+/// Run `f` on a thread; fail (instead of hanging the suite) if it has not returned in a minute.
+pub fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} did not return: the host hung"))
+}
