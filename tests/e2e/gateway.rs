@@ -559,6 +559,54 @@ fn overrides_respect_the_org_enforcement() {
     assert_eq!(good.status().as_u16(), 200);
     let body: Value = serde_json::from_str(&good.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["effective"]["injection"]["threshold"], 0.9);
+
+    // The change is an AR of the chain, receipted before it took effect.
+    let ar_hash = body["ar_hash"].as_str().expect("the change's ar_hash");
+    assert_eq!(good.headers()["x-lucid-ar-hash"], ar_hash);
+    let record = gw.get(&format!("/v1/evidence/{ar_hash}"), &[]).json();
+    assert_eq!(record["valid"], true, "{record}");
+    let ar = &record["ar"];
+    assert_eq!(ar["event"], "overrides_changed");
+    assert_eq!(ar["scope"]["workspace"], "research");
+    assert_eq!(ar["overrides"], json!({"injection": {"threshold": 0.9}}));
+    assert_eq!(ar["settings"]["injection"]["threshold"], 0.9);
+    assert_eq!(ar["settings_hash"], body["settings_hash"]);
+    // An exchange of that scope is judged with, and binds, exactly those settings.
+    let reply = gw.post(
+        "/v1/chat/completions",
+        &json!({"model": "mock-1", "messages": [{"role": "user", "content": "hello"}]}).to_string(),
+        &[
+            ("x-lucid-org", "acme"),
+            ("x-lucid-workspace", "research"),
+            ("x-lucid-agent", "bot"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let exchange = gw
+        .get(
+            &format!("/v1/evidence/{}", reply.header("x-lucid-ar-hash")),
+            &[],
+        )
+        .json();
+    assert_eq!(exchange["ar"]["settings_hash"], body["settings_hash"]);
+    assert_eq!(
+        exchange["ar"]["ar_references"][0], ar_hash,
+        "the exchange follows the change in the chain"
+    );
+    // A refused change leaves no record.
+    let depth = reply.header("x-lucid-chain-depth").parse::<u64>().unwrap();
+    let refused = gw
+        .agent
+        .put(format!("{}/v1/scopes/acme/research/bot/overrides", gw.base))
+        .header("content-type", "application/json")
+        .send(json!({"injection": {"threshold": 0.1}}).to_string())
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let next = gw.chat("hello");
+    assert_eq!(
+        next.header("x-lucid-chain-depth").parse::<u64>().unwrap(),
+        depth + 1
+    );
 }
 
 #[test]

@@ -165,20 +165,9 @@ pub(super) struct Exchange {
     oversized: Option<usize>,
 }
 
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
-    }
-    format!("req_{}", hex::encode(bytes))
-}
-
 /// Run one exchange for `scope` to its outcome.
 pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatRequest) -> Outcome {
-    let request_id = new_request_id();
+    let request_id = receipt_core::new_id("req");
     let span = tracing::info_span!("chat", request_id = %request_id);
     let _enter = span.enter();
     let view = service.auditing.view();

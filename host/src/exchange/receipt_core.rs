@@ -30,6 +30,49 @@ pub struct Measurements {
     pub plugin_set_hash: String,
 }
 
+/// A fresh identifier: `prefix`, `_`, 24 random hex digits.
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
+    }
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+/// The core of a change of one scope's overrides (an AR in the same chain as the exchanges, so
+/// that the settings that judged later exchanges have a signed history): `event:
+/// "overrides_changed"`, no phases, `decision: "allow"` (the change was accepted), the overrides
+/// as submitted, and the scope's effective settings after the change with their hash (the
+/// `settings_hash` its later exchanges carry).
+pub fn settings_change(
+    id: &str,
+    at: SystemTime,
+    scope: &Scope,
+    policy_hash: &str,
+    measurements: &Measurements,
+    overrides: Value,
+    effective: Value,
+) -> Value {
+    let settings_hash = lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&effective));
+    json!({
+        "version": lucid_ar::VERSION,
+        "request_id": id,
+        "timestamp": timestamp(at),
+        "scope": scope,
+        "phases": [],
+        "decision": Effect::Allow,
+        "policy_hash": policy_hash,
+        "measurements": measurements,
+        "event": "overrides_changed",
+        "overrides": overrides,
+        "settings": effective,
+        "settings_hash": settings_hash,
+    })
+}
+
 /// RFC 3339 UTC timestamp with microseconds.
 pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_micros(at).to_string()

@@ -368,7 +368,7 @@ async fn put_overrides(
     headers: HeaderMap,
     Path((org, workspace, agent)): Path<(String, String, String)>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     gateway.require_admin(&headers)?;
     let bytes = read_body(&gateway, body).await?;
     let overrides: lucid_policy::overrides::Settings =
@@ -382,18 +382,64 @@ async fn put_overrides(
         workspace,
         agent,
     };
+    // One change at a time: checked, receipted in the chain, and only then applied.
+    let _serial = gateway.admin_changes.lock().await;
     let view = gateway.exchange.auditing.view();
-    match gateway.exchange.overrides.put(&scope, overrides, &view) {
-        Ok(effective) => Ok(Json(json!({"scope": scope, "effective": effective}))),
-        Err(errors) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request_error",
-            "override_violation",
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        )),
+    let submitted = serde_json::to_value(&overrides).unwrap_or(Value::Null);
+    let change = gateway
+        .exchange
+        .overrides
+        .prepare(&scope, overrides, &view)
+        .map_err(|errors| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request_error",
+                "override_violation",
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })?;
+    let effective = serde_json::to_value(&change.effective).unwrap_or(Value::Null);
+    let measurements = crate::exchange::receipt_core::Measurements {
+        auditors: view.set.measurements(),
+        plugin_set_hash: view.set.hash.clone(),
+    };
+    let core = crate::exchange::receipt_core::settings_change(
+        &crate::exchange::receipt_core::new_id("chg"),
+        std::time::SystemTime::now(),
+        &scope,
+        &gateway.exchange.policy.current().hash,
+        &measurements,
+        submitted,
+        effective.clone(),
+    );
+    let issued = gateway
+        .exchange
+        .receipts
+        .issue(&core)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
+    gateway.exchange.overrides.commit(change);
+    tracing::info!(
+        org = %scope.org,
+        workspace = %scope.workspace,
+        agent = %scope.agent,
+        ar_hash = %issued.ar_hash,
+        "overrides changed"
+    );
+    let mut response = Json(json!({
+        "scope": scope,
+        "effective": effective,
+        "settings_hash": core["settings_hash"],
+        "ar_hash": issued.ar_hash,
+        "chain_depth": issued.chain_depth,
+    }))
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&issued.ar_hash) {
+        response.headers_mut().insert("x-lucid-ar-hash", v);
     }
+    Ok(response)
 }

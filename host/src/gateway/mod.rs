@@ -30,6 +30,8 @@ pub struct Gateway {
     pub config: Config,
     /// Admission control: one permit per exchange in flight (`gateway.max_in_flight`).
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Serializes admin changes of the overrides (each is checked, receipted, then applied).
+    pub(crate) admin_changes: tokio::sync::Mutex<()>,
 }
 
 impl Gateway {
@@ -44,6 +46,7 @@ impl Gateway {
             evidence,
             config,
             in_flight: Arc::new(tokio::sync::Semaphore::new(permits)),
+            admin_changes: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -117,7 +117,23 @@ impl Overrides {
         overrides: ScopeSettingsMap,
         view: &RuntimeView,
     ) -> Result<ScopeOverrides, Vec<OverrideError>> {
-        let mut settings = self.settings.write().unwrap_or_else(|p| p.into_inner());
+        let change = self.prepare(scope, overrides, view)?;
+        let effective = change.effective.clone();
+        self.commit(change);
+        Ok(effective)
+    }
+
+    /// A change checked against the org's enforcement, not applied yet: what [`Overrides::put`]
+    /// does in two steps, so that the gateway can receipt a change before it takes effect.
+    /// Changes must be serialized by the caller (prepare, then commit, one at a time); the
+    /// gateway's admin API does so.
+    pub fn prepare(
+        &self,
+        scope: &Scope,
+        overrides: ScopeSettingsMap,
+        view: &RuntimeView,
+    ) -> Result<PreparedChange, Vec<OverrideError>> {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
         let mut next = settings.clone();
         let start = self
             .org_or_default(&settings, &scope.org)
@@ -135,7 +151,19 @@ impl Overrides {
         }
         let defaults = defaults(view);
         let effective = next.effective(&defaults, scope)?;
-        *settings = next;
-        Ok(effective)
+        Ok(PreparedChange { next, effective })
     }
+
+    /// Apply a prepared change.
+    pub fn commit(&self, change: PreparedChange) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = change.next;
+    }
+}
+
+/// A checked change of one scope's overrides ([`Overrides::prepare`]).
+#[derive(Debug, Clone)]
+pub struct PreparedChange {
+    next: ScopeSettings,
+    /// The scope's effective settings once the change is applied.
+    pub effective: ScopeOverrides,
 }

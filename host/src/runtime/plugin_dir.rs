@@ -36,10 +36,18 @@ impl Default for Admission {
         Admission {
             max_file_bytes: DEFAULT_MAX_PLUGIN_BYTES,
             trusted_keys: None,
-            describe_limits: Limits::default(),
+            describe_limits: Limits {
+                deadline: DESCRIBE_DEADLINE,
+                ..Limits::default()
+            },
         }
     }
 }
+
+/// The deadline of the `describe` call made once per plugin while loading: generous, so that a
+/// busy machine (a start compiles every plugin at once) does not refuse a good plugin; a guest
+/// that tries to block fails at once anyway.
+pub const DESCRIBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One file of the directory and what became of it.
 #[derive(Debug, Clone, Serialize)]
