@@ -19,7 +19,7 @@ use crate::exchange::ExchangeService;
 use crate::gateway::Gateway;
 use crate::policy::PolicyRuntime;
 use crate::policy::overrides::Overrides;
-use crate::runtime::cache::CompileCache;
+use crate::runtime::cache::{CacheKey, CacheKeyError, CompileCache};
 use crate::runtime::notary::{SigningError, TrustedKeys};
 use crate::runtime::plugin_dir::{Admission, EntryStatus, PluginDirError, PluginLoader, PluginSet};
 use crate::runtime::reload::{PluginHost, WatchGuard};
@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub max_plugin_bytes: u64,
     /// Serve the admin API without a token even when API keys are configured.
     pub insecure_admin: bool,
+    /// The secret authenticating the compile cache; `None`: [`CacheKey::default_path`].
+    pub cache_key: Option<PathBuf>,
 }
 
 /// Why a gateway could not be built or served.
@@ -76,6 +78,8 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    CacheKey(#[from] CacheKeyError),
     #[error(transparent)]
     Plugins(#[from] PluginDirError),
     #[error(transparent)]
@@ -184,13 +188,20 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         tracing::info!("--require-signed: the compile cache is not used");
         None
     } else {
-        let cache_dir = options.data_dir.join("cache");
-        Some(
-            CompileCache::new(&cache_dir, &sandbox).map_err(|source| AppError::Cache {
-                path: cache_dir.clone(),
-                source,
-            })?,
-        )
+        match cache_key(options)? {
+            Some(secret) => {
+                let cache_dir = options.data_dir.join("cache");
+                Some(
+                    CompileCache::new(&cache_dir, &sandbox, secret).map_err(|source| {
+                        AppError::Cache {
+                            path: cache_dir.clone(),
+                            source,
+                        }
+                    })?,
+                )
+            }
+            None => None,
+        }
     };
     let admission = Admission {
         max_file_bytes: options.max_plugin_bytes,
@@ -397,6 +408,27 @@ fn watch_policies(
             }
         })?;
     Ok(watcher)
+}
+
+/// The compile cache's secret: `--cache-key` (any problem with it stops the start), else the
+/// default location (a problem there only turns the cache off, with a warning).
+fn cache_key(options: &ServeOptions) -> Result<Option<CacheKey>, AppError> {
+    if let Some(path) = &options.cache_key {
+        return Ok(Some(CacheKey::load_or_create(path, &options.data_dir)?));
+    }
+    let Some(path) = CacheKey::default_path() else {
+        tracing::warn!(
+            "neither $XDG_STATE_HOME nor $HOME is set and no --cache-key was given: the compile cache is not used"
+        );
+        return Ok(None);
+    };
+    match CacheKey::load_or_create(&path, &options.data_dir) {
+        Ok(key) => Ok(Some(key)),
+        Err(e) => {
+            tracing::warn!("the compile cache is not used: {e}");
+            Ok(None)
+        }
+    }
 }
 
 fn config_uses_fuel(config: &Config) -> bool {

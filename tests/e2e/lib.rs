@@ -155,9 +155,14 @@ pub fn preset(name: &str) -> PathBuf {
     repo_root().join("policies/presets").join(name)
 }
 
-/// `lucid serve` on a free port with a data dir, plugins and policies.
+/// `lucid serve` on a free port with a data dir, plugins and policies. Its compile cache key
+/// lives in `state/` beside the data dir (not in the tester's home).
 pub fn serve_cmd(plugins: &Path, data: &Path, policies: &Path) -> Command {
     let mut cmd = lucid();
+    cmd.env(
+        "XDG_STATE_HOME",
+        data.parent().unwrap_or(Path::new(".")).join("state"),
+    );
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
         .arg(plugins)
         .arg("--data-dir")

@@ -67,6 +67,36 @@ fn a_warm_restart_does_not_recompile() {
     daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
     drop(daemon);
     assert_eq!(before, entries(), "the cache entry was not rewritten");
+    assert!(root.path().join("state/lucid/cache.key").is_file());
+
+    // Entries not authenticated by this gateway's key (whoever wrote them) are not loaded: with
+    // another key, the plugin is compiled again and its entry rewritten.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut cmd = serve_cmd(&dir, &data, policies.path());
+    cmd.arg("--cache-key").arg(root.path().join("other.key"));
+    let mut daemon = Daemon::start(&mut cmd);
+    daemon.wait_for("listing", |l| l.contains("(1 loaded, 0 refused)"));
+    daemon.base_url();
+    assert!(daemon.terminate().success());
+    assert_ne!(before, entries(), "an entry of another key was trusted");
+}
+
+#[test]
+fn a_cache_key_inside_the_data_dir_stops_the_start() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let data = root.path().join("data");
+    let policies = permissive_policies();
+    let out = serve_cmd(&dir, &data, policies.path())
+        .arg("--cache-key")
+        .arg(data.join("cache.key"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("inside the data dir"), "{stderr}");
 }
 
 #[test]

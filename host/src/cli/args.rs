@@ -232,6 +232,12 @@ pub struct ServeArgs {
     /// admin API (read all evidence, change detection settings). For local experiments only.
     #[arg(long)]
     pub insecure_admin: bool,
+    /// The secret that authenticates the compile cache (native code run by this process), kept
+    /// outside the data dir; created (mode 0600) if missing. Default
+    /// `$XDG_STATE_HOME/lucid/cache.key`, else `~/.local/state/lucid/cache.key`. Unused under
+    /// --require-signed, where plugins are always compiled from their signed bytes.
+    #[arg(long, value_name = "FILE")]
+    pub cache_key: Option<PathBuf>,
     /// Time in-flight requests get to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 30)]
     pub grace_secs: u64,

@@ -25,6 +25,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         trusted_keys: args.trusted_keys.clone().filter(|_| args.require_signed),
         max_plugin_bytes: args.max_plugin_mib << 20,
         insecure_admin: args.insecure_admin,
+        cache_key: args.cache_key.clone(),
     };
     let app = lucid::app::build(&options)?;
     lucid::app::serve(app, &args.listen, Duration::from_secs(args.grace_secs))?;

@@ -2,8 +2,11 @@
 //! plugin's SHA-256, the engine's compatibility hash (wasmtime version and settings) and Lucid's
 //! own engine options. A warm restart loads them instead of compiling again.
 //!
-//! A cache file is only trusted when its header names exactly the expected key and its payload
-//! hashes to the digest in the header; anything else is deleted and recompiled.
+//! A cache file is native code that will run in this process, so it is only trusted when it is
+//! *authenticated*: its header names exactly the expected key and carries an HMAC-SHA256 of key
+//! and payload under a secret ([`CacheKey`]) that lives outside the data dir. Whoever can write
+//! the cache directory but not that secret cannot make the host run their code; anything that
+//! does not authenticate is deleted and recompiled.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -15,13 +18,180 @@ use wasmtime::component::Component;
 use crate::runtime::plugin::{PluginError, compile};
 use crate::runtime::sandbox::Sandbox;
 
-const MAGIC: &[u8] = b"LUCID-CWASM/1\n";
+const MAGIC: &[u8] = b"LUCID-CWASM/2\n";
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// The secret that authenticates compile cache entries: 32 random bytes, kept in a file outside
+/// the data dir, created on first use (mode 0600).
+#[derive(Clone)]
+pub struct CacheKey([u8; 32]);
+
+impl std::fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheKey(..)")
+    }
+}
+
+/// Why the cache key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheKeyError {
+    #[error(
+        "the compile cache key {path} is inside the data dir {data_dir}; it must live where the data dir's writers cannot reach it"
+    )]
+    InsideDataDir { path: PathBuf, data_dir: PathBuf },
+    #[error("cannot read or create the compile cache key {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the compile cache key {path} is not 64 hex characters")]
+    Malformed { path: PathBuf },
+    #[error(
+        "the compile cache key {path} can be read or written by other users (mode {mode:o}); make it 0600"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+}
+
+impl CacheKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        CacheKey(bytes)
+    }
+
+    /// Where the key lives by default: `$XDG_STATE_HOME/lucid/cache.key`, else
+    /// `$HOME/.local/state/lucid/cache.key`; `None` without either variable.
+    pub fn default_path() -> Option<PathBuf> {
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".local/state"))
+            })?;
+        Some(state.join("lucid/cache.key"))
+    }
+
+    /// Read the key at `path`, creating it if it does not exist. Refused when `path` is inside
+    /// `data_dir`, or when other users may read or write it.
+    pub fn load_or_create(path: &Path, data_dir: &Path) -> Result<CacheKey, CacheKeyError> {
+        let io = |source| CacheKeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let resolve = |p: &Path| {
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::create_dir_all(parent)?;
+            let parent = parent.canonicalize()?;
+            Ok::<_, std::io::Error>(match p.file_name() {
+                Some(name) => parent.join(name),
+                None => parent,
+            })
+        };
+        let key_path = resolve(path).map_err(io)?;
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let data = data_dir.canonicalize().map_err(io)?;
+        if key_path.starts_with(&data) {
+            return Err(CacheKeyError::InsideDataDir {
+                path: key_path,
+                data_dir: data,
+            });
+        }
+        let mut bytes = [0u8; 32];
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_0600()
+            .open(&key_path)
+        {
+            Ok(mut file) => {
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                file.write_all(hex::encode(bytes).as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                tracing::info!(path = %key_path.display(), "created the compile cache key");
+                return Ok(CacheKey(bytes));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_path)
+                .map_err(io)?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(CacheKeyError::Permissions {
+                    path: key_path,
+                    mode,
+                });
+            }
+        }
+        let mut text = String::new();
+        std::fs::File::open(&key_path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(128).read_to_string(&mut text)
+            })
+            .map_err(io)?;
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| CacheKeyError::Malformed {
+            path: key_path.clone(),
+        })?;
+        Ok(CacheKey(bytes))
+    }
+
+    fn mac(&self, key: &str, payload: &[u8]) -> HmacSha256 {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0)
+            .expect("hmac takes a key of any length");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(payload);
+        mac
+    }
+
+    fn tag(&self, key: &str, payload: &[u8]) -> String {
+        use hmac::Mac;
+        hex::encode(self.mac(key, payload).finalize().into_bytes())
+    }
+
+    /// Constant-time check of a tag.
+    fn verify(&self, key: &str, payload: &[u8], tag_hex: &str) -> bool {
+        use hmac::Mac;
+        let mut tag = [0u8; 32];
+        hex::decode_to_slice(tag_hex, &mut tag).is_ok()
+            && self.mac(key, payload).verify_slice(&tag).is_ok()
+    }
+}
+
+/// `OpenOptions::mode(0o600)` where the platform has modes.
+trait ModeExt {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl ModeExt for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            self.mode(0o600);
+        }
+        self
+    }
+}
 
 /// A directory of compiled components.
 #[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,
     engine_key: String,
+    secret: CacheKey,
 }
 
 /// Where a component came from.
@@ -43,7 +213,11 @@ impl Hasher for ShaHasher {
 }
 
 impl CompileCache {
-    pub fn new(dir: impl Into<PathBuf>, sandbox: &Sandbox) -> std::io::Result<Self> {
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        sandbox: &Sandbox,
+        secret: CacheKey,
+    ) -> std::io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         let mut hasher = ShaHasher(Sha256::new());
@@ -55,6 +229,7 @@ impl CompileCache {
         Ok(CompileCache {
             dir,
             engine_key: hex::encode(hasher.0.finalize()),
+            secret,
         })
     }
 
@@ -97,7 +272,7 @@ impl CompileCache {
 
     fn load(&self, sandbox: &Sandbox, key: &str, path: &Path) -> Option<Component> {
         let data = std::fs::read(path).ok()?;
-        let payload = match parse_entry(&data, key) {
+        let payload = match parse_entry(&data, key, &self.secret) {
             Ok(payload) => payload,
             Err(reason) => {
                 tracing::warn!(path = %path.display(), "discarding compile cache entry: {reason}");
@@ -107,9 +282,9 @@ impl CompileCache {
         };
         // SAFETY: `deserialize` trusts its input to be code compiled by a compatible wasmtime.
         // The entry's header names this exact key (plugin hash + engine compatibility hash) and
-        // its payload matches the SHA-256 recorded when this host wrote it, so the bytes are what
-        // `Component::serialize` produced for this plugin on a compatible engine. The cache
-        // directory lives in the gateway's data dir, which only the gateway writes.
+        // its HMAC under the secret cache key (kept outside the data dir) verifies, so the bytes
+        // are what `Component::serialize` produced for this plugin on a compatible engine, written
+        // by a holder of the key: this host.
         match unsafe { Component::deserialize(sandbox.engine(), payload) } {
             Ok(component) => Some(component),
             Err(e) => {
@@ -121,7 +296,7 @@ impl CompileCache {
     }
 
     fn store(&self, key: &str, path: &Path, payload: &[u8]) -> std::io::Result<()> {
-        let digest = hex::encode(Sha256::digest(payload));
+        let digest = self.secret.tag(key, payload);
         let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
         {
             let mut file = std::fs::File::create(&tmp)?;
@@ -134,8 +309,8 @@ impl CompileCache {
     }
 }
 
-/// Check an entry's header against `key` and its payload digest; return the payload.
-fn parse_entry<'a>(data: &'a [u8], key: &str) -> Result<&'a [u8], &'static str> {
+/// Check an entry's header against `key` and its payload's HMAC; return the payload.
+fn parse_entry<'a>(data: &'a [u8], key: &str, secret: &CacheKey) -> Result<&'a [u8], &'static str> {
     let rest = data.strip_prefix(MAGIC).ok_or("bad magic")?;
     if rest.len() < 130 {
         return Err("truncated header");
@@ -149,8 +324,8 @@ fn parse_entry<'a>(data: &'a [u8], key: &str) -> Result<&'a [u8], &'static str> 
     if stored_key != key {
         return Err("entry was written for another key");
     }
-    if stored_digest != hex::encode(Sha256::digest(payload)) {
-        return Err("payload does not match its digest");
+    if !secret.verify(key, payload, stored_digest) {
+        return Err("payload does not authenticate under the cache key");
     }
     Ok(payload)
 }
@@ -159,25 +334,77 @@ fn parse_entry<'a>(data: &'a [u8], key: &str) -> Result<&'a [u8], &'static str> 
 mod tests {
     use super::*;
 
-    fn entry(key: &str, payload: &[u8]) -> Vec<u8> {
+    fn entry(key: &str, payload: &[u8], secret: &CacheKey) -> Vec<u8> {
         let mut data = MAGIC.to_vec();
-        data.extend_from_slice(
-            format!("{key}\n{}\n", hex::encode(Sha256::digest(payload))).as_bytes(),
-        );
+        data.extend_from_slice(format!("{key}\n{}\n", secret.tag(key, payload)).as_bytes());
         data.extend_from_slice(payload);
         data
     }
 
     #[test]
-    fn entries_are_checked_against_key_and_digest() {
+    fn entries_are_checked_against_key_and_their_hmac() {
+        let secret = CacheKey::new([7; 32]);
         let key = "a".repeat(64);
-        let data = entry(&key, b"compiled");
-        assert_eq!(parse_entry(&data, &key), Ok(&b"compiled"[..]));
-        assert!(parse_entry(&data, &"b".repeat(64)).is_err());
+        let data = entry(&key, b"compiled", &secret);
+        assert_eq!(parse_entry(&data, &key, &secret), Ok(&b"compiled"[..]));
+        assert!(parse_entry(&data, &"b".repeat(64), &secret).is_err());
         let mut tampered = data.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(parse_entry(&tampered, &key).is_err());
-        assert!(parse_entry(&data[..20], &key).is_err());
-        assert!(parse_entry(b"garbage", &key).is_err());
+        assert!(parse_entry(&tampered, &key, &secret).is_err());
+        assert!(parse_entry(&data[..20], &key, &secret).is_err());
+        assert!(parse_entry(b"garbage", &key, &secret).is_err());
+    }
+
+    #[test]
+    fn an_entry_forged_without_the_secret_is_refused() {
+        let key = "a".repeat(64);
+        // A plain digest (what an attacker who can write the cache could compute) is not a tag.
+        let mut forged = MAGIC.to_vec();
+        forged.extend_from_slice(
+            format!("{key}\n{}\n", hex::encode(Sha256::digest(b"evil"))).as_bytes(),
+        );
+        forged.extend_from_slice(b"evil");
+        let secret = CacheKey::new([7; 32]);
+        assert!(parse_entry(&forged, &key, &secret).is_err());
+        // Nor is an entry made under another secret.
+        let other = entry(&key, b"evil", &CacheKey::new([8; 32]));
+        assert!(parse_entry(&other, &key, &secret).is_err());
+    }
+
+    #[test]
+    fn the_key_file_is_created_private_reused_and_refused_inside_the_data_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        let path = root.path().join("state/lucid/cache.key");
+        let a = CacheKey::load_or_create(&path, &data).unwrap();
+        let b = CacheKey::load_or_create(&path, &data).unwrap();
+        assert_eq!(a.0, b.0, "the key is reused");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                CacheKey::load_or_create(&path, &data),
+                Err(CacheKeyError::Permissions { .. })
+            ));
+        }
+        let inside = data.join("cache.key");
+        assert!(matches!(
+            CacheKey::load_or_create(&inside, &data),
+            Err(CacheKeyError::InsideDataDir { .. })
+        ));
+        let bad = root.path().join("bad.key");
+        std::fs::write(&bad, "not hex").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert!(matches!(
+            CacheKey::load_or_create(&bad, &data),
+            Err(CacheKeyError::Malformed { .. })
+        ));
     }
 }

@@ -467,5 +467,6 @@ fn options(data: &Path, policies: PathBuf) -> lucid::app::ServeOptions {
         trusted_keys: None,
         max_plugin_bytes: 32 << 20,
         insecure_admin: false,
+        cache_key: Some(data.join("../cache.key")),
     }
 }

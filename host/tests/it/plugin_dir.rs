@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lucid::runtime::cache::{CacheOutcome, CompileCache};
+use lucid::runtime::cache::{CacheKey, CacheOutcome, CompileCache};
 use lucid::runtime::notary::{self, TrustedKeys};
 use lucid::runtime::plugin_dir::{
     Admission, EntryStatus, PluginEntry, PluginLoader, PluginSet, plugin_set_hash,
@@ -196,11 +196,18 @@ fn a_warm_compile_cache_is_used_and_a_bad_entry_is_discarded() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(plugin("token_budget")).unwrap();
     let sha = lucid::runtime::plugin::sha256_hex(&bytes);
-    let cache = CompileCache::new(dir.path(), &sandbox()).unwrap();
+    let secret = CacheKey::new([3; 32]);
+    let cache = CompileCache::new(dir.path(), &sandbox(), secret.clone()).unwrap();
     let (_, first) = cache.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
     assert_eq!(first, CacheOutcome::Miss);
-    // A new cache over the same dir (a restart) hits.
-    let restarted = CompileCache::new(dir.path(), &sandbox()).unwrap();
+    // The same entry under another secret (someone who can write the cache dir but does not
+    // hold the key) is not trusted.
+    let stranger = CompileCache::new(dir.path(), &sandbox(), CacheKey::new([4; 32])).unwrap();
+    let (_, foreign) = stranger.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
+    assert_eq!(foreign, CacheOutcome::Miss);
+    // A new cache over the same dir with the same secret (a restart) hits.
+    let _ = cache.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
+    let restarted = CompileCache::new(dir.path(), &sandbox(), secret).unwrap();
     let (component, second) = restarted.get_or_compile(&sandbox(), &sha, &bytes).unwrap();
     assert_eq!(second, CacheOutcome::Hit);
     // The cached component really works.
