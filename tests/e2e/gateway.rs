@@ -4,6 +4,7 @@
 use std::path::Path;
 
 mod hostile;
+mod load;
 
 use lucid_e2e::{Daemon, plugin, preset, serve_cmd};
 use serde_json::{Value, json};

@@ -285,7 +285,20 @@ pub async fn serve(
     let header_timeout = Duration::from_millis(gateway.config.gateway.header_timeout_ms);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // Connections open at once: as many as file descriptors allow, less a reserve for plugins,
+    // the store and logs. At the cap the gateway stops accepting (new connections wait in the
+    // kernel's backlog) instead of failing on descriptors it no longer has.
+    let cap = connection_cap();
+    tracing::debug!(connections = cap, "connection cap");
+    let connections = Arc::new(tokio::sync::Semaphore::new(cap));
     loop {
+        let slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -311,6 +324,7 @@ pub async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -342,6 +356,23 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// File descriptors kept for everything but client connections.
+const RESERVED_FDS: u64 = 512;
+
+/// The most client connections open at once: the soft limit of open files (raised to the hard
+/// limit first), less [`RESERVED_FDS`]; between 64 and 2^20.
+fn connection_cap() -> usize {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!("cannot read or raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    };
+    // An unlimited soft limit still gets a cap a semaphore can hold.
+    soft.saturating_sub(RESERVED_FDS).clamp(64, 1 << 20) as usize
 }
 
 /// How long cut-off exchanges get to audit what they have and be receipted.
