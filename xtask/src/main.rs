@@ -454,9 +454,8 @@ fn test(strict: bool) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);
     exec(cmd)?;
-    // The AR format and the receipt component's surface (the real component runs in the host's
-    // tests; receipt/it repeats that with a wasmtime build of its own and is left to
-    // `cargo test --manifest-path receipt/Cargo.toml`).
+    // The AR format and the receipt component's surface. The component's own tests in wasmtime
+    // (receipt/it) are a member of the root workspace and run with the host's tests below.
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -494,6 +493,10 @@ fn test(strict: bool) -> anyhow::Result<()> {
         cmd.env("LUCID_REQUIRE_ALL", "1");
     }
     cmd.args(["test", "--release", "--workspace"])
+        .env(
+            "LUCID_RECEIPT_WASM",
+            root().join("target/release/lucid_receipt.wasm"),
+        )
         .env("LUCID_TEST_PLUGINS", root().join("plugins"))
         .env(
             "LUCID_TEST_GUESTS",
