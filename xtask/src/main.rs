@@ -614,7 +614,7 @@ fn ensure_cargo_fuzz() -> anyhow::Result<()> {
     }
     eprintln!("xtask: cargo-fuzz is missing; installing it with cargo install");
     let mut cmd = cargo();
-    cmd.args(["install", "--locked", "cargo-fuzz@0.13"]);
+    cmd.args(["install", "--locked", "--version", "^0.13", "cargo-fuzz"]);
     exec(cmd).context("cannot install cargo-fuzz")
 }
 
