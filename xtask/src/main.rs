@@ -12,6 +12,10 @@ use clap::{Parser, Subcommand};
 /// Guests built into `plugins/`: (crate name, output file stem).
 const AUDITORS: &[&str] = &["pii", "injection", "token_budget"];
 const WASM_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32-unknown-unknown"];
+/// The fuzz targets of fuzz/ (cargo-fuzz); each has its seed corpus in fuzz/corpus/<target>.
+const FUZZ_TARGETS: &[&str] = &["sse", "ar", "config"];
+/// Seconds each fuzz target runs in `cargo xtask ci`.
+const CI_FUZZ_SECONDS: u64 = 20;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, run, test and benchmark Lucid")]
@@ -31,8 +35,19 @@ enum Cmd {
     },
     /// Native unit tests, guest builds and integration tests against the real components.
     Test,
-    /// `cargo fmt --check`, `cargo clippy -D warnings`, then the same as `test`.
+    /// `cargo fmt --check`, `cargo clippy -D warnings`, the same as `test`, then every fuzz
+    /// target for 20 s.
     Ci,
+    /// Run the fuzz targets (cargo-fuzz, installed when missing) for `--seconds` each; a failing
+    /// input fails the command and is kept in fuzz/artifacts/<target>/.
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Which target to run (all when absent).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(FUZZ_TARGETS))]
+        target: Option<String>,
+    },
     /// Benchmarks: `runtime` (auditor calls, hot reload), `receipt` (sign+commit and verify
     /// ARs/s), `cedar` (decision latency), `gateway` (Lucid vs the mock directly vs a plain
     /// proxy). Prints figures; never a pass/fail.
@@ -50,6 +65,7 @@ fn main() {
         Cmd::Run { args } => run(&args),
         Cmd::Test => test(false),
         Cmd::Ci => ci(),
+        Cmd::Fuzz { seconds, target } => fuzz(seconds, target.as_deref()),
         Cmd::Bench { which } => bench(which.as_deref()),
     };
     if let Err(e) = result {
@@ -438,9 +454,8 @@ fn test(strict: bool) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);
     exec(cmd)?;
-    // The AR format and the receipt component's surface (the real component runs in the host's
-    // tests; receipt/it repeats that with a wasmtime build of its own and is left to
-    // `cargo test --manifest-path receipt/Cargo.toml`).
+    // The AR format and the receipt component's surface. The component's own tests in wasmtime
+    // (receipt/it) are a member of the root workspace and run with the host's tests below.
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -478,6 +493,10 @@ fn test(strict: bool) -> anyhow::Result<()> {
         cmd.env("LUCID_REQUIRE_ALL", "1");
     }
     cmd.args(["test", "--release", "--workspace"])
+        .env(
+            "LUCID_RECEIPT_WASM",
+            root().join("target/release/lucid_receipt.wasm"),
+        )
         .env("LUCID_TEST_PLUGINS", root().join("plugins"))
         .env(
             "LUCID_TEST_GUESTS",
@@ -494,6 +513,7 @@ fn ci() -> anyhow::Result<()> {
         "guests/Cargo.toml",
         "tests/guests/Cargo.toml",
         "receipt/Cargo.toml",
+        "fuzz/Cargo.toml",
     ] {
         let mut cmd = cargo();
         cmd.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
@@ -539,7 +559,63 @@ fn ci() -> anyhow::Result<()> {
         "warnings",
     ]);
     exec(cmd)?;
-    test(true)
+    test(true)?;
+    fuzz(CI_FUZZ_SECONDS, None)
+}
+
+/// Build the fuzz targets once, then run each for `seconds`. Stable Rust is enough: no sanitizer
+/// (the targets are safe Rust; libFuzzer finds panics, failed assertions, timeouts and runaway
+/// memory), and 16 codegen units keep the instrumented build short. New inputs go to
+/// fuzz/target/corpus/<target>, so the seed corpus in fuzz/corpus stays as committed.
+fn fuzz(seconds: u64, which: Option<&str>) -> anyhow::Result<()> {
+    ensure_cargo_fuzz()?;
+    const BUILD: &[&str] = &["--sanitizer", "none", "--codegen-units", "16"];
+    let mut cmd = cargo();
+    cmd.args(["fuzz", "build"]).args(BUILD);
+    exec(cmd)?;
+    for target in FUZZ_TARGETS
+        .iter()
+        .filter(|t| which.is_none_or(|w| w == **t))
+    {
+        let work = format!("fuzz/target/corpus/{target}");
+        let seeds = format!("fuzz/corpus/{target}");
+        std::fs::create_dir_all(root().join(&work))
+            .with_context(|| format!("cannot create {work}"))?;
+        let mut cmd = cargo();
+        cmd.args(["fuzz", "run"])
+            .args(BUILD)
+            .args([*target, &work, &seeds])
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                // One input taking this long is a failure (a hang), as is a run past 2 GiB.
+                "-timeout=10",
+                "-rss_limit_mb=2048",
+                "-print_final_stats=1",
+            ]);
+        exec(cmd).with_context(|| {
+            format!(
+                "fuzz target '{target}' found a failing input: it is in fuzz/artifacts/{target}/; \
+                 replay it with `cargo fuzz run --sanitizer none --codegen-units 16 {target} FILE`"
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `cargo fuzz`, installed from crates.io when missing (it builds with the stable toolchain).
+fn ensure_cargo_fuzz() -> anyhow::Result<()> {
+    let present = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!("xtask: cargo-fuzz is missing; installing it with cargo install");
+    let mut cmd = cargo();
+    cmd.args(["install", "--locked", "--version", "^0.13", "cargo-fuzz"]);
+    exec(cmd).context("cannot install cargo-fuzz")
 }
 
 fn bench(which: Option<&str>) -> anyhow::Result<()> {

@@ -238,6 +238,22 @@ mod tests {
     }
 
     #[test]
+    fn the_mock_stream_assembles_into_its_completion() {
+        let mut assembly = crate::exchange::openai::Assembly::new();
+        for chunk in chunks(&req("echo: hello there, world"), "x", 1) {
+            assembly.push(&chunk).expect("a valid chunk");
+        }
+        let whole = assembly.completion();
+        assert_eq!(
+            whole["choices"][0]["message"]["content"],
+            "hello there, world"
+        );
+        assert_eq!(whole["choices"][0]["finish_reason"], "stop");
+        assert_eq!(whole["id"], "chatcmpl-x");
+        assert_eq!(whole["choices"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
     fn tools_make_a_tool_call_until_answered() {
         let mut r = req("weather in Paris?");
         r["tools"] = json!([{"type": "function", "function": {"name": "get_weather"}}]);

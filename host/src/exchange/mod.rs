@@ -16,10 +16,13 @@ mod held;
 mod lifecycle;
 pub mod metrics;
 pub mod mock;
-pub mod openai;
 pub mod receipt_core;
 mod stream;
 pub mod upstream;
+
+/// The OpenAI wire format: the crate `lucid-openai` (`host/openai/`), kept out of the host so the
+/// fuzz targets build it without wasmtime.
+pub use lucid_openai as openai;
 
 pub use flow::{Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run};
 pub use lifecycle::Lifecycle;

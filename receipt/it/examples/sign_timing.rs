@@ -2,7 +2,7 @@
 //! and of one `verify_single`. A quick loop, not a benchmark harness: compare the numbers of one
 //! run with each other.
 //!
-//! `cargo run --release --manifest-path receipt/Cargo.toml -p lucid-receipt-it --example sign_timing`
+//! `cargo run --release -p lucid-receipt-it --example sign_timing`
 
 use std::time::{Duration, Instant};
 

@@ -33,10 +33,14 @@ pub fn sample_core(i: u64) -> serde_json::Value {
     core
 }
 
-/// Where the built component is: `$LUCID_RECEIPT_WASM`, or `receipt/target/lucid_receipt.wasm`.
+/// Where the built component is: `$LUCID_RECEIPT_WASM`, or `target/release/lucid_receipt.wasm`
+/// (where `cargo xtask build` puts it, next to the `lucid` binary).
 pub fn artifact_path() -> PathBuf {
     std::env::var_os("LUCID_RECEIPT_WASM").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/lucid_receipt.wasm"),
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/release/lucid_receipt.wasm")
+        },
         PathBuf::from,
     )
 }

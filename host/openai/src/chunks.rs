@@ -317,19 +317,6 @@ mod tests {
     }
 
     #[test]
-    fn the_mock_stream_assembles_into_its_completion() {
-        let req = json!({"messages": [{"role": "user", "content": "echo: hello there, world"}]});
-        let whole = assemble(&crate::exchange::mock::chunks(&req, "x", 1));
-        assert_eq!(
-            whole["choices"][0]["message"]["content"],
-            "hello there, world"
-        );
-        assert_eq!(whole["choices"][0]["finish_reason"], "stop");
-        assert_eq!(whole["id"], "chatcmpl-x");
-        assert_eq!(whole["choices"].as_array().map(Vec::len), Some(1));
-    }
-
-    #[test]
     fn interleaved_choices_assemble_apart() {
         let chunks = [
             text(0, "card 4111 "),

@@ -57,7 +57,7 @@ pub struct Config {
     /// Per-org enforcement of auditor settings and the overrides of its workspaces and agents
     /// (`[orgs.<org>.enforcement.<auditor>]`, `[orgs.<org>.workspaces.<ws>.overrides.<auditor>]`).
     #[serde(default)]
-    pub orgs: std::collections::BTreeMap<String, lucid_policy::overrides::OrgSettings>,
+    pub orgs: std::collections::BTreeMap<String, lucid_overrides::OrgSettings>,
 }
 
 /// `[gateway]`.
