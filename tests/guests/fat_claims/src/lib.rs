@@ -9,7 +9,10 @@ impl Auditor for FatClaims {
     fn describe() -> Vocabulary {
         Vocabulary::new("fat_claims", "0.1.0", "a megabyte of claims per call")
             .phases([Phase::Request, Phase::Response])
-            .claim(ClaimSpec::new("blob", ClaimType::String, "a large string").phases([Phase::Request, Phase::Response]))
+            .claim(
+                ClaimSpec::new("blob", ClaimType::String, "a large string")
+                    .phases([Phase::Request, Phase::Response]),
+            )
     }
 
     fn observe(_input: &Input) -> Result<Vec<Claim>, Error> {
