@@ -638,15 +638,33 @@ fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
         "the in-flight request was not finished"
     );
     // Every acknowledged receipt is in the store.
-    let out = lucid_e2e::lucid()
-        .args(["chain", "verify", "--data-dir"])
-        .arg(_root.path().join("data"))
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = chain_verify(_root.path());
     assert_eq!(report["valid"], true);
     assert_eq!(report["length"], 1);
-    let _ = Path::new("unused");
+}
+
+/// `lucid chain verify` over the data dir of a stopped gateway rooted at `root`: its report.
+fn chain_verify(root: &Path) -> Value {
+    let out = lucid_e2e::lucid()
+        .args(["chain", "verify", "--data-dir"])
+        .arg(root.join("data"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `lucid chain export` over the data dir of a stopped gateway rooted at `root`: its ARs.
+fn chain_export(root: &Path) -> Vec<Value> {
+    let out = lucid_e2e::lucid()
+        .args(["chain", "export", "--data-dir"])
+        .arg(root.join("data"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -699,29 +717,15 @@ fn exchanges_cut_off_by_shutdown_are_receipted() {
         }
     }
     // Both exchanges were receipted, saying why they ended.
-    let out = lucid_e2e::lucid()
-        .args(["chain", "export", "--data-dir"])
-        .arg(_root.path().join("data"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let ars: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(ars.len(), 2, "{text}");
+    let ars = chain_export(_root.path());
+    assert_eq!(ars.len(), 2, "{ars:?}");
     for ar in &ars {
         assert_eq!(
             ar["upstream_error"], "the gateway shut down before the upstream finished",
             "{ar}"
         );
     }
-    let out = lucid_e2e::lucid()
-        .args(["chain", "verify", "--data-dir"])
-        .arg(_root.path().join("data"))
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = chain_verify(_root.path());
     assert_eq!(report["valid"], true, "{report}");
 }
 

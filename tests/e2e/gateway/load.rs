@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Gw, start_with};
 
@@ -150,12 +150,7 @@ fn a_burst_of_2000_connections_is_receipted_or_refused_with_retry_after() {
     // Every receipted exchange is in one valid chain.
     let Gw { daemon, _root, .. } = gw;
     assert!(daemon.terminate().success());
-    let out = lucid_e2e::lucid()
-        .args(["chain", "verify", "--data-dir"])
-        .arg(_root.path().join("data"))
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = super::chain_verify(_root.path());
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["length"], receipted.len() + 1, "{report}");
 }
