@@ -382,7 +382,51 @@ async fn put_overrides(
         workspace,
         agent,
     };
-    // One change at a time: checked, receipted in the chain, and only then applied.
+    // One change at a time: checked, receipted in the chain, and only then applied — on a
+    // tracked task of its own, so that a client that goes away (or a shutdown) cannot leave a
+    // receipted change unapplied.
+    let task = gateway.clone();
+    let (scope, effective, core, issued) = gateway
+        .exchange
+        .lifecycle
+        .spawn(async move { change_overrides(&task, scope, overrides).await })
+        .await
+        .map_err(|e| ApiError::internal(format!("the change failed: {e}")))??;
+    tracing::info!(
+        org = %scope.org,
+        workspace = %scope.workspace,
+        agent = %scope.agent,
+        ar_hash = %issued.ar_hash,
+        "overrides changed"
+    );
+    let mut response = Json(json!({
+        "scope": scope,
+        "effective": effective,
+        "settings_hash": core["settings_hash"],
+        "ar_hash": issued.ar_hash,
+        "chain_depth": issued.chain_depth,
+    }))
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&issued.ar_hash) {
+        response.headers_mut().insert("x-lucid-ar-hash", v);
+    }
+    Ok(response)
+}
+
+/// Check, receipt, then apply one change of a scope's overrides (serialized).
+async fn change_overrides(
+    gateway: &Gateway,
+    scope: lucid_contract::Scope,
+    overrides: lucid_policy::overrides::Settings,
+) -> Result<
+    (
+        lucid_contract::Scope,
+        Value,
+        Value,
+        crate::evidence::service::Issued,
+    ),
+    ApiError,
+> {
     let _serial = gateway.admin_changes.lock().await;
     let view = gateway.exchange.auditing.view();
     let submitted = serde_json::to_value(&overrides).unwrap_or(Value::Null);
@@ -423,23 +467,5 @@ async fn put_overrides(
         .await
         .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
     gateway.exchange.overrides.commit(change);
-    tracing::info!(
-        org = %scope.org,
-        workspace = %scope.workspace,
-        agent = %scope.agent,
-        ar_hash = %issued.ar_hash,
-        "overrides changed"
-    );
-    let mut response = Json(json!({
-        "scope": scope,
-        "effective": effective,
-        "settings_hash": core["settings_hash"],
-        "ar_hash": issued.ar_hash,
-        "chain_depth": issued.chain_depth,
-    }))
-    .into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&issued.ar_hash) {
-        response.headers_mut().insert("x-lucid-ar-hash", v);
-    }
-    Ok(response)
+    Ok((scope, effective, core, issued))
 }

@@ -118,14 +118,23 @@ impl CacheKey {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io(e)),
         }
+        // The file itself, not what a symlink points to; its mode checked on the open file.
+        let mut open = std::fs::OpenOptions::new();
+        open.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            open.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = open.open(&key_path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&key_path)
-                .map_err(io)?
-                .permissions()
-                .mode()
-                & 0o777;
+            let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(CacheKeyError::Permissions {
                     path: key_path,
@@ -134,12 +143,10 @@ impl CacheKey {
             }
         }
         let mut text = String::new();
-        std::fs::File::open(&key_path)
-            .and_then(|f| {
-                use std::io::Read;
-                f.take(128).read_to_string(&mut text)
-            })
-            .map_err(io)?;
+        {
+            use std::io::Read;
+            file.take(128).read_to_string(&mut text).map_err(io)?;
+        }
         hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| CacheKeyError::Malformed {
             path: key_path.clone(),
         })?;
@@ -271,7 +278,15 @@ impl CompileCache {
     }
 
     fn load(&self, sandbox: &Sandbox, key: &str, path: &Path) -> Option<Component> {
-        let data = std::fs::read(path).ok()?;
+        let data = match read_entry(path) {
+            Ok(Some(data)) => data,
+            Ok(None) => return None,
+            Err(reason) => {
+                tracing::warn!(path = %path.display(), "discarding compile cache entry: {reason}");
+                let _ = std::fs::remove_file(path);
+                return None;
+            }
+        };
         let payload = match parse_entry(&data, key, &self.secret) {
             Ok(payload) => payload,
             Err(reason) => {
@@ -297,16 +312,51 @@ impl CompileCache {
 
     fn store(&self, key: &str, path: &Path, payload: &[u8]) -> std::io::Result<()> {
         let digest = self.secret.tag(key, payload);
-        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(MAGIC)?;
-            file.write_all(format!("{key}\n{digest}\n").as_bytes())?;
-            file.write_all(payload)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)
+        // A new file of a random name (never an existing one, never through a symlink someone
+        // planted), renamed over the entry once complete.
+        let mut file = tempfile::Builder::new()
+            .prefix(".entry")
+            .tempfile_in(&self.dir)?;
+        file.write_all(MAGIC)?;
+        file.write_all(format!("{key}\n{digest}\n").as_bytes())?;
+        file.write_all(payload)?;
+        file.as_file().sync_all()?;
+        file.persist(path).map_err(|e| e.error)?;
+        Ok(())
     }
+}
+
+/// Largest cache entry read back (compiled code of the largest plugin, with room to spare).
+const MAX_ENTRY_BYTES: u64 = 1 << 30;
+
+/// The bytes of an entry: `None` when there is none; an error for anything but a regular file
+/// of a sane size (a symlink, a FIFO, a device are not followed or read).
+fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open it: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_ENTRY_BYTES {
+        return Err(format!("larger than {MAX_ENTRY_BYTES} bytes"));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_ENTRY_BYTES)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(data))
 }
 
 /// Check an entry's header against `key` and its payload's HMAC; return the payload.
@@ -355,6 +405,24 @@ mod tests {
         assert!(parse_entry(b"garbage", &key, &secret).is_err());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn entries_that_are_not_regular_files_are_not_followed_or_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"data").unwrap();
+        let link = dir.path().join("link.cwasm");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(read_entry(&link).is_err(), "a symlink is not followed");
+        let fifo = dir.path().join("fifo.cwasm");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(read_entry(&fifo).is_err(), "a FIFO is not read (no hang)");
+        assert_eq!(read_entry(&dir.path().join("none")), Ok(None));
+        assert_eq!(read_entry(&target), Ok(Some(b"data".to_vec())));
+    }
+
     #[test]
     fn an_entry_forged_without_the_secret_is_refused() {
         let key = "a".repeat(64);
@@ -395,6 +463,15 @@ mod tests {
             CacheKey::load_or_create(&inside, &data),
             Err(CacheKeyError::InsideDataDir { .. })
         ));
+        #[cfg(unix)]
+        {
+            // A key that is a symlink (say, into the data dir) is not followed.
+            let inside = data.join("planted.key");
+            std::fs::write(&inside, hex::encode([9u8; 32])).unwrap();
+            let link = root.path().join("link.key");
+            std::os::unix::fs::symlink(&inside, &link).unwrap();
+            assert!(CacheKey::load_or_create(&link, &data).is_err());
+        }
         let bad = root.path().join("bad.key");
         std::fs::write(&bad, "not hex").unwrap();
         #[cfg(unix)]

@@ -80,14 +80,9 @@ pub fn check_claim(
         wit::ClaimValue::StringList(v) => ClaimValue::StringList(v),
         wit::ClaimValue::Count(v) => ClaimValue::Count(v),
         wit::ClaimValue::DurationMs(v) => ClaimValue::DurationMs(v),
-        wit::ClaimValue::Object(text) => match serde_json::from_str(&text) {
+        wit::ClaimValue::Object(text) => match parse_bounded(&text) {
             Ok(v) => ClaimValue::Object(v),
-            Err(e) => {
-                return Err(ClaimError::BadObject {
-                    name,
-                    reason: e.to_string(),
-                });
-            }
+            Err(reason) => return Err(ClaimError::BadObject { name, reason }),
         },
     };
     if value.claim_type() != declared_type {
@@ -108,14 +103,9 @@ pub fn check_claim(
     }
     let metadata = match raw.metadata {
         None => None,
-        Some(text) => match serde_json::from_str(&text) {
+        Some(text) => match parse_bounded(&text) {
             Ok(v) => Some(v),
-            Err(e) => {
-                return Err(ClaimError::BadMetadata {
-                    name,
-                    reason: e.to_string(),
-                });
-            }
+            Err(reason) => return Err(ClaimError::BadMetadata { name, reason }),
         },
     };
     let claim = Claim {
@@ -128,9 +118,53 @@ pub fn check_claim(
     Ok(claim)
 }
 
+/// Deepest nesting of a guest's JSON value: it sits some levels down in the receipt core, whose
+/// every reader (the signer, verifiers, `serde_json` by default) stops at 128 levels.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Parse a guest's JSON text, refusing values nested deeper than [`MAX_JSON_DEPTH`].
+fn parse_bounded(text: &str) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut stack = vec![(&value, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > MAX_JSON_DEPTH {
+            return Err(format!("nested deeper than {MAX_JSON_DEPTH} levels"));
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_nested_past_the_limit_is_refused() {
+        let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let ok = check_claim(
+            raw("obj", wit::ClaimValue::Object(nest(MAX_JSON_DEPTH))),
+            Phase::Request,
+            declared,
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let deep = check_claim(
+            raw("obj", wit::ClaimValue::Object(nest(MAX_JSON_DEPTH + 1))),
+            Phase::Request,
+            declared,
+        )
+        .unwrap_err();
+        assert!(deep.to_string().contains("deeper than 64"), "{deep}");
+        let mut meta = raw("risk", wit::ClaimValue::ScoreNormalized(0.5));
+        meta.metadata = Some(format!("{{\"a\": {}}}", nest(100)));
+        let deep = check_claim(meta, Phase::Request, declared).unwrap_err();
+        assert!(deep.to_string().contains("deeper than 64"), "{deep}");
+    }
 
     fn raw(name: &str, value: wit::ClaimValue) -> wit::Claim {
         wit::Claim {

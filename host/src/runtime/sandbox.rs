@@ -72,6 +72,9 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// Longest error message a guest failure keeps (messages are copied into receipts).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 4096;
+
 /// A failed guest call, with what the guest printed (its panic message, typically).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind}: {message}")]
@@ -81,11 +84,19 @@ pub struct GuestError {
 }
 
 impl GuestError {
+    /// An error; a message over [`MAX_ERROR_MESSAGE_BYTES`] (say, a guest's own error text) is
+    /// cut there, since it is copied into receipts.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        GuestError {
-            kind,
-            message: message.into(),
+        let mut message = message.into();
+        if message.len() > MAX_ERROR_MESSAGE_BYTES {
+            let mut end = MAX_ERROR_MESSAGE_BYTES;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("… (cut)");
         }
+        GuestError { kind, message }
     }
 }
 
