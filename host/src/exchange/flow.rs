@@ -163,10 +163,25 @@ pub(super) struct Exchange {
     /// Set when the exchange's evidence was too large for a receipt (its size in bytes): the
     /// receipt then binds the claims by hash only, and the exchange is denied.
     oversized: Option<usize>,
+    /// Held until the exchange is completely done, a forwarded stream's audit and receipt
+    /// included (the gateway's admission slot), then dropped.
+    _hold: Option<Box<dyn Send + Sync>>,
 }
 
 /// Run one exchange for `scope` to its outcome.
 pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatRequest) -> Outcome {
+    run_holding(service, scope, request, Box::new(())).await
+}
+
+/// Like [`run`], holding `hold` (say, an admission slot) until the exchange is completely done:
+/// when its outcome is made, or for a forwarded stream when its audit and receipt are — not when
+/// a client gets round to reading the end of it.
+pub async fn run_holding(
+    service: Arc<ExchangeService>,
+    scope: Scope,
+    request: ChatRequest,
+    hold: Box<dyn Send + Sync>,
+) -> Outcome {
     let request_id = receipt_core::new_id("req");
     let span = tracing::info_span!("chat", request_id = %request_id);
     let _enter = span.enter();
@@ -192,6 +207,7 @@ pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatReque
         extra: Map::new(),
         upstream_time: Duration::ZERO,
         oversized: None,
+        _hold: Some(hold),
     };
     drop(_enter);
     ex.attach_artifact();

@@ -24,6 +24,8 @@ pub mod upstream;
 /// fuzz targets build it without wasmtime.
 pub use lucid_openai as openai;
 
-pub use flow::{Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run};
+pub use flow::{
+    Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run, run_holding,
+};
 pub use lifecycle::Lifecycle;
 pub use upstream::{ChunkStream, Upstream, UpstreamError};

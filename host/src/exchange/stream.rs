@@ -4,7 +4,9 @@
 //! `incremental_chars` of new text, see [`held`](super::held)), and cuts the stream when one
 //! denies. Every mode ends with one audit of the whole answer (unless cut); the AR always follows.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -20,6 +22,10 @@ use crate::runtime::claim::Phase;
 
 /// Events queued towards a slow client before the exchange waits for it.
 const EVENT_QUEUE: usize = 64;
+
+/// How long the exchange waits for a client that stopped reading its stream before it treats
+/// the client as gone (and goes on to its audit and receipt without it).
+const CLIENT_STALL: Duration = Duration::from_secs(30);
 
 pub(super) async fn run(mut ex: Exchange, mode: StreamMode) -> Outcome {
     let service = ex.service.clone();
@@ -98,15 +104,25 @@ async fn forward(
     let mut upstream_error = None;
     let mut cut = false;
     // A client that went away does not stop the audit: the exchange still gets its receipt. A
-    // client that stopped reading holds the exchange back, until the gateway cuts it off.
+    // client that stops reading for `CLIENT_STALL` is treated as gone (nothing more is sent to
+    // it), as it is once the gateway cuts exchanges off.
     let service = ex.service.clone();
+    let gone = Arc::new(AtomicBool::new(false));
     let send = |event: StreamEvent| {
         let tx = tx.clone();
         let service = service.clone();
+        let gone = gone.clone();
         async move {
+            if gone.load(Ordering::Relaxed) {
+                return;
+            }
             tokio::select! {
-                _ = tx.send(event) => {}
-                () = service.lifecycle.cancelled() => {}
+                sent = tokio::time::timeout(CLIENT_STALL, tx.send(event)) => {
+                    if !matches!(sent, Ok(Ok(()))) {
+                        gone.store(true, Ordering::Relaxed);
+                    }
+                }
+                () = service.lifecycle.cancelled() => gone.store(true, Ordering::Relaxed),
             }
         }
     };

@@ -11,7 +11,6 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ApiError, Gateway};
 use crate::exchange::openai::{self, SSE_DONE};
@@ -32,21 +31,20 @@ pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes)
     };
     // The exchange runs on a task of its own: a client that disconnects drops this handler,
     // not the exchange, so a model call that happened still gets its receipt. The permit is
-    // held until the exchange is done, and for a forwarded stream until its body ends.
+    // held until the exchange is done (for a forwarded stream: audited and receipted), not
+    // until a client gets round to reading its answer.
     let service = gateway.exchange.clone();
     let exchange = gateway.exchange.lifecycle.spawn(async move {
-        let outcome = crate::exchange::run(service, scope, request).await;
-        (outcome, permit)
+        crate::exchange::run_holding(service, scope, request, Box::new(permit)).await
     });
     match exchange.await {
-        Ok((outcome, permit)) => render(outcome, permit),
+        Ok(outcome) => render(outcome),
         Err(e) => ApiError::internal(format!("the exchange failed: {e}")).into_response(),
     }
 }
 
-/// The HTTP answer of an exchange's outcome. `permit` (its admission slot) is released when the
-/// answer is built, or for a forwarded stream when its body ends.
-pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
+/// The HTTP answer of an exchange's outcome.
+pub fn render(outcome: Outcome) -> Response {
     match outcome {
         Outcome::Completed {
             head,
@@ -75,10 +73,7 @@ pub fn render(outcome: Outcome, permit: OwnedSemaphorePermit) -> Response {
             out
         }
         Outcome::Forwarded { head, events } => {
-            let stream = tokio_stream_from(events).map(move |event| {
-                let _held = &permit;
-                Ok::<_, Infallible>(sse(event))
-            });
+            let stream = tokio_stream_from(events).map(|event| Ok::<_, Infallible>(sse(event)));
             let mut out = sse_response(Body::from_stream(stream));
             base_headers(out.headers_mut(), &head);
             out
