@@ -1,15 +1,33 @@
 //! `lucid serve`: the plugin listing at start and after every change of the directory.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use lucid_e2e::{Daemon, guest, permissive_policies, plugin, serve_cmd};
+
+/// A plugin directory `root/plugins` holding these shipped auditors.
+fn plugins_with(root: &Path, names: &[&str]) -> PathBuf {
+    let dir = root.join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    for name in names {
+        std::fs::copy(plugin(name), dir.join(format!("{name}.wasm"))).unwrap();
+    }
+    dir
+}
+
+/// Run a `lucid serve` that must refuse to start: its stderr, which must not be a panic.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
 
 #[test]
 fn serve_lists_plugins_and_picks_up_changes_without_a_restart() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    for name in ["pii", "injection", "token_budget"] {
-        std::fs::copy(plugin(name), dir.join(format!("{name}.wasm"))).unwrap();
-    }
+    let dir = plugins_with(root.path(), &["pii", "injection", "token_budget"]);
     std::fs::write(dir.join("junk.wasm"), b"junk").unwrap();
     let data = root.path().join("data");
     let policies = permissive_policies();
@@ -42,9 +60,7 @@ fn serve_lists_plugins_and_picks_up_changes_without_a_restart() {
 #[test]
 fn a_warm_restart_does_not_recompile() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let dir = plugins_with(root.path(), &["pii"]);
     let data = root.path().join("data");
     let entries = || {
         let mut v: Vec<_> = std::fs::read_dir(data.join("cache"))
@@ -84,27 +100,21 @@ fn a_warm_restart_does_not_recompile() {
 #[test]
 fn a_cache_key_inside_the_data_dir_stops_the_start() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let dir = plugins_with(root.path(), &["pii"]);
     let data = root.path().join("data");
     let policies = permissive_policies();
-    let out = serve_cmd(&dir, &data, policies.path())
-        .arg("--cache-key")
-        .arg(data.join("cache.key"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        serve_cmd(&dir, &data, policies.path())
+            .arg("--cache-key")
+            .arg(data.join("cache.key")),
+    );
     assert!(stderr.contains("inside the data dir"), "{stderr}");
 }
 
 #[test]
 fn a_config_error_stops_the_start_and_names_the_field() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(plugin("token_budget"), dir.join("token_budget.wasm")).unwrap();
+    let dir = plugins_with(root.path(), &["token_budget"]);
     let config = root.path().join("lucid.toml");
     std::fs::write(
         &config,
@@ -112,48 +122,38 @@ fn a_config_error_stops_the_start_and_names_the_field() {
     )
     .unwrap();
     let policies = permissive_policies();
-    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        serve_cmd(&dir, &root.path().join("data"), policies.path())
+            .arg("--config")
+            .arg(&config),
+    );
     assert!(
         stderr.contains("auditors.token_budget.settings.max_tokens"),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn a_config_section_for_no_loaded_auditor_stops_the_start() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let dir = plugins_with(root.path(), &["pii"]);
     let config = root.path().join("lucid.toml");
     // `pi` instead of `pii`: without the check, pii would silently run with its defaults.
     std::fs::write(&config, "[auditors.pi]\nfail_open = false\n").unwrap();
     let policies = permissive_policies();
-    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        serve_cmd(&dir, &root.path().join("data"), policies.path())
+            .arg("--config")
+            .arg(&config),
+    );
     assert!(stderr.contains("[auditors.pi]"), "{stderr}");
     assert!(stderr.contains("loaded: pii"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn api_keys_without_an_admin_token_stop_the_start_unless_insecure_admin() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("plugins");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(plugin("pii"), dir.join("pii.wasm")).unwrap();
+    let dir = plugins_with(root.path(), &["pii"]);
     let config = root.path().join("lucid.toml");
     let digest = "a".repeat(64);
     std::fs::write(
@@ -164,13 +164,11 @@ fn api_keys_without_an_admin_token_stop_the_start_unless_insecure_admin() {
     )
     .unwrap();
     let policies = permissive_policies();
-    let out = serve_cmd(&dir, &root.path().join("data"), policies.path())
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        serve_cmd(&dir, &root.path().join("data"), policies.path())
+            .arg("--config")
+            .arg(&config),
+    );
     assert!(stderr.contains("admin_token_sha256"), "{stderr}");
     assert!(stderr.contains("--insecure-admin"), "{stderr}");
     // The explicit flag accepts it.
