@@ -538,32 +538,35 @@ fn overrides_respect_the_org_enforcement() {
     let config =
         "[orgs.acme.enforcement.injection]\nthreshold = { mode = \"floor\", value = 0.7 }\n";
     let gw = start_with(Some(config), &[]);
-    let bad = gw
-        .agent
-        .put(format!("{}/v1/scopes/acme/research/bot/overrides", gw.base))
-        .header("content-type", "application/json")
-        .send(json!({"injection": {"threshold": 0.5}}).to_string())
-        .unwrap();
-    assert_eq!(bad.status().as_u16(), 422);
-    let mut bad = bad;
-    let body: Value = serde_json::from_str(&bad.body_mut().read_to_string().unwrap()).unwrap();
+    // PUT the bot's injection threshold.
+    let put = |threshold: f64| {
+        let mut resp = gw
+            .agent
+            .put(format!("{}/v1/scopes/acme/research/bot/overrides", gw.base))
+            .header("content-type", "application/json")
+            .send(json!({"injection": {"threshold": threshold}}).to_string())
+            .unwrap();
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    };
+    let bad = put(0.5);
+    assert_eq!(bad.status, 422);
+    let body = bad.json();
     assert_eq!(
         body["error"]["message"],
         "Field 'threshold' has floor enforcement (0.7). Override value 0.5 is below the floor."
     );
-    let mut good = gw
-        .agent
-        .put(format!("{}/v1/scopes/acme/research/bot/overrides", gw.base))
-        .header("content-type", "application/json")
-        .send(json!({"injection": {"threshold": 0.9}}).to_string())
-        .unwrap();
-    assert_eq!(good.status().as_u16(), 200);
-    let body: Value = serde_json::from_str(&good.body_mut().read_to_string().unwrap()).unwrap();
+    let good = put(0.9);
+    assert_eq!(good.status, 200);
+    let body = good.json();
     assert_eq!(body["effective"]["injection"]["threshold"], 0.9);
 
     // The change is an AR of the chain, receipted before it took effect.
     let ar_hash = body["ar_hash"].as_str().expect("the change's ar_hash");
-    assert_eq!(good.headers()["x-lucid-ar-hash"], ar_hash);
+    assert_eq!(good.header("x-lucid-ar-hash"), ar_hash);
     let record = gw.get(&format!("/v1/evidence/{ar_hash}"), &[]).json();
     assert_eq!(record["valid"], true, "{record}");
     let ar = &record["ar"];
@@ -596,13 +599,7 @@ fn overrides_respect_the_org_enforcement() {
     );
     // A refused change leaves no record.
     let depth = reply.header("x-lucid-chain-depth").parse::<u64>().unwrap();
-    let refused = gw
-        .agent
-        .put(format!("{}/v1/scopes/acme/research/bot/overrides", gw.base))
-        .header("content-type", "application/json")
-        .send(json!({"injection": {"threshold": 0.1}}).to_string())
-        .unwrap();
-    assert_eq!(refused.status().as_u16(), 422);
+    assert_eq!(put(0.1).status, 422);
     let next = gw.chat("hello");
     assert_eq!(
         next.header("x-lucid-chain-depth").parse::<u64>().unwrap(),
