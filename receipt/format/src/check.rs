@@ -119,6 +119,11 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
         }
     }
     hex_field(measurements, &at.field("plugin_set_hash"), 64)?;
+    for optional in ["config_hash", "host_sha256", "settings_hash"] {
+        if measurements.contains_key(optional) {
+            hex_field(measurements, &at.field(optional), 64)?;
+        }
+    }
 
     for (key, value) in ar {
         if let Some(path) = unsafe_integer(value, &ROOT.field(key)) {

@@ -62,4 +62,6 @@ pub enum VerifyError {
     PublicKey,
     #[error("signature does not verify against signer.public_key")]
     Signature,
+    #[error("binding_hash {claimed} does not match the ar's binding ({computed})")]
+    BindingHash { claimed: String, computed: String },
 }

@@ -21,7 +21,7 @@
 //! | `claims_hash` | SHA-256 of the JCS bytes of the array of every claim of every phase, in order (computed by the signer when the core leaves it out) |
 //! | `decision` | `"allow"` or `"deny"`; `"allow"` only if every phase allows |
 //! | `policy_hash` | hash of the policy set |
-//! | `measurements` | `{auditors: {id: sha256}, plugin_set_hash}` |
+//! | `measurements` | `{auditors: {id: sha256}, plugin_set_hash, config_hash?, host_sha256?, settings_hash?}` |
 //!
 //! The signer adds ([`RESERVED_FIELDS`]; a core holding any of them is refused):
 //!
@@ -30,6 +30,7 @@
 //! | `chain_depth` | 0 for the first AR of a chain, previous + 1 after |
 //! | `ar_references` | `[]` at depth 0, else `[ar_hash of the previous AR]` |
 //! | `signer` | `{public_key, receipt_sha256}`: the Ed25519 key and the SHA-256 of the signer component the host says it loaded |
+//! | `binding_hash` | SHA-256 of the JCS bytes of the attestation binding of the AR (see [`binding_of`]): what a hardware report's `report_data` vouches for |
 //! | `splice` | only on the first AR of a new key continuing a previous key's chain: `{previous_public_key, previous_ar_hash}` |
 //! | `ar_hash` | SHA-256 of the RFC 8785 (JCS) bytes of the AR without `ar_hash` and `signature` |
 //! | `signature` | Ed25519 (RFC 8032) signature over those same bytes |
@@ -39,12 +40,14 @@
 //! produces the same bytes. Fields not listed here are allowed, covered by `ar_hash`, and
 //! ignored by verifiers.
 
+mod binding;
 mod canonical;
 mod check;
 mod error;
 mod sign;
 mod verify;
 
+pub use binding::{binding_hash, binding_of};
 pub use canonical::{ar_hash, canonical_bytes, claims_hash, sha256_hex, signing_bytes};
 pub use error::{FormatError, SignError, VerifyError};
 pub use sign::{ChainSigner, Tip};
@@ -62,8 +65,9 @@ pub const VERSION: &str = "lucid-ar/1";
 pub const MAX_CORE_BYTES: usize = 4 << 20;
 
 /// Fields only the signer sets. A core containing any of them is refused.
-pub const RESERVED_FIELDS: [&str; 6] = [
+pub const RESERVED_FIELDS: [&str; 7] = [
     "ar_hash",
+    "binding_hash",
     "signature",
     "chain_depth",
     "ar_references",

@@ -4,6 +4,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroize;
 
+use crate::binding::{binding_from, binding_hash};
 use crate::canonical::{sha256_hex, signing_bytes};
 use crate::check::{check_core, is_lower_hex};
 use crate::{
@@ -141,6 +142,9 @@ impl ChainSigner {
             "signer".into(),
             json!({"public_key": self.public_key, "receipt_sha256": self.receipt_sha256}),
         );
+        if let Some(binding) = binding_from(&ar, &self.public_key, &self.receipt_sha256) {
+            ar.insert("binding_hash".into(), Value::String(binding_hash(&binding)));
+        }
         if let Some(splice) = &self.splice {
             ar.insert("splice".into(), splice.clone());
         }

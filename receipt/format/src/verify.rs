@@ -6,6 +6,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::binding::binding_of;
 use crate::canonical::{sha256_hex, signing_bytes};
 use crate::check::{check_chain_fields, check_core, hex_top_field};
 use crate::{FormatError, VerifyError};
@@ -21,6 +22,8 @@ pub struct VerifiedAr {
     pub public_key: String,
     /// `splice.previous_public_key`, when the AR carries a splice.
     pub splice_previous_public_key: Option<String>,
+    /// `binding_hash`, checked against the AR's own fields; `None` for an AR without one.
+    pub binding_hash: Option<String>,
 }
 
 /// The result of verifying a chain. `valid` is true exactly when `errors` is empty.
@@ -99,6 +102,24 @@ pub fn verify_single(ar: &Value) -> Result<VerifiedAr, VerifyError> {
     hex::decode_to_slice(signature, &mut sig).map_err(|_| VerifyError::Signature)?;
     key.verify_strict(&bytes, &Signature::from_bytes(&sig))
         .map_err(|_| VerifyError::Signature)?;
+    // The binding is recomputed from the AR alone; ARs signed before bindings existed have none.
+    let binding_hash = match object.get("binding_hash") {
+        None => None,
+        Some(claimed) => {
+            let computed = binding_of(object)
+                .map(|b| crate::binding::binding_hash(&b))
+                .unwrap_or_default();
+            match claimed.as_str() {
+                Some(claimed) if claimed == computed => Some(computed),
+                _ => {
+                    return Err(VerifyError::BindingHash {
+                        claimed: claimed.as_str().unwrap_or("(not a string)").to_owned(),
+                        computed,
+                    });
+                }
+            }
+        }
+    };
 
     Ok(VerifiedAr {
         ar_hash: computed,
@@ -106,6 +127,7 @@ pub fn verify_single(ar: &Value) -> Result<VerifiedAr, VerifyError> {
         previous_ar_hash: chain.previous.map(str::to_owned),
         public_key: chain.public_key.to_owned(),
         splice_previous_public_key: chain.splice.map(|s| s.previous_public_key.to_owned()),
+        binding_hash,
     })
 }
 

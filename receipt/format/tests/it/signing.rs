@@ -322,3 +322,49 @@ fn resume_refuses_an_ar_of_its_own_key() {
     let mut same_key = signer(1);
     assert_eq!(same_key.resume(&last), Err(SignError::PreviousSameKey));
 }
+
+#[test]
+fn every_ar_carries_the_binding_hash_of_its_own_fields() {
+    let mut s = signer(1);
+    let mut c = core(0);
+    c["measurements"]["config_hash"] = json!("c".repeat(64));
+    c["measurements"]["host_sha256"] = json!("d".repeat(64));
+    let ar = sign(&mut s, &c).unwrap();
+    let binding = lucid_ar::binding_of(ar.as_object().unwrap()).unwrap();
+    assert_eq!(binding["receipt_public_key"], s.public_key());
+    assert_eq!(binding["receipt_sha256"], RECEIPT_SHA256);
+    assert_eq!(binding["auditors"], c["measurements"]["auditors"]);
+    assert_eq!(binding["policy_hash"], c["policy_hash"]);
+    assert_eq!(binding["config_hash"], "c".repeat(64));
+    assert_eq!(binding["host_sha256"], "d".repeat(64));
+    let hash = sha256_hex(&canonical_bytes(&binding));
+    assert_eq!(ar["binding_hash"], hash);
+    assert_eq!(verify_single(&ar).unwrap().binding_hash, Some(hash));
+
+    // A binding_hash that does not match the AR's fields fails, even correctly signed.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let mut forged = ar.clone();
+    forged["binding_hash"] = json!("0".repeat(64));
+    forged["signer"]["public_key"] = json!(hex::encode(key.verifying_key().to_bytes()));
+    let object = forged.as_object_mut().unwrap();
+    let bytes = lucid_ar::signing_bytes(object);
+    use ed25519_dalek::Signer as _;
+    object.insert("ar_hash".into(), json!(sha256_hex(&bytes)));
+    object.insert(
+        "signature".into(),
+        json!(hex::encode(key.sign(&bytes).to_bytes())),
+    );
+    assert!(
+        matches!(verify_single(&forged), Err(VerifyError::BindingHash { .. })),
+        "{:?}",
+        verify_single(&forged)
+    );
+
+    // A measurement that is not a hash is refused.
+    let mut bad = core(1);
+    bad["measurements"]["config_hash"] = json!("nope");
+    assert!(matches!(
+        sign(&mut s, &bad),
+        Err(SignError::Core(FormatError::Invalid { .. }))
+    ));
+}
