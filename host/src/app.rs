@@ -256,7 +256,13 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         bundle.map(|b| b.enforcement).unwrap_or_default(),
     );
     let runner = PhaseRunner::new(sandbox.clone());
-    let auditing = Auditing::new(host.clone(), config.clone(), config_hash, runner);
+    let auditing = Auditing::new(
+        host.clone(),
+        config.clone(),
+        config_hash,
+        Some(policy.current().hash.clone()),
+        runner,
+    );
     if let Err(errors) = overrides.check(&auditing.view()) {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         return Err(AppError::Overrides(lines.join(" ")));
@@ -278,7 +284,8 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         // The schema follows the plugins: re-validate the policies against the new set first,
         // so that no exchange ever runs the new set under a policy not validated for it.
         watched.exchange.policy.reload(set);
-        let view = watched.exchange.auditing.install(set.clone());
+        let policy_hash = watched.exchange.policy.current().hash.clone();
+        let view = watched.exchange.auditing.install(set.clone(), &policy_hash);
         watched.exchange.metrics.plugin_reloads.inc();
         for (id, run_config) in view.run_configs.iter() {
             if let Err(e) = run_config {
@@ -291,7 +298,12 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         path: options.plugins.clone(),
         message: e.to_string(),
     })?;
-    let policy_watch = watch_policies(&policies_dir, host, policy)?;
+    let policy_watch = watch_policies(
+        &policies_dir,
+        host,
+        policy,
+        gateway.exchange.auditing.clone(),
+    )?;
 
     Ok(App {
         gateway,
@@ -380,6 +392,7 @@ fn watch_policies(
     dir: &Path,
     host: Arc<PluginHost>,
     policy: Arc<PolicyRuntime>,
+    auditing: Arc<Auditing>,
 ) -> Result<notify::RecommendedWatcher, AppError> {
     use notify::Watcher;
     let failed = |e: notify::Error| AppError::Watch {
@@ -403,7 +416,10 @@ fn watch_policies(
                 std::thread::sleep(Duration::from_millis(40));
                 while rx.try_recv().is_ok() {}
                 if policy.reload(&host.current()) {
-                    tracing::info!(hash = %policy.current().hash, "policy set reloaded");
+                    let hash = policy.current().hash.clone();
+                    tracing::info!(%hash, "policy set reloaded");
+                    // The artifact phase observes the policy's hash: run it again.
+                    auditing.policy_changed(&hash);
                 }
             }
         })?;

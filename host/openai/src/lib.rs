@@ -109,6 +109,12 @@ pub fn sse_receipt(ar_text: &str) -> String {
     format!(": lucid-receipt {ar_text}\n\n")
 }
 
+/// The comment line carrying an exchange's content salt (hex), sent just before the receipt
+/// comment, in the same event.
+pub fn sse_salt(salt_hex: &str) -> String {
+    format!(": lucid-content-salt {salt_hex}\n")
+}
+
 /// The event that ends a stream.
 pub const SSE_DONE: &str = "data: [DONE]\n\n";
 

@@ -145,6 +145,9 @@ fn demo_core(k: u64) -> serde_json::Value {
     let measurements = Measurements {
         auditors: [("demo".to_string(), "0".repeat(64))].into(),
         plugin_set_hash: "0".repeat(64),
+        config_hash: None,
+        host_sha256: None,
+        settings_hash: None,
     };
     lucid::exchange::receipt_core::core(
         &format!("demo-{k}"),

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::content::Content;
 use super::lifecycle::Lifecycle;
 use super::metrics::{DecisionLabels, Metrics};
 use super::openai::{self, ChatRequest};
-use super::receipt_core::{self, Measurements, PhaseEvidence, Scope};
+use super::receipt_core::{self, PhaseEvidence, Scope};
 use super::stream;
 use super::upstream::{Upstream, UpstreamError};
-use crate::config::StreamingConfig;
+use crate::config::{StreamMode, StreamingConfig};
 use crate::evidence::service::ReceiptService;
 use crate::policy::overrides::{Overrides, ScopeOverrides};
 use crate::policy::{Effect, PhaseDecision, PolicyRuntime, PolicyState};
@@ -42,6 +43,8 @@ pub struct Head {
     pub request_id: String,
     /// The hash of the policy set the exchange was judged with.
     pub policy_hash: String,
+    /// The salt of the exchange's content commitments (64 hex digits), for the client only.
+    pub content_salt: String,
 }
 
 /// The receipt of an exchange: its AR, signed and durably stored.
@@ -106,6 +109,17 @@ pub enum StreamEvent {
     Done,
 }
 
+impl StreamEvent {
+    /// The SSE bytes of a `data:` event (a chunk or an error): exactly what the client is sent
+    /// and what the response commitment covers. `None` for the receipt and the end.
+    pub fn data(&self) -> Option<String> {
+        match self {
+            StreamEvent::Chunk(v) | StreamEvent::Error(v) => Some(openai::sse_data(v)),
+            StreamEvent::Receipt(_) | StreamEvent::Done => None,
+        }
+    }
+}
+
 /// How an exchange ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -115,11 +129,13 @@ pub enum Outcome {
         receipt: Receipt,
         body: String,
     },
-    /// A buffered stream that every phase allowed: its chunks, to send followed by the receipt.
+    /// A buffered stream that every phase allowed: its chunks, and `body`, their SSE events,
+    /// to send followed by the receipt.
     Buffered {
         head: Head,
         receipt: Receipt,
         chunks: Vec<Value>,
+        body: String,
     },
     /// A stream forwarded while it is audited; its events (ending with the receipt and
     /// [`StreamEvent::Done`]) arrive on `events`.
@@ -127,20 +143,38 @@ pub enum Outcome {
         head: Head,
         events: tokio::sync::mpsc::Receiver<StreamEvent>,
     },
-    /// Some phase denied: the model's answer (if any) is withheld.
+    /// Some phase denied: the model's answer (if any) is withheld; `body` is the error body to
+    /// send (the one the receipt's content commitment covers).
     Denied {
         head: Head,
         receipt: Receipt,
         denial: Denial,
+        body: String,
     },
-    /// The upstream failed; the receipt records `upstream_error`.
+    /// The upstream failed; the receipt records `upstream_error`; `body` is the error body to
+    /// send.
     UpstreamFailed {
         head: Head,
         receipt: Receipt,
         error: UpstreamError,
+        body: String,
     },
     /// No receipt could be made.
     Failed { head: Head, error: ExchangeError },
+}
+
+/// What the client is to be sent, as far as the exchange knows it before its receipt.
+#[derive(Debug, Default)]
+pub(super) enum Answer {
+    /// Nothing yet: a denial's body is made when the receipt is.
+    #[default]
+    Nothing,
+    /// A JSON body: the completion, a denial or an error.
+    Json(String),
+    /// A buffered stream's chunks and their SSE events.
+    Sse { chunks: Vec<Value>, body: String },
+    /// A stream forwarded as it came: its bytes were committed as they were sent.
+    Streamed,
 }
 
 /// One exchange in flight: what it was judged with (taken once, at its start) and what it found.
@@ -163,6 +197,12 @@ pub(super) struct Exchange {
     /// Set when the exchange's evidence was too large for a receipt (its size in bytes): the
     /// receipt then binds the claims by hash only, and the exchange is denied.
     oversized: Option<usize>,
+    /// The content commitments (request received, response sent).
+    pub(super) content: Content,
+    /// The streaming mode, for a stream.
+    pub(super) stream_mode: Option<StreamMode>,
+    /// The body to send, once known.
+    pub(super) answer: Answer,
     /// Held until the exchange is completely done, a forwarded stream's audit and receipt
     /// included (the gateway's admission slot), then dropped.
     _hold: Option<Box<dyn Send + Sync>>,
@@ -170,16 +210,19 @@ pub(super) struct Exchange {
 
 /// Run one exchange for `scope` to its outcome.
 pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatRequest) -> Outcome {
-    run_holding(service, scope, request, Box::new(())).await
+    let content = Content::new(request.body.to_string().as_bytes());
+    run_holding(service, scope, request, content, Box::new(())).await
 }
 
 /// Like [`run`], holding `hold` (say, an admission slot) until the exchange is completely done:
 /// when its outcome is made, or for a forwarded stream when its audit and receipt are — not when
-/// a client gets round to reading the end of it.
+/// a client gets round to reading the end of it. `content` holds the commitment to the request's
+/// bytes as received ([`Content::new`]).
 pub async fn run_holding(
     service: Arc<ExchangeService>,
     scope: Scope,
     request: ChatRequest,
+    content: Content,
     hold: Box<dyn Send + Sync>,
 ) -> Outcome {
     let request_id = receipt_core::new_id("req");
@@ -192,7 +235,11 @@ pub async fn run_holding(
         head: Head {
             request_id,
             policy_hash: policy.hash.clone(),
+            content_salt: content.salt_hex(),
         },
+        content,
+        stream_mode: None,
+        answer: Answer::Nothing,
         view,
         policy,
         service: service.clone(),
@@ -223,6 +270,7 @@ pub async fn run_holding(
             .streaming
             .mode_for(&scope.org, &scope.workspace, &scope.agent);
         ex.extra.insert("stream_mode".into(), json!(mode));
+        ex.stream_mode = Some(mode);
         return stream::run(ex, mode).await;
     }
     let upstream_started = Instant::now();
@@ -243,12 +291,8 @@ pub async fn run_holding(
         // A response-phase denial withholds the model's answer.
         return ex.deny().await;
     }
-    ex.release(|head, receipt| Outcome::Completed {
-        head,
-        receipt,
-        body: response_text,
-    })
-    .await
+    ex.answer = Answer::Json(response_text);
+    ex.release().await
 }
 
 impl Exchange {
@@ -341,21 +385,61 @@ impl Exchange {
                 .any(|p| p.decision.effect == Effect::Deny)
     }
 
-    /// The receipt of an exchange every phase allowed, and its outcome; a denial after all if
-    /// its evidence could only be receipted by hash (see [`Exchange::receipt`]).
-    pub(super) async fn release(
-        mut self,
-        allowed: impl FnOnce(Head, Receipt) -> Outcome,
-    ) -> Outcome {
+    /// The receipt of an exchange every phase allowed, and its outcome (the [`Answer`] it
+    /// holds); a denial after all if its evidence could only be receipted by hash (see
+    /// [`Exchange::receipt`]).
+    pub(super) async fn release(mut self) -> Outcome {
         match self.receipt().await {
-            Ok(receipt) if receipt.decision == Effect::Deny => Outcome::Denied {
-                denial: self.denial(),
-                head: self.head,
-                receipt,
+            Ok(receipt) if receipt.decision == Effect::Deny => self.denied_outcome(receipt),
+            Ok(receipt) => match std::mem::take(&mut self.answer) {
+                Answer::Json(body) => Outcome::Completed {
+                    head: self.head,
+                    receipt,
+                    body,
+                },
+                Answer::Sse { chunks, body } => Outcome::Buffered {
+                    head: self.head,
+                    receipt,
+                    chunks,
+                    body,
+                },
+                Answer::Nothing | Answer::Streamed => self.failed(ExchangeError::Worker(
+                    "an allowed exchange had no answer to send".into(),
+                )),
             },
-            Ok(receipt) => allowed(self.head, receipt),
             Err(e) => self.failed(e),
         }
+    }
+
+    fn denied_outcome(mut self, receipt: Receipt) -> Outcome {
+        let body = match std::mem::take(&mut self.answer) {
+            Answer::Json(body) => body,
+            _ => self.denial().body().to_string(),
+        };
+        Outcome::Denied {
+            denial: self.denial(),
+            head: self.head,
+            receipt,
+            body,
+        }
+    }
+
+    /// The AR's `content`: the commitments to the request received and to the response as it
+    /// will be sent. A JSON answer is settled here: a denied exchange's body becomes the
+    /// denial's error body (the model's answer is withheld).
+    fn content_json(&mut self) -> Value {
+        let mut content = self.content.clone();
+        match &self.answer {
+            Answer::Streamed => {}
+            Answer::Json(_) | Answer::Sse { .. } | Answer::Nothing if self.denied() => {
+                let body = self.denial().body().to_string();
+                content.sent(body.as_bytes());
+                self.answer = Answer::Json(body);
+            }
+            Answer::Json(body) | Answer::Sse { body, .. } => content.sent(body.as_bytes()),
+            Answer::Nothing => {}
+        }
+        content.to_json(self.stream_mode)
     }
 
     /// Sign and durably store the AR of this exchange. The effective auditor settings that judged
@@ -368,13 +452,13 @@ impl Exchange {
         }
         .unwrap_or(Value::Null);
         let settings_hash = lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&settings));
+        let mut measurements = self.service.auditing.measurements(&self.view);
+        measurements.settings_hash = Some(settings_hash.clone());
         self.extra
             .insert("settings_hash".into(), Value::from(settings_hash));
         self.extra.insert("settings".into(), settings);
-        let measurements = Measurements {
-            auditors: self.view.set.measurements(),
-            plugin_set_hash: self.view.set.hash.clone(),
-        };
+        let content = self.content_json();
+        self.extra.insert("content".into(), content);
         let core = receipt_core::core(
             &self.head.request_id,
             self.at,
@@ -431,6 +515,9 @@ impl Exchange {
             "the exchange's evidence exceeds the receipt limit; receipting its claims by hash and denying"
         );
         self.oversized = Some(bytes);
+        // Now denied: the body sent is the denial's.
+        let mut core = core;
+        core["content"] = self.content_json();
         let claims: Vec<Value> = self
             .phases
             .iter()
@@ -467,11 +554,7 @@ impl Exchange {
     /// A denial, with its receipt.
     pub(super) async fn deny(mut self) -> Outcome {
         match self.receipt().await {
-            Ok(receipt) => Outcome::Denied {
-                denial: self.denial(),
-                head: self.head,
-                receipt,
-            },
+            Ok(receipt) => self.denied_outcome(receipt),
             Err(e) => self.failed(e),
         }
     }
@@ -488,8 +571,14 @@ impl Exchange {
         self.service.metrics.upstream_errors.inc();
         self.extra
             .insert("upstream_error".into(), Value::from(error.to_string()));
+        let body = error.body().to_string();
+        self.answer = Answer::Json(body);
         match self.receipt().await {
             Ok(receipt) => Outcome::UpstreamFailed {
+                body: match std::mem::take(&mut self.answer) {
+                    Answer::Json(body) => body,
+                    _ => error.body().to_string(),
+                },
                 head: self.head,
                 receipt,
                 error,

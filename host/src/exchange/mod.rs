@@ -6,11 +6,13 @@
 //! - [`openai`]: the only module that knows the OpenAI wire format.
 //! - [`upstream`]: the model behind the gateway (mock or HTTP) as the [`Upstream`] trait.
 //! - [`receipt_core`]: the AR core of an exchange (what the signer signs).
+//! - [`content`]: the salted commitments to the request and response bytes.
 //! - [`metrics`]: the Prometheus metrics exchanges record.
 //!
 //! Owns: the exchange flow and the streaming modes. Must not depend on `gateway` or `cli` (no
 //! axum, no HTTP types beyond the upstream client).
 
+pub mod content;
 mod flow;
 mod held;
 mod lifecycle;
@@ -24,6 +26,7 @@ pub mod upstream;
 /// fuzz targets build it without wasmtime.
 pub use lucid_openai as openai;
 
+pub use content::Content;
 pub use flow::{
     Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run, run_holding,
 };

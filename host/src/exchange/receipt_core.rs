@@ -2,10 +2,8 @@
 //! (format `lucid-ar/1`, see `receipt/format`). The receipt signer adds the chain fields, hashes
 //! and signs.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::policy::{Effect, PhaseDecision};
@@ -23,12 +21,8 @@ pub struct PhaseEvidence {
 /// Who the exchange was for.
 pub use lucid_contract::Scope;
 
-/// What was loaded when the exchange was judged.
-#[derive(Debug, Clone, Serialize)]
-pub struct Measurements {
-    pub auditors: BTreeMap<String, String>,
-    pub plugin_set_hash: String,
-}
+/// What judged the exchange.
+pub use crate::runtime::Measurements;
 
 /// A fresh identifier: `prefix`, `_`, 24 random hex digits.
 pub fn new_id(prefix: &str) -> String {
@@ -160,6 +154,7 @@ pub fn shrink(mut core: Value, claims: &[Value], bytes: usize) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn an_oversized_core_is_shrunk_to_a_signable_denial_binding_its_claims_by_hash() {
@@ -171,6 +166,9 @@ mod tests {
         let m = Measurements {
             auditors: BTreeMap::from([("fat".to_string(), "1".repeat(64))]),
             plugin_set_hash: "0".repeat(64),
+            config_hash: None,
+            host_sha256: None,
+            settings_hash: None,
         };
         let claim = json!({
             "auditor": "fat", "auditor_sha256": "1".repeat(64), "name": "blob",
@@ -237,6 +235,9 @@ mod tests {
         let m = Measurements {
             auditors: BTreeMap::new(),
             plugin_set_hash: "0".repeat(64),
+            config_hash: None,
+            host_sha256: None,
+            settings_hash: None,
         };
         let phase = |effect| PhaseEvidence {
             phase: Phase::Request,

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::flow::{Exchange, ExchangeService, Outcome, StreamEvent};
+use super::flow::{Answer, Exchange, ExchangeService, Outcome, StreamEvent};
 use super::held::Held;
 use super::openai::{Assembly, Growth};
 use super::upstream::{ChunkStream, UpstreamError};
@@ -76,12 +76,12 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     if ex.denied() {
         return ex.deny().await;
     }
-    ex.release(|head, receipt| Outcome::Buffered {
-        head,
-        receipt,
-        chunks: all,
-    })
-    .await
+    let body: String = all
+        .iter()
+        .filter_map(|chunk| StreamEvent::Chunk(chunk.clone()).data())
+        .collect();
+    ex.answer = Answer::Sse { chunks: all, body };
+    ex.release().await
 }
 
 /// Forward chunks as they come (`observe`), or as window audits allow them (`incremental`, see
@@ -103,6 +103,7 @@ async fn forward(
     let mut held = Held::default();
     let mut upstream_error = None;
     let mut cut = false;
+    ex.answer = Answer::Streamed;
     // A client that went away does not stop the audit: the exchange still gets its receipt. A
     // client that stops reading for `CLIENT_STALL` is treated as gone (nothing more is sent to
     // it), as it is once the gateway cuts exchanges off.
@@ -126,6 +127,18 @@ async fn forward(
             }
         }
     };
+    // Every event sent before the receipt is part of the response the receipt commits to.
+    macro_rules! emit {
+        ($event:expr) => {{
+            let event = $event;
+            if !gone.load(Ordering::Relaxed)
+                && let Some(data) = event.data()
+            {
+                ex.content.sent(data.as_bytes());
+            }
+            send(event).await;
+        }};
+    }
     while let Some(item) = next(&mut chunks, &service).await {
         let (chunk, growth) = match item.and_then(|chunk| checked(&mut assembly, chunk)) {
             Ok(c) => c,
@@ -135,7 +148,7 @@ async fn forward(
             }
         };
         if mode != StreamMode::Incremental {
-            send(StreamEvent::Chunk(chunk)).await;
+            emit!(StreamEvent::Chunk(chunk));
             continue;
         }
         held.push(chunk, growth);
@@ -154,13 +167,13 @@ async fn forward(
             Ok(_) => {
                 ex.phases.pop();
                 for chunk in held.allow(&assembly) {
-                    send(StreamEvent::Chunk(chunk)).await;
+                    emit!(StreamEvent::Chunk(chunk));
                 }
             }
             Err(e) => {
                 ex.extra
                     .insert("audit_error".into(), Value::from(e.to_string()));
-                send(StreamEvent::Error(e.body())).await;
+                emit!(StreamEvent::Error(e.body()));
                 cut = true;
                 break;
             }
@@ -177,22 +190,28 @@ async fn forward(
         match ex.audit_response(&whole, &whole.to_string()).await {
             Ok(()) if !ex.denied() => {
                 for chunk in held.release_all() {
-                    send(StreamEvent::Chunk(chunk)).await;
+                    emit!(StreamEvent::Chunk(chunk));
                 }
             }
             Ok(()) => {}
             Err(e) => {
                 ex.extra
                     .insert("audit_error".into(), Value::from(e.to_string()));
-                send(StreamEvent::Error(e.body())).await;
+                emit!(StreamEvent::Error(e.body()));
+                cut = true;
             }
         }
     }
     if let Some(e) = upstream_error {
-        send(StreamEvent::Error(e.body())).await;
+        emit!(StreamEvent::Error(e.body()));
+        cut = true;
     }
     if ex.denied() {
-        send(StreamEvent::Error(ex.denial().body())).await;
+        emit!(StreamEvent::Error(ex.denial().body()));
+        cut = true;
+    }
+    if cut || gone.load(Ordering::Relaxed) {
+        ex.content.cut();
     }
     match ex.receipt().await {
         Ok(receipt) => send(StreamEvent::Receipt(receipt.text)).await,

@@ -447,10 +447,8 @@ async fn change_overrides(
             )
         })?;
     let effective = serde_json::to_value(&change.effective).unwrap_or(Value::Null);
-    let measurements = crate::exchange::receipt_core::Measurements {
-        auditors: view.set.measurements(),
-        plugin_set_hash: view.set.hash.clone(),
-    };
+    let mut measurements = gateway.exchange.auditing.measurements(&view);
+    measurements.settings_hash = Some(lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&effective)));
     let core = crate::exchange::receipt_core::settings_change(
         &crate::exchange::receipt_core::new_id("chg"),
         std::time::SystemTime::now(),

@@ -6,7 +6,6 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::{ApiError, Gateway};
 use crate::exchange::openai::{self, SSE_DONE};
-use crate::exchange::{Head, Outcome, Receipt, StreamEvent, UpstreamError};
+use crate::exchange::{Content, Head, Outcome, Receipt, StreamEvent, UpstreamError};
 
 pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
     let scope = match gateway.scope(&headers) {
@@ -34,8 +33,9 @@ pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes)
     // held until the exchange is done (for a forwarded stream: audited and receipted), not
     // until a client gets round to reading its answer.
     let service = gateway.exchange.clone();
+    let content = Content::new(&body);
     let exchange = gateway.exchange.lifecycle.spawn(async move {
-        crate::exchange::run_holding(service, scope, request, Box::new(permit)).await
+        crate::exchange::run_holding(service, scope, request, content, Box::new(permit)).await
     });
     match exchange.await {
         Ok(outcome) => render(outcome),
@@ -51,21 +51,17 @@ pub fn render(outcome: Outcome) -> Response {
             receipt,
             body,
         } => {
-            let mut out = Response::new(Body::from(body));
-            out.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
+            let mut out = json_response(StatusCode::OK, body);
             receipt_headers(out.headers_mut(), &head, &receipt);
             out
         }
         Outcome::Buffered {
             head,
             receipt,
-            chunks,
+            mut body,
+            ..
         } => {
-            let mut body = String::new();
-            for chunk in &chunks {
-                body.push_str(&openai::sse_data(chunk));
-            }
+            body.push_str(&openai::sse_salt(&head.content_salt));
             body.push_str(&openai::sse_receipt(&receipt.text));
             body.push_str(SSE_DONE);
             let mut out = sse_response(Body::from(body));
@@ -73,7 +69,9 @@ pub fn render(outcome: Outcome) -> Response {
             out
         }
         Outcome::Forwarded { head, events } => {
-            let stream = tokio_stream_from(events).map(|event| Ok::<_, Infallible>(sse(event)));
+            let salt = head.content_salt.clone();
+            let stream =
+                tokio_stream_from(events).map(move |event| Ok::<_, Infallible>(sse(event, &salt)));
             let mut out = sse_response(Body::from_stream(stream));
             base_headers(out.headers_mut(), &head);
             out
@@ -81,15 +79,10 @@ pub fn render(outcome: Outcome) -> Response {
         Outcome::Denied {
             head,
             receipt,
-            denial,
+            body,
+            ..
         } => {
-            let mut out = ApiError::new(
-                StatusCode::FORBIDDEN,
-                "policy_denied",
-                "lucid_policy_denied",
-                denial.message(),
-            )
-            .into_response();
+            let mut out = json_response(StatusCode::FORBIDDEN, body);
             receipt_headers(out.headers_mut(), &head, &receipt);
             out
         }
@@ -97,8 +90,9 @@ pub fn render(outcome: Outcome) -> Response {
             head,
             receipt,
             error,
+            body,
         } => {
-            let mut out = (upstream_status(&error), Json(error.body())).into_response();
+            let mut out = json_response(upstream_status(&error), body);
             if let Some(after) = error.retry_after() {
                 set(out.headers_mut(), "retry-after", after);
             }
@@ -127,14 +121,26 @@ pub(super) fn upstream_status(error: &UpstreamError) -> StatusCode {
     }
 }
 
-/// The SSE bytes of one stream event.
-fn sse(event: StreamEvent) -> Bytes {
-    match event {
-        StreamEvent::Chunk(chunk) => Bytes::from(openai::sse_data(&chunk)),
-        StreamEvent::Error(body) => Bytes::from(openai::sse_data(&body)),
-        StreamEvent::Receipt(text) => Bytes::from(openai::sse_receipt(&text)),
-        StreamEvent::Done => Bytes::from_static(SSE_DONE.as_bytes()),
+/// The SSE bytes of one stream event (the receipt comment preceded by the content salt's).
+fn sse(event: StreamEvent, salt: &str) -> Bytes {
+    if let Some(data) = event.data() {
+        return Bytes::from(data);
     }
+    match event {
+        StreamEvent::Receipt(text) => {
+            Bytes::from(openai::sse_salt(salt) + &openai::sse_receipt(&text))
+        }
+        _ => Bytes::from_static(SSE_DONE.as_bytes()),
+    }
+}
+
+/// A JSON answer with exactly `body` (the bytes the receipt's content commitment covers).
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut out = Response::new(Body::from(body));
+    *out.status_mut() = status;
+    out.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    out
 }
 
 fn tokio_stream_from(
@@ -162,6 +168,7 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
 
 fn base_headers(headers: &mut HeaderMap, head: &Head) {
     set(headers, "x-lucid-request-id", &head.request_id);
+    set(headers, "x-lucid-content-salt", &head.content_salt);
     set(headers, "x-lucid-cedar-policy-hash", &head.policy_hash);
 }
 

@@ -30,6 +30,21 @@ pub fn run_configs(config: &Config, set: &PluginSet) -> RunConfigs {
         .collect()
 }
 
+/// What judged an exchange, as its receipt records it (`measurements`): the auditors and the
+/// plugin set by hash, the config file's hash, the running binary's hash and the hash of the
+/// effective auditor settings of the exchange's scope.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Measurements {
+    pub auditors: BTreeMap<String, String>,
+    pub plugin_set_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_hash: Option<String>,
+}
+
 /// A plugin set, the run configuration of its auditors and the artifact-phase result for them:
 /// everything one exchange needs, taken once at its start.
 #[derive(Debug, Clone)]
@@ -66,7 +81,45 @@ pub fn artifact_descriptor(
         "auditors": set.measurements(),
         "policy_hash": policy_hash,
         "config_hash": config_hash,
+        "host_sha256": host_sha256(),
     })
+}
+
+/// The SHA-256 (hex) of the running binary's file, computed once; `None` when it cannot be
+/// read.
+pub fn host_sha256() -> Option<&'static str> {
+    static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let hash = std::env::current_exe()
+            .and_then(std::fs::File::open)
+            .and_then(|mut file| {
+                use sha2::Digest;
+                use std::io::Read;
+                let mut hasher = sha2::Sha256::new();
+                let mut buffer = vec![0u8; 1 << 16];
+                loop {
+                    match file.read(&mut buffer)? {
+                        0 => break,
+                        n => hasher.update(&buffer[..n]),
+                    }
+                }
+                Ok(hex::encode(hasher.finalize()))
+            });
+        match hash {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!("cannot measure the running binary: {e}");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
+/// The `config_hash` of the built-in defaults (no config file): the SHA-256 of no bytes.
+pub fn default_config_hash() -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b""))
 }
 
 /// The auditing side of the host: the plugin directory, the configuration, the phase runner and
@@ -75,27 +128,51 @@ pub fn artifact_descriptor(
 pub struct Auditing {
     plugins: Arc<crate::runtime::reload::PluginHost>,
     config: Config,
-    config_hash: Option<String>,
+    config_hash: String,
     runner: PhaseRunner,
     view: std::sync::RwLock<Arc<RuntimeView>>,
+    /// The policy hash the view in force was built with; also serializes view changes.
+    policy_hash: std::sync::Mutex<Option<String>>,
 }
 
 impl Auditing {
+    /// `config_hash`: the SHA-256 of the config file's bytes (`None`: no file, the built-in
+    /// defaults, whose hash is that of no bytes). `policy_hash`: the policy set in force, which
+    /// the artifact phase observes.
     pub fn new(
         plugins: Arc<crate::runtime::reload::PluginHost>,
         config: Config,
         config_hash: Option<String>,
+        policy_hash: Option<String>,
         runner: PhaseRunner,
     ) -> Arc<Self> {
         let set = plugins.current();
-        let view = build_view(&runner, set, &config, config_hash.as_deref());
+        let config_hash = config_hash.unwrap_or_else(default_config_hash);
+        let view = build_view(&runner, set, &config, &config_hash, policy_hash.as_deref());
         Arc::new(Auditing {
             plugins,
             config,
             config_hash,
             runner,
             view: std::sync::RwLock::new(Arc::new(view)),
+            policy_hash: std::sync::Mutex::new(policy_hash),
         })
+    }
+
+    /// The SHA-256 of the config file in force (of no bytes for the built-in defaults).
+    pub fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+
+    /// What judges an exchange run against `view`, for its receipt.
+    pub fn measurements(&self, view: &RuntimeView) -> Measurements {
+        Measurements {
+            auditors: view.set.measurements(),
+            plugin_set_hash: view.set.hash.clone(),
+            config_hash: Some(self.config_hash.clone()),
+            host_sha256: host_sha256().map(str::to_owned),
+            settings_hash: None,
+        }
     }
 
     pub fn plugins(&self) -> &Arc<crate::runtime::reload::PluginHost> {
@@ -118,19 +195,48 @@ impl Auditing {
             .clone()
     }
 
-    /// Take a new plugin set into use: run configurations, artifact phase, swap.
-    pub fn install(&self, set: Arc<PluginSet>) -> Arc<RuntimeView> {
+    /// Take a new plugin set into use, judged by the policy set `policy_hash`: run
+    /// configurations, artifact phase, swap.
+    pub fn install(&self, set: Arc<PluginSet>, policy_hash: &str) -> Arc<RuntimeView> {
+        let mut in_force = self
+            .policy_hash
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.swap(&mut in_force, set, policy_hash)
+    }
+
+    fn swap(
+        &self,
+        in_force: &mut Option<String>,
+        set: Arc<PluginSet>,
+        policy_hash: &str,
+    ) -> Arc<RuntimeView> {
         let view = Arc::new(build_view(
             &self.runner,
             set,
             &self.config,
-            self.config_hash.as_deref(),
+            &self.config_hash,
+            Some(policy_hash),
         ));
+        *in_force = Some(policy_hash.to_string());
         *self
             .view
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = view.clone();
         view
+    }
+
+    /// The policy set changed to `policy_hash`: the artifact phase observes it, so it runs
+    /// again over the plugin set in force (nothing happens when the hash is the same).
+    pub fn policy_changed(&self, policy_hash: &str) {
+        let mut in_force = self
+            .policy_hash
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if in_force.as_deref() != Some(policy_hash) {
+            let set = self.view().set.clone();
+            self.swap(&mut in_force, set, policy_hash);
+        }
     }
 
     /// Run one phase of an exchange against `view`.
@@ -143,10 +249,11 @@ fn build_view(
     runner: &PhaseRunner,
     set: Arc<PluginSet>,
     config: &Config,
-    config_hash: Option<&str>,
+    config_hash: &str,
+    policy_hash: Option<&str>,
 ) -> RuntimeView {
     let mut view = RuntimeView::new(set, config);
-    view.artifacts = artifact_descriptor(&view.set, None, config_hash);
+    view.artifacts = artifact_descriptor(&view.set, policy_hash, Some(config_hash));
     let subscribed = view
         .set
         .plugins

@@ -152,7 +152,13 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
         Arc::new(ReceiptService::start(signer, Box::new(store)).expect("receipts start"));
     // Generous deadlines: this is not a deadline test, and busy machines fail closed on them.
     let config = Config::parse("[defaults]\ndeadline_ms = 10000\n", "test").expect("config");
-    let auditing = Auditing::new(host, config, None, PhaseRunner::new(sandbox.clone()));
+    let auditing = Auditing::new(
+        host,
+        config,
+        None,
+        Some(policy.current().hash.clone()),
+        PhaseRunner::new(sandbox.clone()),
+    );
     let service = Arc::new(ExchangeService {
         auditing,
         policy,

@@ -233,9 +233,15 @@ fn the_artifact_phase_runs_on_every_new_plugin_set() {
         host.clone(),
         config(""),
         Some("cfg".into()),
+        Some("policy-1".into()),
         PhaseRunner::new(sandbox()),
     );
     let view = auditing.view();
+    assert_eq!(view.artifacts["policy_hash"], "policy-1");
+    assert_eq!(
+        view.artifacts["host_sha256"].as_str().map(str::len),
+        Some(64)
+    );
     let artifact = view.artifact.as_ref().expect("artifact phase ran");
     assert_eq!(artifact.phase, Phase::Artifact);
     assert_eq!(artifact.coverage().ran, ["empty"]);
@@ -245,10 +251,23 @@ fn the_artifact_phase_runs_on_every_new_plugin_set() {
 
     std::fs::copy(plugin("pii"), dir.path().join("pii.wasm")).unwrap();
     let next = host.reload().unwrap().expect("the set changed");
-    let new_view = auditing.install(next);
+    let new_view = auditing.install(next, "policy-1");
     assert_ne!(new_view.set.hash, view.set.hash);
     assert!(new_view.artifacts["auditors"]["pii"].is_string());
     assert!(new_view.artifact.is_some());
     // The old view is unchanged for exchanges that started with it.
     assert!(view.artifacts["auditors"]["pii"].is_null());
+
+    // A new policy set: the artifact phase runs again over the same plugins, observing it.
+    auditing.policy_changed("policy-1");
+    assert!(
+        Arc::ptr_eq(&auditing.view(), &new_view),
+        "same policy: no re-run"
+    );
+    auditing.policy_changed("policy-2");
+    let after = auditing.view();
+    assert!(!Arc::ptr_eq(&after, &new_view));
+    assert_eq!(after.set.hash, new_view.set.hash);
+    assert_eq!(after.artifacts["policy_hash"], "policy-2");
+    assert!(after.artifact.is_some());
 }
