@@ -8,6 +8,7 @@ was started with (buffer, observe or incremental). Every check that fails exits 
 message on stderr; on success one JSON summary line is printed on stdout.
 """
 
+import hashlib
 import json
 import sys
 import urllib.error
@@ -83,7 +84,37 @@ def ars_for_request(base, request_id):
     return ars
 
 
-def plain(client):
+def commitment(salt_hex, data):
+    return hashlib.sha256(bytes.fromhex(salt_hex) + data).hexdigest()
+
+
+def check_content(ar, salt, request_bytes, response_bytes, what, stream_mode=None, cut=False):
+    """The AR's content commitments, recomputed from the bytes this client sent and got and
+    the salt it was given: SHA-256(salt || bytes)."""
+    check(salt and len(salt) == 64, f"{what}: no content salt ({salt!r})")
+    content = ar.get("content")
+    check(isinstance(content, dict), f"{what}: the AR has no content binding: {ar}")
+    check(content.get("commitment") == "sha256(salt||bytes)", f"{what}: scheme in {content}")
+    check(
+        content.get("request") == commitment(salt, request_bytes),
+        f"{what}: the request commitment does not match the {len(request_bytes)} bytes sent",
+    )
+    check(
+        content.get("response") == commitment(salt, response_bytes),
+        f"{what}: the response commitment does not match the {len(response_bytes)} bytes got",
+    )
+    check(content.get("response_bytes") == len(response_bytes), f"{what}: size in {content}")
+    check(content.get("stream") == (stream_mode is not None), f"{what}: stream in {content}")
+    check(content.get("stream_mode") == stream_mode, f"{what}: stream_mode in {content}")
+    check(content.get("cut") is cut, f"{what}: cut in {content}")
+    # Someone without the salt cannot tie the AR to the bytes.
+    check(
+        content.get("response") != hashlib.sha256(response_bytes).hexdigest(),
+        f"{what}: the commitment is not salted",
+    )
+
+
+def plain(client, base):
     question = "What is the capital of France?"
     raw = client.chat.completions.with_raw_response.create(
         model="mock-1",
@@ -101,10 +132,18 @@ def plain(client):
         content == f"Mock answer to: {question}",
         f"plain: unexpected content {content!r}",
     )
+    ar = ars_for_request(base, raw.headers.get("x-lucid-request-id"))[0]
+    check_content(
+        ar,
+        raw.headers.get("x-lucid-content-salt"),
+        raw.http_request.content,
+        raw.http_response.content,
+        "plain",
+    )
     return headers
 
 
-def denied(client, content, what):
+def denied(client, base, content, what):
     try:
         client.chat.completions.create(
             model="mock-1",
@@ -124,6 +163,14 @@ def denied(client, content, what):
         check(decision == "deny", f"{what}: x-lucid-cedar-decision {decision!r}, expected deny")
         ar_hash = e.response.headers.get("x-lucid-ar-hash")
         check(ar_hash, f"{what}: no x-lucid-ar-hash on the denial")
+        ar = ars_for_request(base, e.response.headers.get("x-lucid-request-id"))[0]
+        check_content(
+            ar,
+            e.response.headers.get("x-lucid-content-salt"),
+            e.response.request.content,
+            e.response.content,
+            what,
+        )
         return ar_hash
     except openai.APIStatusError as e:
         raise CheckFailed(f"{what}: expected a 403, got HTTP {e.status_code}: {e.body}")
@@ -169,12 +216,17 @@ def stream_raw(client, base, mode):
             f"raw stream ({mode}): content-type {content_type!r}",
         )
         headers = stream_headers(resp.headers, f"raw stream ({mode})", mode)
-        lines = list(resp.iter_lines())
+        body = b"".join(resp.iter_bytes())
+        request_bytes = resp.http_request.content
+    lines = [line for line in body.decode().split("\n") if line]
+    salt = None
     receipt = None
     done = False
     text = ""
     for line in lines:
-        if line.startswith(": lucid-receipt "):
+        if line.startswith(": lucid-content-salt "):
+            salt = line[len(": lucid-content-salt "):]
+        elif line.startswith(": lucid-receipt "):
             check(not done, f"raw stream ({mode}): the receipt comes after [DONE]")
             receipt = json.loads(line[len(": lucid-receipt "):])
         elif line == "data: [DONE]":
@@ -204,6 +256,13 @@ def stream_raw(client, base, mode):
         ar.get("ar_hash") == receipt.get("ar_hash"),
         f"raw stream ({mode}): stored AR {ar.get('ar_hash')} != receipt {receipt.get('ar_hash')}",
     )
+    # The response commitment covers the events before the receipt comment, the first comment.
+    check(
+        salt == resp.headers.get("x-lucid-content-salt"),
+        f"raw stream ({mode}): the salt comment {salt!r} differs from the header",
+    )
+    delivered = body[: body.index(b"\n: lucid-") + 1]
+    check_content(receipt, salt, request_bytes, delivered, f"raw stream ({mode})", stream_mode=mode)
     return receipt
 
 
@@ -214,9 +273,9 @@ def main(argv):
     base, mode = argv[1].rstrip("/"), argv[2]
     client = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0, timeout=60)
 
-    plain_headers = plain(client)
-    denied_ar = denied(client, "my card is 4111 1111 1111 1111, please store it", "denied")
-    leak_ar = denied(client, "mock:leak", "response-phase denial")
+    plain_headers = plain(client, base)
+    denied_ar = denied(client, base, "my card is 4111 1111 1111 1111, please store it", "denied")
+    leak_ar = denied(client, base, "mock:leak", "response-phase denial")
     stream_ar, chunks = stream_sdk(client, base, mode)
     receipt = stream_raw(client, base, mode)
 
