@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::attestation::{AttestationError, AttestationMode, Attestor};
 use crate::config::{Config, ConfigError};
 use crate::evidence::service::{ChainStart, ReceiptService, StartError};
 use crate::evidence::signer::{ReceiptError, Signer};
@@ -50,6 +51,8 @@ pub struct ServeOptions {
     pub insecure_admin: bool,
     /// The secret authenticating the compile cache; `None`: [`CacheKey::default_path`].
     pub cache_key: Option<PathBuf>,
+    /// Where attestation reports come from.
+    pub attestation: AttestationMode,
 }
 
 /// Why a gateway could not be built or served.
@@ -86,6 +89,8 @@ pub enum AppError {
     Signer(#[from] ReceiptError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("attestation: {0}")]
+    Attestation(#[from] AttestationError),
     #[error(transparent)]
     ReceiptService(#[from] StartError),
     #[error(
@@ -123,12 +128,12 @@ pub fn emit(text: &str) {
 /// Build everything a gateway runs: configuration, plugin host, policy, receipt service,
 /// overrides, the exchange service and the gateway state, and the plugin and policy watchers.
 pub fn build(options: &ServeOptions) -> Result<App, AppError> {
-    let (config, config_hash) = match &options.config {
+    let (config, config_hash, config_text) = match &options.config {
         Some(path) => {
-            let (config, hash) = Config::load_with_hash(path)?;
-            (config, Some(hash))
+            let (config, hash, text) = Config::load_source(path)?;
+            (config, Some(hash), Some(text))
         }
-        None => (Config::default(), None),
+        None => (Config::default(), None, None),
     };
     crate::gateway::check_config(&config, options.insecure_admin).map_err(AppError::Gateway)?;
     let trusted_keys = match &options.trusted_keys {
@@ -277,7 +282,14 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         metrics: crate::exchange::metrics::Metrics::new(),
         lifecycle: Default::default(),
     });
-    let gateway = Arc::new(Gateway::new(exchange, Arc::new(Mutex::new(reader)), config));
+    let attestor = Arc::new(Attestor::open(options.attestation, &options.data_dir)?);
+    let mut gateway = Gateway::new(exchange, Arc::new(Mutex::new(reader)), config)
+        .with_attestor(attestor.clone());
+    if let (Some(path), Some(text)) = (&options.config, config_text) {
+        gateway = gateway.with_config_source(path.clone(), text);
+    }
+    let gateway = Arc::new(gateway);
+    attest_bindings(&gateway, &attestor)?;
 
     let watched = gateway.clone();
     let plugin_watch = crate::runtime::reload::watch(host.clone(), move |set| {
@@ -385,6 +397,45 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
             let _ = tokio::signal::ctrl_c().await;
         })
     }
+}
+
+/// How often the binding in force is compared with the last one attested.
+const ATTEST_EVERY: Duration = Duration::from_millis(500);
+
+/// Attest the binding in force now (a failure stops the start), and keep attesting every new
+/// one — a plugin set, a policy, a signing key (a recreated signer) — on a thread of its own,
+/// so that every AR's `binding_hash` has a report.
+fn attest_bindings(gateway: &Arc<Gateway>, attestor: &Arc<Attestor>) -> Result<(), AppError> {
+    let first = attestor.for_binding(&gateway.exchange.binding())?;
+    tracing::info!(
+        binding_hash = %first.binding_hash,
+        mode = %first.mode,
+        "attestation report made for the binding in force"
+    );
+    let weak = Arc::downgrade(gateway);
+    let attestor = attestor.clone();
+    let mut last = first.binding_hash.clone();
+    std::thread::Builder::new()
+        .name("lucid-attest".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(ATTEST_EVERY);
+                let Some(gateway) = weak.upgrade() else {
+                    return;
+                };
+                let binding = gateway.exchange.binding();
+                drop(gateway);
+                let hash = lucid_ar::binding_hash(&binding);
+                if hash == last {
+                    continue;
+                }
+                match attestor.for_binding(&binding) {
+                    Ok(_) => last = hash,
+                    Err(e) => tracing::error!(binding_hash = %hash, "cannot attest the binding in force: {e}"),
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// Reload the policies when a file of their directory changes.

@@ -5,12 +5,14 @@
 //! - [`runtime`]: the plugin runtime — auditor components loaded, measured, sandboxed and run.
 //! - [`policy`]: Cedar decisions over a phase's claims, and per-scope settings overrides.
 //! - [`evidence`]: the receipt signer component, the receipt service and the evidence stores.
+//! - [`attestation`]: SEV-SNP (or mock) reports binding the gateway's measured state.
 //! - [`exchange`]: one chat exchange from request to outcome, without HTTP.
 //! - [`gateway`]: the HTTP edge (axum on hyper) that drives exchanges and serves the admin API.
 //! - [`app`]: the wiring that builds a running gateway from its options (the `lucid` binary's
 //!   command line, in `src/cli/`, only parses arguments into them).
 
 pub mod app;
+pub mod attestation;
 pub mod evidence;
 pub mod exchange;
 pub mod gateway;

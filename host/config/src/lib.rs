@@ -223,6 +223,11 @@ impl Config {
     /// Load and return the SHA-256 of the file's bytes too (the `config_hash` of the artifact
     /// descriptor).
     pub fn load_with_hash(path: &Path) -> Result<(Config, String), ConfigError> {
+        Self::load_source(path).map(|(config, hash, _)| (config, hash))
+    }
+
+    /// Load, and return the SHA-256 of the file's bytes and its text too (what was read, once).
+    pub fn load_source(path: &Path) -> Result<(Config, String, String), ConfigError> {
         let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
@@ -232,7 +237,7 @@ impl Config {
             message: "the file is not UTF-8".into(),
         })?;
         let config = Self::parse(&text, &path.display().to_string())?;
-        Ok((config, hex::encode(Sha256::digest(&bytes))))
+        Ok((config, hex::encode(Sha256::digest(&bytes)), text))
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {

@@ -241,6 +241,12 @@ pub struct ServeArgs {
     /// Time in-flight requests get to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 30)]
     pub grace_secs: u64,
+    /// Where attestation reports come from: `sev-snp` (the AMD secure processor through
+    /// /dev/sev-guest; an error when it does not exist), `mock` (a locally generated chain kept
+    /// in the data dir, labelled mock everywhere; proves nothing about the hardware), or `auto`
+    /// (sev-snp when /dev/sev-guest exists, else mock). Served at GET /v1/attestation.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "sev-snp", "mock"])]
+    pub attestation: String,
 }
 
 #[derive(Debug, Subcommand)]

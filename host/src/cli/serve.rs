@@ -26,6 +26,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         max_plugin_bytes: args.max_plugin_mib << 20,
         insecure_admin: args.insecure_admin,
         cache_key: args.cache_key.clone(),
+        attestation: args.attestation.parse().map_err(anyhow::Error::msg)?,
     };
     let app = lucid::app::build(&options)?;
     lucid::app::serve(app, &args.listen, Duration::from_secs(args.grace_secs))?;

@@ -37,6 +37,44 @@ pub struct ExchangeService {
     pub lifecycle: Lifecycle,
 }
 
+impl ExchangeService {
+    /// The effective auditor settings of `scope` under `view` (its overrides, else the
+    /// configured settings), as bound into its ARs, and their hash (`settings_hash`: SHA-256 of
+    /// their JCS bytes).
+    pub fn settings(&self, scope: &Scope, view: &RuntimeView) -> (Value, String) {
+        settings_of(self.overrides.for_scope(scope, view).as_deref(), view)
+    }
+
+    /// The attestation binding in force (see `lucid_ar::binding_of`): the signing key and the
+    /// signer component, the auditors and plugin set, the policy, the config and the host
+    /// binary. An AR signed now carries its hash as `binding_hash`.
+    pub fn binding(&self) -> Value {
+        let view = self.auditing.view();
+        let fields = json!({
+            "policy_hash": self.policy.current().hash,
+            "measurements": self.auditing.measurements(&view),
+            "signer": {
+                "public_key": &*self.receipts.public_key(),
+                "receipt_sha256": self.receipts.receipt_sha256(),
+            },
+        });
+        fields
+            .as_object()
+            .and_then(lucid_ar::binding_of)
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn settings_of(scoped: Option<&ScopeOverrides>, view: &RuntimeView) -> (Value, String) {
+    let settings = match scoped {
+        Some(scoped) => serde_json::to_value(scoped),
+        None => serde_json::to_value(crate::policy::overrides::defaults(view)),
+    }
+    .unwrap_or(Value::Null);
+    let hash = lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&settings));
+    (settings, hash)
+}
+
 /// What every outcome carries, receipted or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -446,12 +484,7 @@ impl Exchange {
     /// it (the scope's overrides, else the configured settings) are bound into the AR, with
     /// their hash (`settings_hash`: SHA-256 of their JCS bytes).
     pub(super) async fn receipt(&mut self) -> Result<Receipt, ExchangeError> {
-        let settings = match &self.settings {
-            Some(scoped) => serde_json::to_value(&**scoped),
-            None => serde_json::to_value(crate::policy::overrides::defaults(&self.view)),
-        }
-        .unwrap_or(Value::Null);
-        let settings_hash = lucid_ar::sha256_hex(&lucid_ar::canonical_bytes(&settings));
+        let (settings, settings_hash) = settings_of(self.settings.as_deref(), &self.view);
         let mut measurements = self.service.auditing.measurements(&self.view);
         measurements.settings_hash = Some(settings_hash.clone());
         self.extra

@@ -31,10 +31,16 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/evidence", get(evidence_by_request))
         .route("/v1/evidence/{ar_hash}", get(evidence))
         .route("/v1/attestation-chain/{ar_hash}", get(attestation_chain))
+        .route("/v1/attestation", get(attestation))
         .route("/v1/policy", get(policy))
+        .route("/v1/config", get(config))
         .route(
             "/v1/scopes/{org}/{workspace}/{agent}/overrides",
             put(put_overrides),
+        )
+        .route(
+            "/v1/scopes/{org}/{workspace}/{agent}/settings",
+            get(scope_settings),
         )
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(gateway)
@@ -336,19 +342,147 @@ async fn attestation_chain(
     let chain = with_store(&gateway, move |s| chain_ending_at(s, &key, usize::MAX))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no AR {ar_hash}")))?;
+    let attestor = gateway.attestor.clone();
     let report = tokio::task::spawn_blocking(move || {
         let report = verify_stored(&chain);
         let hashes: Vec<Value> = chain
             .iter()
             .map(|a| a.get("ar_hash").cloned().unwrap_or(Value::Null))
             .collect();
-        (report, hashes)
+        let keys = keys_of(&chain, attestor.as_deref());
+        (report, hashes, keys)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut out = serde_json::to_value(&report.0).map_err(|e| ApiError::internal(e.to_string()))?;
     out["ar_hashes"] = Value::from(report.1);
+    out["keys"] = Value::from(report.2);
     Ok(Json(out))
+}
+
+/// Per signing key of a chain (in chain order): the ARs it signed, and per binding they carry
+/// whether a report for it is kept (`attested`) — a splice's new key needs a report of its own.
+fn keys_of(chain: &[Value], attestor: Option<&crate::attestation::Attestor>) -> Vec<Value> {
+    let mut keys: Vec<Value> = Vec::new();
+    for ar in chain {
+        let key = ar["signer"]["public_key"].as_str().unwrap_or("");
+        let depth = ar["chain_depth"].as_u64();
+        let binding = ar["binding_hash"].as_str();
+        if keys.last().is_none_or(|k| k["public_key"] != key) {
+            keys.push(json!({
+                "public_key": key,
+                "first_depth": depth,
+                "last_depth": depth,
+                "ars": 0,
+                "bindings": [],
+            }));
+        }
+        let Some(entry) = keys.last_mut() else {
+            continue;
+        };
+        entry["last_depth"] = json!(depth);
+        entry["ars"] = json!(entry["ars"].as_u64().unwrap_or(0) + 1);
+        let Some(bindings) = entry["bindings"].as_array_mut() else {
+            continue;
+        };
+        let known = bindings
+            .iter_mut()
+            .find(|b| b["binding_hash"].as_str() == binding);
+        match known {
+            Some(b) => b["ars"] = json!(b["ars"].as_u64().unwrap_or(0) + 1),
+            None => {
+                let report = match (binding, attestor) {
+                    (None, _) => json!({"status": "none", "reason": "signed before bindings"}),
+                    (Some(_), None) => json!({"status": "unavailable"}),
+                    (Some(hash), Some(a)) => match a.kept(hash) {
+                        Some(kept) => json!({
+                            "status": "attested",
+                            "mode": kept.mode,
+                            "generated_at": kept.generated_at,
+                        }),
+                        None => json!({"status": "missing"}),
+                    },
+                };
+                bindings.push(json!({"binding_hash": binding, "ars": 1, "report": report}));
+            }
+        }
+    }
+    keys
+}
+
+#[derive(Deserialize)]
+struct AttestationQuery {
+    nonce: Option<String>,
+}
+
+/// `GET /v1/attestation[?nonce=HEX64]`: the report of the binding in force — with the
+/// verifier's nonce a fresh one, without it the one kept for the binding (nonce zeros). Open to
+/// anyone (it is what clients verify); fresh reports are made a few at a time.
+async fn attestation(
+    State(gateway): Shared,
+    Query(query): Query<AttestationQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(attestor) = gateway.attestor.clone() else {
+        return Err(ApiError::unavailable(
+            "this gateway has no attestation provider",
+        ));
+    };
+    let nonce = match query.nonce.as_deref() {
+        None => None,
+        Some(text) => {
+            let mut nonce = [0u8; 32];
+            hex::decode_to_slice(text, &mut nonce)
+                .map_err(|_| ApiError::bad_request("nonce must be 64 hex characters (32 bytes)"))?;
+            Some(nonce)
+        }
+    };
+    let binding = gateway.exchange.binding();
+    let _permit = tokio::time::timeout(Duration::from_secs(5), gateway.attest_permits.acquire())
+        .await
+        .map_err(|_| ApiError::unavailable("too many attestation requests at once; retry shortly"))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let made = tokio::task::spawn_blocking(move || match nonce {
+        Some(nonce) => attestor.fresh(&binding, nonce).map(Arc::new),
+        None => attestor.for_binding(&binding),
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::unavailable(format!("no attestation report: {e}")))?;
+    let out = serde_json::to_value(&*made).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(out))
+}
+
+/// `GET /v1/config` (admin): the configuration in force, its text and `config_hash` (SHA-256
+/// of the file's bytes; of no bytes for the built-in defaults), as receipts bind it.
+async fn config(State(gateway): Shared, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    gateway.require_admin(&headers)?;
+    Ok(Json(json!({
+        "config_hash": gateway.exchange.auditing.config_hash(),
+        "path": gateway.config_source.as_ref().map(|(p, _)| p.display().to_string()),
+        "text": gateway.config_source.as_ref().map_or("", |(_, t)| t.as_str()),
+    })))
+}
+
+/// `GET /v1/scopes/{org}/{workspace}/{agent}/settings` (admin): the effective auditor settings
+/// of a scope now, and their `settings_hash`, as its next exchange's receipt binds them.
+async fn scope_settings(
+    State(gateway): Shared,
+    headers: HeaderMap,
+    Path((org, workspace, agent)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    gateway.require_admin(&headers)?;
+    let scope = lucid_contract::Scope {
+        org,
+        workspace,
+        agent,
+    };
+    let view = gateway.exchange.auditing.view();
+    let (settings, settings_hash) = gateway.exchange.settings(&scope, &view);
+    Ok(Json(json!({
+        "scope": scope,
+        "settings": settings,
+        "settings_hash": settings_hash,
+    })))
 }
 
 async fn policy(State(gateway): Shared, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

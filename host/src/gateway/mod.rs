@@ -32,6 +32,12 @@ pub struct Gateway {
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Serializes admin changes of the overrides (each is checked, receipted, then applied).
     pub(crate) admin_changes: tokio::sync::Mutex<()>,
+    /// Attestation reports of the binding in force; `None`: not attested.
+    pub attestor: Option<Arc<crate::attestation::Attestor>>,
+    /// Fresh attestation reports made at once.
+    pub(crate) attest_permits: tokio::sync::Semaphore,
+    /// The config file in force and its text (`None`: the built-in defaults).
+    pub config_source: Option<(std::path::PathBuf, String)>,
 }
 
 impl Gateway {
@@ -47,7 +53,22 @@ impl Gateway {
             config,
             in_flight: Arc::new(tokio::sync::Semaphore::new(permits)),
             admin_changes: tokio::sync::Mutex::new(()),
+            attestor: None,
+            attest_permits: tokio::sync::Semaphore::new(2),
+            config_source: None,
         }
+    }
+
+    /// Serve attestation reports from `attestor`.
+    pub fn with_attestor(mut self, attestor: Arc<crate::attestation::Attestor>) -> Gateway {
+        self.attestor = Some(attestor);
+        self
+    }
+
+    /// The config file in force, served (admin) by `GET /v1/config`.
+    pub fn with_config_source(mut self, path: std::path::PathBuf, text: String) -> Gateway {
+        self.config_source = Some((path, text));
+        self
     }
 
     /// A slot for one exchange, waiting up to `gateway.queue_timeout_ms`; `None` when the

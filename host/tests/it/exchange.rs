@@ -474,5 +474,6 @@ fn options(data: &Path, policies: PathBuf) -> lucid::app::ServeOptions {
         max_plugin_bytes: 32 << 20,
         insecure_admin: false,
         cache_key: Some(data.join("../cache.key")),
+        attestation: lucid::attestation::AttestationMode::Mock,
     }
 }
