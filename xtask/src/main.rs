@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 const AUDITORS: &[&str] = &["pii", "injection", "token_budget"];
 const WASM_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32-unknown-unknown"];
 /// The fuzz targets of fuzz/ (cargo-fuzz); each has its seed corpus in fuzz/corpus/<target>.
-const FUZZ_TARGETS: &[&str] = &["sse", "ar", "config"];
+const FUZZ_TARGETS: &[&str] = &["sse", "ar", "config", "attest"];
 /// Seconds each fuzz target runs in `cargo xtask ci`.
 const CI_FUZZ_SECONDS: u64 = 20;
 

@@ -41,6 +41,9 @@ pub enum Command {
     /// Cedar policies: print the schema, validate a policy directory, run its tests.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// AMD SEV-SNP attestation: verify a gateway's attestation report.
+    #[command(subcommand)]
+    Attest(AttestCommand),
     /// Serve only the built-in mock model (an OpenAI-compatible, deterministic `mock-1`), for
     /// trying clients and as a benchmark upstream.
     MockUpstream {
@@ -63,6 +66,73 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Verify an SEV-SNP attestation report: the VCEK chains to AMD's root (ARK self-signed,
+    /// ASK signed by the ARK, VCEK by the ASK), the VCEK signs the report, the VCEK's TCB and hwID
+    /// extensions match the report's reported_tcb and chip_id, and report_data is
+    /// binding_hash ‖ nonce (binding_hash = SHA-256 of the binding's RFC 8785 canonical JSON).
+    ///
+    /// Prints a JSON verdict {"ok", "mode": "hardware"|"mock", "checks": [{name, ok, detail}],
+    /// "warnings", "report": {...}} and exits non-zero unless every check passes. A mock report
+    /// (signed by a chain Lucid generated itself, `--attestation mock`) fails unless --allow-mock,
+    /// and even then proves nothing about the hardware.
+    ///
+    /// Examples:
+    ///   lucid attest verify --url https://gateway.example --product genoa
+    ///   lucid attest verify --report attestation.json --binding binding.json --nonce HEX --product milan
+    ///   lucid attest verify --report report.bin --vcek vcek.der --product milan
+    #[command(verbatim_doc_comment)]
+    Verify(AttestVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["report", "url"]))]
+pub struct AttestVerifyArgs {
+    /// The report: raw report bytes (0x4A0), or the JSON a gateway serves at GET /v1/attestation
+    /// ({mode, report (base64), binding, binding_hash, certificates {vcek, ask, ark}}).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// A gateway's base URL: fetch URL/v1/attestation?nonce=… with a fresh random nonce (or
+    /// --nonce) and verify that the report carries it.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Sent as `Authorization: Bearer KEY` with --url, if the gateway requires a key.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "LUCID_API_KEY",
+        hide_env_values = true,
+        requires = "url"
+    )]
+    pub api_key: Option<String>,
+    /// The VCEK certificate (DER or PEM), e.g. from AMD's KDS; default: the one in the JSON.
+    #[arg(long, value_name = "FILE")]
+    pub vcek: Option<PathBuf>,
+    /// Trust AMD's ARK/ASK of this product (built in): milan, genoa or turin.
+    #[arg(long, value_name = "PRODUCT", conflicts_with_all = ["ark", "ask"])]
+    pub product: Option<lucid_attest::Product>,
+    /// The ARK certificate (DER or PEM) instead of --product; default: the one in the JSON. An
+    /// ARK that is not AMD's makes the report a mock one.
+    #[arg(long, value_name = "FILE", requires = "ask")]
+    pub ark: Option<PathBuf>,
+    /// The ASK certificate (DER or PEM), with --ark.
+    #[arg(long, value_name = "FILE", requires = "ark")]
+    pub ask: Option<PathBuf>,
+    /// The binding JSON the report must commit to (its SHA-256 over RFC 8785 canonical JSON is
+    /// the first half of report_data); default: the binding in the JSON, if any.
+    #[arg(long, value_name = "JSON_FILE")]
+    pub binding: Option<PathBuf>,
+    /// The nonce (64 hex characters) expected in the second half of report_data; with --url it is
+    /// sent to the gateway (default: a fresh random one). Zeros are expected when a binding is
+    /// checked without a nonce.
+    #[arg(long, value_name = "HEX")]
+    pub nonce: Option<String>,
+    /// Accept a mock report (a chain whose ARK is not AMD's); the verdict then says "mock".
+    #[arg(long)]
+    pub allow_mock: bool,
 }
 
 #[derive(Debug, Subcommand)]

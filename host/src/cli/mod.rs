@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 mod args;
+mod attest;
 mod auditor;
 mod chain;
 mod policy;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writers,
         }) => chain::demo(count, writers, &store, &receipt),
         Command::Policy(PolicyCommand::Schema { plugins }) => policy::schema(&plugins),
+        Command::Attest(AttestCommand::Verify(args)) => attest::verify(&args),
         Command::Policy(PolicyCommand::Validate { dir, plugins }) => {
             policy::validate(&dir, &plugins)
         }
