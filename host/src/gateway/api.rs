@@ -413,11 +413,14 @@ fn keys_of(chain: &[Value], attestor: Option<&crate::attestation::Attestor>) -> 
 #[derive(Deserialize)]
 struct AttestationQuery {
     nonce: Option<String>,
+    binding_hash: Option<String>,
 }
 
 /// `GET /v1/attestation[?nonce=HEX64]`: the report of the binding in force — with the
-/// verifier's nonce a fresh one, without it the one kept for the binding (nonce zeros). Open to
-/// anyone (it is what clients verify); fresh reports are made a few at a time.
+/// verifier's nonce a fresh one, without it the one kept for the binding (nonce zeros).
+/// `?binding_hash=HEX64`: the report kept for that binding (an AR's `binding_hash`), 404 when
+/// there is none. Open to anyone (it is what clients verify); fresh reports are made a few at a
+/// time.
 async fn attestation(
     State(gateway): Shared,
     Query(query): Query<AttestationQuery>,
@@ -427,6 +430,23 @@ async fn attestation(
             "this gateway has no attestation provider",
         ));
     };
+    if let Some(hash) = query.binding_hash.as_deref() {
+        if query.nonce.is_some() {
+            return Err(ApiError::bad_request(
+                "binding_hash and nonce do not go together: a kept report has no nonce",
+            ));
+        }
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::bad_request("binding_hash must be 64 hex characters"));
+        }
+        let hash = hash.to_ascii_lowercase();
+        let kept = tokio::task::spawn_blocking(move || attestor.kept(&hash))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| ApiError::not_found("no report is kept for this binding"))?;
+        let out = serde_json::to_value(&*kept).map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(Json(out));
+    }
     let nonce = match query.nonce.as_deref() {
         None => None,
         Some(text) => {
