@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+mod attestation;
 mod hostile;
 mod load;
 
