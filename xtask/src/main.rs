@@ -503,6 +503,13 @@ fn test(strict: bool) -> anyhow::Result<()> {
             root().join("tests/guests/target/wasm32-wasip2/release"),
         );
     exec(cmd)?;
+    // The offline verifiers' own tests (pure Python: forged chains and reports).
+    if let Some(python) = &python {
+        let mut cmd = Command::new(python);
+        cmd.args(["-m", "unittest", "discover", "-s", "examples/tests", "-v"])
+            .current_dir(root());
+        exec(cmd)?;
+    }
     Ok(())
 }
 

@@ -437,7 +437,9 @@ async fn attestation(
             ));
         }
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::bad_request("binding_hash must be 64 hex characters"));
+            return Err(ApiError::bad_request(
+                "binding_hash must be 64 hex characters",
+            ));
         }
         let hash = hash.to_ascii_lowercase();
         let kept = tokio::task::spawn_blocking(move || attestor.kept(&hash))
