@@ -31,6 +31,8 @@ pub struct ChainSigner {
     splice: Option<Value>,
     /// Whether `resume` may still be called: only before the first sign, once.
     fresh: bool,
+    /// The binding of the last AR signed and its hash: consecutive ARs nearly always share it.
+    last_binding: Option<(Value, String)>,
 }
 
 impl ChainSigner {
@@ -52,6 +54,7 @@ impl ChainSigner {
             },
             splice: None,
             fresh: true,
+            last_binding: None,
         })
     }
 
@@ -114,7 +117,7 @@ impl ChainSigner {
     /// Adds the chain fields, `claims_hash` when missing, `ar_hash` and `signature` to `ar`;
     /// does not advance the tip.
     fn sign_object(
-        &self,
+        &mut self,
         mut ar: Map<String, Value>,
     ) -> Result<(Map<String, Value>, String), SignError> {
         if let Some(field) = RESERVED_FIELDS.iter().find(|f| ar.contains_key(**f)) {
@@ -143,7 +146,15 @@ impl ChainSigner {
             json!({"public_key": self.public_key, "receipt_sha256": self.receipt_sha256}),
         );
         if let Some(binding) = binding_from(&ar, &self.public_key, &self.receipt_sha256) {
-            ar.insert("binding_hash".into(), Value::String(binding_hash(&binding)));
+            let hash = match &self.last_binding {
+                Some((last, hash)) if *last == binding => hash.clone(),
+                _ => {
+                    let hash = binding_hash(&binding);
+                    self.last_binding = Some((binding, hash.clone()));
+                    hash
+                }
+            };
+            ar.insert("binding_hash".into(), Value::String(hash));
         }
         if let Some(splice) = &self.splice {
             ar.insert("splice".into(), splice.clone());

@@ -360,6 +360,16 @@ fn every_ar_carries_the_binding_hash_of_its_own_fields() {
         verify_single(&forged)
     );
 
+    // The next AR under another binding carries that binding's hash, the one after the same.
+    let mut other = core(2);
+    other["measurements"]["config_hash"] = json!("e".repeat(64));
+    for _ in 0..2 {
+        let next = sign(&mut s, &other).unwrap();
+        let binding = lucid_ar::binding_of(next.as_object().unwrap()).unwrap();
+        assert_eq!(next["binding_hash"], sha256_hex(&canonical_bytes(&binding)));
+        assert_ne!(next["binding_hash"], ar["binding_hash"]);
+    }
+
     // A measurement that is not a hash is refused.
     let mut bad = core(1);
     bad["measurements"]["config_hash"] = json!("nope");
