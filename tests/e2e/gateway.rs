@@ -598,6 +598,26 @@ fn overrides_respect_the_org_enforcement() {
         exchange["ar"]["ar_references"][0], ar_hash,
         "the exchange follows the change in the chain"
     );
+    // The settings and the config that judged it are in its measurements, and the admin API
+    // serves their values.
+    let measurements = &exchange["ar"]["measurements"];
+    assert_eq!(measurements["settings_hash"], body["settings_hash"]);
+    let settings = gw.get("/v1/scopes/acme/research/bot/settings", &[]).json();
+    assert_eq!(settings["settings_hash"], body["settings_hash"]);
+    assert_eq!(settings["settings"], exchange["ar"]["settings"]);
+    let other = gw.get("/v1/scopes/acme/other/bot/settings", &[]).json();
+    assert_ne!(other["settings_hash"], body["settings_hash"]);
+    let served = gw.get("/v1/config", &[]).json();
+    let text = served["text"].as_str().unwrap();
+    assert!(
+        text.contains("[orgs.acme.enforcement.injection]"),
+        "{served}"
+    );
+    assert_eq!(
+        served["config_hash"],
+        lucid_ar::sha256_hex(text.as_bytes()).as_str()
+    );
+    assert_eq!(measurements["config_hash"], served["config_hash"]);
     // A refused change leaves no record.
     let depth = reply.header("x-lucid-chain-depth").parse::<u64>().unwrap();
     assert_eq!(put(0.1).status, 422);

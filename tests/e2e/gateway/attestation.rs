@@ -12,7 +12,7 @@ use lucid_e2e::{Daemon, lucid, lucid_bin, preset, serve_cmd};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Gw, start};
+use super::{Gw, eventually, start};
 
 const NONCE: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
@@ -151,6 +151,35 @@ fn the_mock_report_binds_the_measured_gateway_and_every_ar_names_its_binding() {
         "a mock report passed without --allow-mock: {verdict:#}"
     );
 
+    // A new plugin set is a new binding: the ARs signed under it name it, and it is attested
+    // without anyone asking.
+    std::fs::copy(
+        lucid_e2e::guest("empty"),
+        root.join("plugins").join("empty.wasm"),
+    )
+    .unwrap();
+    eventually("the new plugin set is bound", || {
+        gw.get("/v1/attestation", &[]).json()["binding"]["auditors"]
+            .as_object()
+            .is_some_and(|a| a.len() == files.len() + 1)
+    });
+    let later = gw.chat("And of Italy?");
+    assert_eq!(later.status, 200, "{}", later.body);
+    let later = ar(&gw, later.header("x-lucid-ar-hash"));
+    assert_ne!(later["binding_hash"], binding_hash.as_str());
+    let kept = gw.get(
+        &format!(
+            "/v1/attestation?binding_hash={}",
+            later["binding_hash"].as_str().unwrap()
+        ),
+        &[],
+    );
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    std::fs::remove_file(root.join("plugins").join("empty.wasm")).unwrap();
+    eventually("the plugin set is back", || {
+        gw.get("/v1/attestation", &[]).json()["binding_hash"] == binding_hash.as_str()
+    });
+
     // A restart signs with a new key (a splice): a new binding, attested too; the chain lists
     // both keys with their reports.
     let data = root.join("data");
@@ -178,11 +207,14 @@ fn the_mock_report_binds_the_measured_gateway_and_every_ar_names_its_binding() {
     assert_eq!(chain["valid"], true, "{chain:#}");
     let keys = chain["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "{chain:#}");
-    for key in keys {
+    // The first key signed under two plugin sets, the second under one: each attested.
+    for (key, count) in keys.iter().zip([2, 1]) {
         let bindings = key["bindings"].as_array().unwrap();
-        assert_eq!(bindings.len(), 1, "{key:#}");
-        assert_eq!(bindings[0]["report"]["status"], "attested", "{key:#}");
-        assert_eq!(bindings[0]["report"]["mode"], "mock", "{key:#}");
+        assert_eq!(bindings.len(), count, "{key:#}");
+        for binding in bindings {
+            assert_eq!(binding["report"]["status"], "attested", "{key:#}");
+            assert_eq!(binding["report"]["mode"], "mock", "{key:#}");
+        }
     }
 
     // The offline verifier: the exported chain, both kept reports, nothing of Lucid's.
@@ -208,10 +240,12 @@ fn the_mock_report_binds_the_measured_gateway_and_every_ar_names_its_binding() {
             .to_string(),
         chain_file.display().to_string(),
     ];
-    for (i, hash) in [before.as_str(), now["binding_hash"].as_str().unwrap()]
-        .iter()
-        .enumerate()
-    {
+    let hashes = [
+        before.as_str(),
+        later["binding_hash"].as_str().unwrap(),
+        now["binding_hash"].as_str().unwrap(),
+    ];
+    for (i, hash) in hashes.iter().enumerate() {
         let doc = gw.get(&format!("/v1/attestation?binding_hash={hash}"), &[]);
         let path = root.join(format!("attestation-{i}.json"));
         std::fs::write(&path, &doc.body).unwrap();
