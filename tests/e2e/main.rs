@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `lucid` binary, real components, real files.
 
+mod attest;
 mod gateway;
 mod openai;
 mod policy;

@@ -109,10 +109,10 @@ pub fn sse_receipt(ar_text: &str) -> String {
     format!(": lucid-receipt {ar_text}\n\n")
 }
 
-/// The comment line carrying an exchange's content salt (hex), sent just before the receipt
-/// comment, in the same event.
+/// The SSE comment carrying an exchange's content salt (hex), sent right after the receipt
+/// comment.
 pub fn sse_salt(salt_hex: &str) -> String {
-    format!(": lucid-content-salt {salt_hex}\n")
+    format!(": lucid-content-salt {salt_hex}\n\n")
 }
 
 /// The event that ends a stream.

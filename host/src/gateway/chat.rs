@@ -61,8 +61,8 @@ pub fn render(outcome: Outcome) -> Response {
             mut body,
             ..
         } => {
-            body.push_str(&openai::sse_salt(&head.content_salt));
             body.push_str(&openai::sse_receipt(&receipt.text));
+            body.push_str(&openai::sse_salt(&head.content_salt));
             body.push_str(SSE_DONE);
             let mut out = sse_response(Body::from(body));
             receipt_headers(out.headers_mut(), &head, &receipt);
@@ -121,14 +121,14 @@ pub(super) fn upstream_status(error: &UpstreamError) -> StatusCode {
     }
 }
 
-/// The SSE bytes of one stream event (the receipt comment preceded by the content salt's).
+/// The SSE bytes of one stream event (the receipt comment followed by the content salt's).
 fn sse(event: StreamEvent, salt: &str) -> Bytes {
     if let Some(data) = event.data() {
         return Bytes::from(data);
     }
     match event {
         StreamEvent::Receipt(text) => {
-            Bytes::from(openai::sse_salt(salt) + &openai::sse_receipt(&text))
+            Bytes::from(openai::sse_receipt(&text) + &openai::sse_salt(salt))
         }
         _ => Bytes::from_static(SSE_DONE.as_bytes()),
     }
