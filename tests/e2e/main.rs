@@ -2,6 +2,7 @@
 
 mod gateway;
 mod openai;
+mod passport;
 mod policy;
 mod postgres;
 mod serve;

@@ -182,7 +182,12 @@ pub struct PassportShowArgs {
     #[arg(long, value_name = "URL", conflicts_with_all = ["db", "store"])]
     pub url: Option<String>,
     /// Sent as `Authorization: Bearer TOKEN` with --url, when the gateway has an admin token.
-    #[arg(long, value_name = "TOKEN", env = "LUCID_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LUCID_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Print one JSON object instead of the summary.
     #[arg(long)]

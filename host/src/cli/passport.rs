@@ -118,8 +118,10 @@ fn from_gateway(url: &str, hash: &str, token: Option<&str>) -> anyhow::Result<So
     let chain = admin_json(&format!("/v1/attestation-chain/{hash}"))?;
     let kept = match binding_hash_of_ar(&ar) {
         None => Kept::NoBinding,
-        Some(binding) => match get(&format!("/v1/attestation?binding_hash={binding}"), MAX_REPORT)
-        {
+        Some(binding) => match get(
+            &format!("/v1/attestation?binding_hash={binding}"),
+            MAX_REPORT,
+        ) {
             Err(e) => Kept::Unavailable(super::error_line(&e)),
             Ok((_, status, _)) if status == hyper::StatusCode::NOT_FOUND => Kept::Missing,
             Ok((target, status, body)) if !status.is_success() => Kept::Unavailable(format!(
@@ -446,7 +448,9 @@ fn attestation_facts(
         Kept::NoBinding => {
             out["report_status"] = "no binding (signed before bindings existed)".into();
         }
-        Kept::Missing => out["report_status"] = "missing: no report is kept for this binding".into(),
+        Kept::Missing => {
+            out["report_status"] = "missing: no report is kept for this binding".into()
+        }
         Kept::Unavailable(why) => out["report_status"] = format!("unavailable: {why}").into(),
         Kept::Invalid(why) => {
             out["report_status"] = format!("invalid: {why}").into();
@@ -467,8 +471,7 @@ fn attestation_facts(
             out["report_binding_matches"] = matches.into();
             if !matches {
                 problems.push(
-                    "the kept attestation report is for another binding than this receipt's"
-                        .into(),
+                    "the kept attestation report is for another binding than this receipt's".into(),
                 );
             }
             let verdict = verify_report(report, claimed);
@@ -480,8 +483,8 @@ fn attestation_facts(
                 }
                 Ok(v) => {
                     let passed = |name: &str| v.check(name).is_some_and(|c| c.ok);
-                    let amd = v.mode == VerdictMode::Hardware
-                        && ROOT_CHECKS.into_iter().all(passed);
+                    let amd =
+                        v.mode == VerdictMode::Hardware && ROOT_CHECKS.into_iter().all(passed);
                     let failed: Vec<Value> = v
                         .checks
                         .iter()
@@ -603,12 +606,24 @@ fn list(v: &Value) -> Vec<String> {
 
 fn render(p: &Value) -> String {
     let mut t = Text(String::new());
-    t.raw(&format!("AI Passport of exchange {}", show_value(&p["ar_hash"])));
+    t.raw(&format!(
+        "AI Passport of exchange {}",
+        show_value(&p["ar_hash"])
+    ));
     t.raw(&"=".repeat(24 + 64));
-    let verdict = if p["verified"] == true {
-        "VERIFIED: the receipt, its chain and the attestation check out"
-    } else {
-        "NOT VERIFIED"
+    let attestation = &p["attestation"];
+    let verdict = match (p["verified"] == true, attestation["report_present"] == true) {
+        (false, _) => "NOT VERIFIED".to_string(),
+        (true, false) => {
+            "VERIFIED: the receipt and its chain check out (no attestation report to check)".into()
+        }
+        (true, true) if attestation["amd_root_verified"] == true => {
+            "VERIFIED: the receipt, its chain and the AMD SEV-SNP attestation check out".into()
+        }
+        (true, true) => {
+            "VERIFIED (MOCK attestation): the receipt and its chain check out; the report is a mock"
+                .into()
+        }
     };
     t.line("Verdict", verdict);
     for problem in list(&p["problems"]) {
@@ -628,10 +643,7 @@ fn render(p: &Value) -> String {
 
     let x = &p["exchange"];
     t.section("Exchange");
-    t.line(
-        "Decision",
-        show_value(&x["decision"]).to_ascii_uppercase(),
-    );
+    t.line("Decision", show_value(&x["decision"]).to_ascii_uppercase());
     t.line("Request id", show_value(&x["request_id"]));
     t.line("Time", show_value(&x["timestamp"]));
     let scope = &x["scope"];
@@ -650,10 +662,7 @@ fn render(p: &Value) -> String {
     if !x["evidence_omitted"].is_null() {
         t.line(
             "Evidence omitted",
-            format!(
-                "claims left out (bound by hash): {}",
-                x["evidence_omitted"]
-            ),
+            format!("claims left out (bound by hash): {}", x["evidence_omitted"]),
         );
     }
 
@@ -879,7 +888,10 @@ fn render(p: &Value) -> String {
         },
     );
     if a["report_present"] == true {
-        t.line("AMD root verified", yes_no(&a["amd_root_verified"]).to_lowercase());
+        t.line(
+            "AMD root verified",
+            yes_no(&a["amd_root_verified"]).to_lowercase(),
+        );
         t.line(
             "Report verifies",
             match (&a["ok"], a["verdict_mode"].as_str()) {
@@ -891,11 +903,7 @@ fn render(p: &Value) -> String {
         for f in a["failed_checks"].as_array().cloned().unwrap_or_default() {
             t.line(
                 "",
-                format!(
-                    "! {}: {}",
-                    show_value(&f["name"]),
-                    show_value(&f["detail"])
-                ),
+                format!("! {}: {}", show_value(&f["name"]), show_value(&f["detail"])),
             );
         }
         t.line(
