@@ -811,11 +811,12 @@ fn render(p: &Value) -> String {
         t.line(
             "Signer",
             format!(
-                "{} depths {}..{}, {} receipts, report: {}",
+                "{} depths {}..{}, {} receipt{}, report: {}",
                 short_hash(&key["public_key"]),
                 show_value(&key["first_depth"]),
                 show_value(&key["last_depth"]),
                 show_value(&key["ars"]),
+                if key["ars"] == 1 { "" } else { "s" },
                 if reports.is_empty() {
                     "-".into()
                 } else {
