@@ -953,3 +953,41 @@ fn short_hash(v: &Value) -> String {
         _ => show_value(v),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_claim_values_are_shortened_and_marked() {
+        assert_eq!(short_value(&json!(0.5)), (json!(0.5), false));
+        assert_eq!(short_value(&json!(["a"])), (json!(["a"]), false));
+        let (v, cut) = short_value(&json!("x".repeat(200)));
+        assert!(cut);
+        assert_eq!(v.as_str().unwrap().chars().count(), VALUE_CHARS);
+        assert!(v.as_str().unwrap().ends_with('…'));
+    }
+
+    #[test]
+    fn an_unsigned_ar_without_a_report_is_not_verified_and_says_why() {
+        let sources = Sources {
+            ar: json!({"ar_hash": "0".repeat(64), "decision": "deny", "phases": []}),
+            chain: json!({"valid": false, "length": 1, "errors": [{"ar_hash": null, "index": 0, "reason": "bad"}]}),
+            kept: Kept::NoBinding,
+            kind: "store",
+            location: "test".into(),
+        };
+        let p = facts(&"0".repeat(64), &sources);
+        assert_eq!(p["verified"], false);
+        assert_eq!(p["signature"]["valid"], false);
+        assert_eq!(p["attestation"]["report_present"], false);
+        assert_eq!(p["content"]["present"], false);
+        let text = render(&p);
+        assert!(text.contains("NOT VERIFIED"), "{text}");
+        assert!(text.contains("! at -: bad"), "{text}");
+        assert!(
+            text.contains("Report               no (no binding"),
+            "{text}"
+        );
+    }
+}
