@@ -3,6 +3,7 @@
 mod attest;
 mod gateway;
 mod openai;
+mod passport;
 mod policy;
 mod postgres;
 mod serve;

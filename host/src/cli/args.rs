@@ -44,6 +44,10 @@ pub enum Command {
     /// AMD SEV-SNP attestation: verify a gateway's attestation report.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// The AI Passport of one exchange: what was decided, why, by which measured auditors and
+    /// policy, and whether its receipt, its chain and the attestation behind them verify.
+    #[command(subcommand)]
+    Passport(PassportCommand),
     /// Serve only the built-in mock model (an OpenAI-compatible, deterministic `mock-1`), for
     /// trying clients and as a benchmark upstream.
     MockUpstream {
@@ -133,6 +137,66 @@ pub struct AttestVerifyArgs {
     /// Accept a mock report (a chain whose ARK is not AMD's); the verdict then says "mock".
     #[arg(long)]
     pub allow_mock: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassportCommand {
+    /// Show the AI Passport of one exchange, named by its receipt's ar_hash (the
+    /// `x-lucid-ar-hash` header of the answer).
+    ///
+    /// A passport gathers, for one exchange, everything a person needs to trust (or not) what
+    /// the gateway did with it:
+    ///   - the decision (allow or deny) and the policy's reasons, phase by phase;
+    ///   - the claims each auditor made about the request and the answer;
+    ///   - the receipt's signature, and its place in the hash chain (which must verify from the
+    ///     chain's first receipt up to this one);
+    ///   - the content binding: salted commitments to the exact request and response bytes;
+    ///   - the attestation: the SEV-SNP report kept for the receipt's binding (signer key,
+    ///     auditors, policy, config, host binary), and whether it chains to AMD's root. A mock
+    ///     report (`lucid serve --attestation mock`) is labelled MOCK: it proves nothing about
+    ///     the hardware;
+    ///   - the measurements: the SHA-256 of every auditor, the plugin set, policy, config,
+    ///     host binary and settings that judged the exchange.
+    ///
+    /// Reads from a running gateway (--url; its admin API) or from the evidence store directly
+    /// (--data-dir, --db or --store; attestation reports from <data-dir>/attestation/reports).
+    /// Prints a summary to read (or one JSON object with --json). Exits 0 when the receipt, its
+    /// chain and (when a report is kept) the attestation verify, whatever the decision was;
+    /// non-zero otherwise, and when the receipt is not found.
+    ///
+    /// Examples:
+    ///   lucid passport show 3f1c…e9 --url http://127.0.0.1:8080
+    ///   lucid passport show 3f1c…e9 --url https://gateway.example --admin-token "$TOKEN" --json
+    ///   lucid passport show 3f1c…e9 --data-dir .lucid
+    #[command(verbatim_doc_comment)]
+    Show(PassportShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PassportShowArgs {
+    /// The receipt's ar_hash (64 hex characters).
+    #[arg(value_name = "AR_HASH")]
+    pub ar_hash: String,
+    /// A running gateway's base URL: read the receipt, its chain and the attestation report
+    /// from its API (GET /v1/evidence/H, /v1/attestation-chain/H, /v1/attestation).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["db", "store"])]
+    pub url: Option<String>,
+    /// Sent as `Authorization: Bearer TOKEN` with --url, when the gateway has an admin token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LUCID_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// A SQLite evidence database (instead of <data-dir>/evidence.db).
+    #[arg(long, value_name = "PATH", conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,6 @@
 use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
@@ -15,8 +14,6 @@ use lucid_attest::{REPORT_LEN, Roots, VerifyInput};
 
 /// Largest attestation document or report file read (a document is a few KiB).
 const MAX_DOCUMENT: u64 = 1024 * 1024;
-/// How long fetching from --url may take, connection included.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The JSON a gateway serves at GET /v1/attestation; every field optional so that a raw report
 /// and a document share one path.
@@ -197,68 +194,18 @@ fn parse_hex32(s: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|b: Vec<u8>| anyhow::anyhow!("{} bytes; expected 32 (64 hex characters)", b.len()))
 }
 
-/// GET URL/v1/attestation?nonce=HEX with the host's HTTP client (hyper, rustls with the
-/// webpki roots), bounded in time and size.
+/// GET URL/v1/attestation?nonce=HEX, bounded in time and size.
 fn fetch(url: &str, nonce_hex: &str, api_key: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    use http_body_util::{BodyExt as _, Empty, Limited};
-    use hyper_util::client::legacy::Client;
-    use hyper_util::client::legacy::connect::HttpConnector;
-    use hyper_util::rt::TokioExecutor;
-
     let base = url.trim_end_matches('/').trim_end_matches("/v1");
     let target = format!("{base}/v1/attestation?nonce={nonce_hex}");
-    let uri: hyper::Uri = target
-        .parse()
-        .with_context(|| format!("invalid --url '{url}'"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        bail!("invalid --url '{url}': expected http(s)://host[:port]");
+    let (status, body) = super::http_get(&target, url, api_key, MAX_DOCUMENT as usize)?;
+    if !status.is_success() {
+        bail!(
+            "{target} answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(512)])
+        );
     }
-    let mut request = hyper::Request::get(uri).header("accept", "application/json");
-    if let Some(key) = api_key {
-        request = request.header("authorization", format!("Bearer {key}"));
-    }
-    let request = request.body(Empty::<bytes::Bytes>::new())?;
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(https);
-        let work = async {
-            let response = client
-                .request(request)
-                .await
-                .with_context(|| format!("cannot reach {target}"))?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_DOCUMENT as usize)
-                .collect()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading {target}: {e}"))?
-                .to_bytes();
-            if !status.is_success() {
-                bail!(
-                    "{target} answered {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(512)])
-                );
-            }
-            Ok(body.to_vec())
-        };
-        tokio::time::timeout(FETCH_TIMEOUT, work)
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "{target} did not answer within {} s",
-                    FETCH_TIMEOUT.as_secs()
-                )
-            })?
-    })
+    Ok(body)
 }
 
 #[cfg(test)]

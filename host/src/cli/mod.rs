@@ -12,6 +12,7 @@ mod args;
 mod attest;
 mod auditor;
 mod chain;
+mod passport;
 mod policy;
 mod serve;
 
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => chain::demo(count, writers, &store, &receipt),
         Command::Policy(PolicyCommand::Schema { plugins }) => policy::schema(&plugins),
         Command::Attest(AttestCommand::Verify(args)) => attest::verify(&args),
+        Command::Passport(PassportCommand::Show(args)) => passport::show(&args),
         Command::Policy(PolicyCommand::Validate { dir, plugins }) => {
             policy::validate(&dir, &plugins)
         }
@@ -82,6 +84,72 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// How long one GET of a gateway may take, connection included.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// GET `target` (a URL built from the user's `--url`, named in messages) with the host's HTTP
+/// client (hyper, rustls with the webpki roots), `Authorization: Bearer` when given, bounded in
+/// time and to `max_bytes` of body. Returns the status and the body, whatever the status.
+fn http_get(
+    target: &str,
+    url: &str,
+    bearer: Option<&str>,
+    max_bytes: usize,
+) -> anyhow::Result<(hyper::StatusCode, Vec<u8>)> {
+    use anyhow::bail;
+    use http_body_util::{BodyExt as _, Empty, Limited};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    let uri: hyper::Uri = target
+        .parse()
+        .with_context(|| format!("invalid --url '{url}'"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        bail!("invalid --url '{url}': expected http(s)://host[:port]");
+    }
+    let mut request = hyper::Request::get(uri).header("accept", "application/json");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Empty::<bytes::Bytes>::new())?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        let work = async {
+            let response = client
+                .request(request)
+                .await
+                .with_context(|| format!("cannot reach {target}"))?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), max_bytes)
+                .collect()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading {target}: {e}"))?
+                .to_bytes();
+            Ok((status, body.to_vec()))
+        };
+        tokio::time::timeout(FETCH_TIMEOUT, work)
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{target} did not answer within {} s",
+                    FETCH_TIMEOUT.as_secs()
+                )
+            })?
+    })
 }
 
 fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
