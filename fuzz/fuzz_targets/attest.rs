@@ -26,6 +26,7 @@ fuzz_target!(|input: &[u8]| {
             binding_hash: Some([0; 32]),
             nonce: None,
             allow_mock,
+            measurement: None,
         });
         assert_eq!(v.ok, !v.checks.is_empty() && v.checks.iter().all(|c| c.ok));
         v

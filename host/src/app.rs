@@ -260,6 +260,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         },
         bundle.map(|b| b.enforcement).unwrap_or_default(),
     );
+    let attestor = Arc::new(open_attestor(options, &config)?);
     let runner = PhaseRunner::new(sandbox.clone());
     let auditing = Auditing::new(
         host.clone(),
@@ -281,8 +282,8 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         streaming: config.streaming.clone(),
         metrics: crate::exchange::metrics::Metrics::new(),
         lifecycle: Default::default(),
+        attestor: Some(attestor.clone()),
     });
-    let attestor = Arc::new(Attestor::open(options.attestation, &options.data_dir)?);
     let mut gateway = Gateway::new(exchange, Arc::new(Mutex::new(reader)), config)
         .with_attestor(attestor.clone());
     if let (Some(path), Some(text)) = (&options.config, config_text) {
@@ -296,8 +297,11 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         // The schema follows the plugins: re-validate the policies against the new set first,
         // so that no exchange ever runs the new set under a policy not validated for it.
         watched.exchange.policy.reload(set);
-        let policy_hash = watched.exchange.policy.current().hash.clone();
-        let view = watched.exchange.auditing.install(set.clone(), &policy_hash);
+        let policy = watched.exchange.policy.clone();
+        let view = watched
+            .exchange
+            .auditing
+            .install_with(set.clone(), || policy.current().hash.clone());
         watched.exchange.metrics.plugin_reloads.inc();
         for (id, run_config) in view.run_configs.iter() {
             if let Err(e) = run_config {
@@ -397,6 +401,20 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
             let _ = tokio::signal::ctrl_c().await;
         })
     }
+}
+
+/// The attestation provider `--attestation` asks for. A production gateway does not fall back to
+/// the mock by itself: `auto` without `/dev/sev-guest` is an error there (ask for `mock`).
+fn open_attestor(options: &ServeOptions, config: &Config) -> Result<Attestor, AppError> {
+    if config.gateway.production
+        && options.attestation == AttestationMode::Auto
+        && !lucid_attest::sev_snp_available()
+    {
+        return Err(AppError::Gateway(
+            "gateway.production is set but there is no /dev/sev-guest: pass --attestation mock to run with mock attestation knowingly, or run in an SEV-SNP guest".into(),
+        ));
+    }
+    Ok(Attestor::open(options.attestation, &options.data_dir)?)
 }
 
 /// How often the binding in force is compared with the last one attested.

@@ -157,6 +157,14 @@ impl Attestor {
         Ok(attestation)
     }
 
+    /// Whether a report for `binding_hash` is in memory (cheap; see [`Attestor::kept`]).
+    pub fn has(&self, binding_hash: &str) -> bool {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(binding_hash)
+    }
+
     /// The report kept for the binding with hash `binding_hash`, if any (from memory, else from
     /// its file; a file that does not parse or names another binding counts as none).
     pub fn kept(&self, binding_hash: &str) -> Option<Arc<Attestation>> {

@@ -71,6 +71,9 @@ pub struct VerifyInput<'a> {
     pub nonce: Option<[u8; 32]>,
     /// Accept a chain whose ARK is not AMD's (the verdict then says `mode: mock`).
     pub allow_mock: bool,
+    /// The expected launch measurement (48 bytes) of the guest image; without it the verdict
+    /// warns that a report only shows that *some* SEV-SNP guest asked for its report_data.
+    pub measurement: Option<[u8; 48]>,
 }
 
 /// The outcome of [`verify`]; serialised as JSON by `lucid attest verify`.
@@ -139,6 +142,8 @@ pub const CHECK_REPORT_SIGNED_BY_VCEK: &str = "report_signed_by_vcek";
 pub const CHECK_VCEK_TCB: &str = "vcek_tcb_matches_reported_tcb";
 pub const CHECK_VCEK_HWID: &str = "vcek_hwid_matches_chip_id";
 pub const CHECK_REPORT_DATA: &str = "report_data_matches";
+/// Name of the launch-measurement check (only with an expected measurement).
+pub const CHECK_MEASUREMENT: &str = "measurement_matches";
 
 /// Verifies a report; never panics, whatever the bytes.
 pub fn verify(input: &VerifyInput) -> Verdict {
@@ -203,6 +208,29 @@ pub fn verify(input: &VerifyInput) -> Verdict {
         }
     }
     check_report_data(input, &report, &mut v);
+    match input.measurement {
+        Some(expected) => {
+            let result = if report.measurement == expected {
+                Ok(format!("launch measurement {}", hex::encode(expected)))
+            } else {
+                Err(format!(
+                    "launch measurement {} differs from the expected {}",
+                    hex::encode(report.measurement),
+                    hex::encode(expected)
+                ))
+            };
+            push(&mut v, CHECK_MEASUREMENT, result, "");
+        }
+        None => v.warnings.push(format!(
+            "launch measurement {} not checked (give the expected one): without it the report \
+             shows only that some sev-snp guest asked for this report_data",
+            hex::encode(report.measurement)
+        )),
+    }
+    if input.binding_hash.is_none() && input.nonce.is_none() {
+        v.warnings
+            .push("report_data not checked: give the binding (or a nonce) it must carry".into());
+    }
 
     if report.policy.debug_allowed() {
         v.warnings.push(
@@ -479,6 +507,7 @@ mod tests {
             binding_hash: None,
             nonce: None,
             allow_mock: true,
+            measurement: None,
         });
         assert!(!v.ok);
         assert!(!v.check(CHECK_REPORT_WELL_FORMED).unwrap().ok);

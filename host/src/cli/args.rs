@@ -137,6 +137,11 @@ pub struct AttestVerifyArgs {
     /// Accept a mock report (a chain whose ARK is not AMD's); the verdict then says "mock".
     #[arg(long)]
     pub allow_mock: bool,
+    /// The launch measurement (96 hex characters) the guest image must have — what makes a
+    /// genuine report mean "this binary in this image", not just "some SEV-SNP guest". Without
+    /// it the verdict warns that the measurement was not checked.
+    #[arg(long, value_name = "HEX")]
+    pub measurement: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

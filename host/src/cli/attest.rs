@@ -28,6 +28,17 @@ struct Document {
 }
 
 pub fn verify(args: &AttestVerifyArgs) -> anyhow::Result<ExitCode> {
+    let measurement = args
+        .measurement
+        .as_deref()
+        .map(|text| {
+            let mut m = [0u8; 48];
+            hex::decode_to_slice(text.trim(), &mut m)
+                .map(|()| m)
+                .map_err(|_| anyhow::anyhow!("expected 96 hex characters (48 bytes)"))
+        })
+        .transpose()
+        .context("--measurement")?;
     let mut nonce = args
         .nonce
         .as_deref()
@@ -97,6 +108,7 @@ pub fn verify(args: &AttestVerifyArgs) -> anyhow::Result<ExitCode> {
         binding_hash,
         nonce,
         allow_mock: args.allow_mock,
+        measurement,
     });
     let mut out = serde_json::to_value(&verdict)?;
     if let Value::Object(map) = &mut out {

@@ -497,6 +497,14 @@ fn attestation_facts(
                     out["root_is_amd"] = json!(v.check(ROOT_IS_AMD));
                     out["failed_checks"] = failed.into();
                     out["verdict_warnings"] = json!(v.warnings);
+                    out["measurement"] = json!(v.report.as_ref().map(|r| &r.measurement));
+                    // Debug policy, VMPL, the launch measurement not checked: the reader sees
+                    // them (the mock warning is said once, below).
+                    for w in &v.warnings {
+                        if !w.starts_with("mock attestation") {
+                            warnings.push(format!("attestation: {w}"));
+                        }
+                    }
                     if !v.ok {
                         let names: Vec<&str> =
                             v.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
@@ -555,6 +563,7 @@ fn verify_report(
         binding_hash: binding,
         nonce: None,
         allow_mock: true,
+        measurement: None,
     }))
 }
 
@@ -618,7 +627,7 @@ fn render(p: &Value) -> String {
             "VERIFIED: the receipt and its chain check out (no attestation report to check)".into()
         }
         (true, true) if attestation["amd_root_verified"] == true => {
-            "VERIFIED: the receipt, its chain and the AMD SEV-SNP attestation check out".into()
+            "VERIFIED: the receipt, its chain and the AMD SEV-SNP signature check out (compare the launch measurement with the image you expect)".into()
         }
         (true, true) => {
             "VERIFIED (MOCK attestation): the receipt and its chain check out; the report is a mock"
@@ -901,6 +910,10 @@ fn render(p: &Value) -> String {
                 _ => "NO".to_string(),
             },
         );
+        t.line(
+            "Launch measurement",
+            format!("{} (not checked here)", show_value(&a["measurement"])),
+        );
         for f in a["failed_checks"].as_array().cloned().unwrap_or_default() {
             t.line(
                 "",
@@ -949,7 +962,10 @@ fn render(p: &Value) -> String {
 /// The first 16 hex digits of a key or hash, for lines that name several.
 fn short_hash(v: &Value) -> String {
     match v.as_str() {
-        Some(s) if s.len() > 16 => format!("{}…", &s[..16]),
+        Some(s) if s.len() > 16 => match s.get(..16) {
+            Some(head) => format!("{head}…"),
+            None => format!("{}…", s.chars().take(16).collect::<String>()),
+        },
         _ => show_value(v),
     }
 }

@@ -35,9 +35,36 @@ pub struct ExchangeService {
     pub metrics: Metrics,
     /// The exchanges in flight, for a shutdown that receipts every one of them.
     pub lifecycle: Lifecycle,
+    /// Reports kept per binding: every AR's binding gets one before its exchange is answered.
+    pub attestor: Option<Arc<crate::attestation::Attestor>>,
 }
 
 impl ExchangeService {
+    /// Make sure the binding `ar` was signed under has a kept report, made now if it has none
+    /// (the first AR of a new binding waits for it). A failure is logged: the AR is stored.
+    pub async fn attest_signed(&self, ar: &Value) {
+        let (Some(attestor), Some(hash)) = (
+            &self.attestor,
+            ar.get("binding_hash").and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        if attestor.has(hash) {
+            return;
+        }
+        let Some(binding) = ar.as_object().and_then(lucid_ar::binding_of) else {
+            return;
+        };
+        let attestor = attestor.clone();
+        match tokio::task::spawn_blocking(move || attestor.for_binding(&binding)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(binding_hash = %hash, "cannot attest a signed binding: {e}")
+            }
+            Err(e) => tracing::error!(binding_hash = %hash, "cannot attest a signed binding: {e}"),
+        }
+    }
+
     /// The effective auditor settings of `scope` under `view` (its overrides, else the
     /// configured settings), as bound into its ARs, and their hash (`settings_hash`: SHA-256 of
     /// their JCS bytes).
@@ -509,9 +536,13 @@ impl Exchange {
             tracing::error!(request_id = %self.head.request_id, "no receipt: {e}");
             ExchangeError::Unreceipted(e.to_string())
         })?;
-        let claims_hash = serde_json::from_str::<Value>(&issued.text)
-            .ok()
+        let ar = serde_json::from_str::<Value>(&issued.text).ok();
+        let claims_hash = ar
+            .as_ref()
             .and_then(|ar| ar.get("claims_hash")?.as_str().map(String::from));
+        if let Some(ar) = &ar {
+            self.service.attest_signed(ar).await;
+        }
         let decision = if self.denied() {
             Effect::Deny
         } else {

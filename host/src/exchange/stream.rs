@@ -109,34 +109,40 @@ async fn forward(
     // it), as it is once the gateway cuts exchanges off.
     let service = ex.service.clone();
     let gone = Arc::new(AtomicBool::new(false));
+    // Whether the event was handed on towards the client.
     let send = |event: StreamEvent| {
         let tx = tx.clone();
         let service = service.clone();
         let gone = gone.clone();
         async move {
             if gone.load(Ordering::Relaxed) {
-                return;
+                return false;
             }
-            tokio::select! {
+            let sent = tokio::select! {
+                // An event the channel takes is sent, even when the cut-off comes at once.
+                biased;
                 sent = tokio::time::timeout(CLIENT_STALL, tx.send(event)) => {
-                    if !matches!(sent, Ok(Ok(()))) {
-                        gone.store(true, Ordering::Relaxed);
-                    }
+                    matches!(sent, Ok(Ok(())))
                 }
-                () = service.lifecycle.cancelled() => gone.store(true, Ordering::Relaxed),
+                () = service.lifecycle.cancelled() => false,
+            };
+            if !sent {
+                gone.store(true, Ordering::Relaxed);
             }
+            sent
         }
     };
-    // Every event sent before the receipt is part of the response the receipt commits to.
+    // Every event sent before the receipt is part of the response the receipt commits to; an
+    // event not sent (the client gone) is not.
     macro_rules! emit {
         ($event:expr) => {{
             let event = $event;
-            if !gone.load(Ordering::Relaxed)
-                && let Some(data) = event.data()
+            let data = event.data();
+            if send(event).await
+                && let Some(data) = data
             {
                 ex.content.sent(data.as_bytes());
             }
-            send(event).await;
         }};
     }
     while let Some(item) = next(&mut chunks, &service).await {
@@ -216,7 +222,7 @@ async fn forward(
     match ex.receipt().await {
         Ok(receipt) => send(StreamEvent::Receipt(receipt.text)).await,
         Err(e) => send(StreamEvent::Error(e.body())).await,
-    }
+    };
     send(StreamEvent::Done).await;
 }
 

@@ -621,5 +621,8 @@ async fn change_overrides(
         .await
         .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
     gateway.exchange.overrides.commit(change);
+    if let Ok(ar) = serde_json::from_str::<Value>(&issued.text) {
+        gateway.exchange.attest_signed(&ar).await;
+    }
     Ok((scope, effective, core, issued))
 }

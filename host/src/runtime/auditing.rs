@@ -85,26 +85,29 @@ pub fn artifact_descriptor(
     })
 }
 
-/// The SHA-256 (hex) of the running binary's file, computed once; `None` when it cannot be
-/// read.
+/// The SHA-256 (hex) of the running binary, computed once (the first call is at start); `None`
+/// when it cannot be read.
 pub fn host_sha256() -> Option<&'static str> {
     static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     HASH.get_or_init(|| {
-        let hash = std::env::current_exe()
-            .and_then(std::fs::File::open)
-            .and_then(|mut file| {
-                use sha2::Digest;
-                use std::io::Read;
-                let mut hasher = sha2::Sha256::new();
-                let mut buffer = vec![0u8; 1 << 16];
-                loop {
-                    match file.read(&mut buffer)? {
-                        0 => break,
-                        n => hasher.update(&buffer[..n]),
-                    }
+        // The running image itself (on Linux even if its file was replaced since), not a path.
+        #[cfg(target_os = "linux")]
+        let image = std::fs::File::open("/proc/self/exe");
+        #[cfg(not(target_os = "linux"))]
+        let image = std::env::current_exe().and_then(std::fs::File::open);
+        let hash = image.and_then(|mut file| {
+            use sha2::Digest;
+            use std::io::Read;
+            let mut hasher = sha2::Sha256::new();
+            let mut buffer = vec![0u8; 1 << 16];
+            loop {
+                match file.read(&mut buffer)? {
+                    0 => break,
+                    n => hasher.update(&buffer[..n]),
                 }
-                Ok(hex::encode(hasher.finalize()))
-            });
+            }
+            Ok(hex::encode(hasher.finalize()))
+        });
         match hash {
             Ok(h) => Some(h),
             Err(e) => {
@@ -198,11 +201,23 @@ impl Auditing {
     /// Take a new plugin set into use, judged by the policy set `policy_hash`: run
     /// configurations, artifact phase, swap.
     pub fn install(&self, set: Arc<PluginSet>, policy_hash: &str) -> Arc<RuntimeView> {
+        self.install_with(set, || policy_hash.to_string())
+    }
+
+    /// Like [`Auditing::install`], reading the policy hash in force only once no other view
+    /// change runs (a policy reload racing a plugin reload cannot leave the older hash
+    /// observed).
+    pub fn install_with(
+        &self,
+        set: Arc<PluginSet>,
+        policy_hash: impl FnOnce() -> String,
+    ) -> Arc<RuntimeView> {
         let mut in_force = self
             .policy_hash
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.swap(&mut in_force, set, policy_hash)
+        let policy_hash = policy_hash();
+        self.swap(&mut in_force, set, &policy_hash)
     }
 
     fn swap(

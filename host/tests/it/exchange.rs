@@ -172,6 +172,7 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
         },
         metrics: Metrics::new(),
         lifecycle: Default::default(),
+        attestor: None,
     });
     Fixture {
         _data: data,

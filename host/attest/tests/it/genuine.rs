@@ -41,6 +41,7 @@ fn genuine_report_verifies_with_pem_vcek_and_explicit_amd_roots() {
         binding_hash: None,
         nonce: None,
         allow_mock: false,
+        measurement: None,
     });
     assert!(v.ok, "failed: {:?}", failed(&v));
     assert_eq!(v.mode, VerdictMode::Hardware);
@@ -64,6 +65,7 @@ fn genuine_report_fails_with_a_turin_vcek() {
         binding_hash: None,
         nonce: None,
         allow_mock: false,
+        measurement: None,
     });
     assert!(!v.ok);
     assert!(
@@ -135,6 +137,7 @@ fn report_data_check_passes_and_fails() {
             binding_hash,
             nonce,
             allow_mock: false,
+            measurement: None,
         })
     };
     let v = run(Some(binding), Some(nonce));
@@ -206,4 +209,44 @@ fn base64_encode(data: &[u8]) -> String {
         }
     }
     out
+}
+
+#[test]
+fn the_launch_measurement_is_checked_when_given_and_said_unchecked_when_not() {
+    let unchecked = verify_milan(MILAN_REPORT, Product::Milan);
+    assert!(
+        unchecked
+            .warnings
+            .iter()
+            .any(|w| w.contains("launch measurement") && w.contains("not checked")),
+        "{:?}",
+        unchecked.warnings
+    );
+    let mut actual = [0u8; 48];
+    hex::decode_to_slice(&unchecked.report.as_ref().unwrap().measurement, &mut actual).unwrap();
+    let with = |measurement| {
+        verify(&VerifyInput {
+            report: MILAN_REPORT,
+            vcek: MILAN_VCEK,
+            roots: Roots::Product(Product::Milan),
+            binding_hash: None,
+            nonce: None,
+            allow_mock: false,
+            measurement: Some(measurement),
+        })
+    };
+    let right = with(actual);
+    assert!(right.ok, "failed: {:?}", failed(&right));
+    assert!(right.check("measurement_matches").is_some_and(|c| c.ok));
+    assert!(
+        !right
+            .warnings
+            .iter()
+            .any(|w| w.contains("launch measurement"))
+    );
+    let mut other = actual;
+    other[47] ^= 1;
+    let wrong = with(other);
+    assert!(!wrong.ok);
+    assert!(!wrong.check("measurement_matches").unwrap().ok);
 }

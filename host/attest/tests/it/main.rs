@@ -17,6 +17,7 @@ pub fn verify_milan(report: &[u8], product: Product) -> Verdict {
         binding_hash: None,
         nonce: None,
         allow_mock: false,
+        measurement: None,
     })
 }
 

@@ -37,6 +37,7 @@ fn verify_mock(
         binding_hash: binding,
         nonce,
         allow_mock,
+        measurement: None,
     })
 }
 
@@ -80,6 +81,7 @@ fn mock_report_fails_against_amd_roots() {
         binding_hash: None,
         nonce: None,
         allow_mock: true,
+        measurement: None,
     });
     assert!(!v.ok);
     assert!(!v.check("vcek_signed_by_ask").unwrap().ok);
@@ -141,6 +143,7 @@ fn mock_chain_persists_across_opens() {
         binding_hash: None,
         nonce: None,
         allow_mock: true,
+        measurement: None,
     });
     assert!(v.ok, "failed: {:?}", failed(&v));
 }
