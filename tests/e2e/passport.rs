@@ -119,7 +119,20 @@ fn assert_verified(p: &Value) {
     assert_eq!(a["report_binding_matches"], true);
     assert_eq!(a["binding_recomputes"], true);
     assert_eq!(a["failed_checks"], json!([]));
-    assert!(p["warnings"][0].as_str().unwrap().contains("MOCK"), "{p:#}");
+    let warnings: Vec<&str> = p["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(warnings.iter().any(|w| w.contains("MOCK")), "{p:#}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("launch measurement") && w.contains("not checked")),
+        "{p:#}"
+    );
+    assert_eq!(a["measurement"].as_str().map(str::len), Some(96), "{a:#}");
     let auditors = p["measurements"]["auditors"].as_object().unwrap();
     for id in ["pii", "injection", "token_budget"] {
         assert_eq!(
