@@ -23,8 +23,8 @@ use lucid_attest::{Certificates, MockProvider, Mode, Provider, SevSnpProvider};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Largest stored report document read back (a report with its certificates is ~10 KiB).
-const MAX_STORED_BYTES: u64 = 256 << 10;
+/// Largest report document read back or fetched (a report with its certificates is ~10 KiB).
+pub const MAX_REPORT_DOC_BYTES: usize = 256 << 10;
 
 /// Reports kept in memory (the files stay); a gateway rarely has more than a few bindings.
 const MAX_CACHED: usize = 1024;
@@ -208,6 +208,48 @@ impl Attestor {
     }
 }
 
+/// Per signing key of a chain (in chain order): its depths and the ARs it signed, and per
+/// binding they carry (`binding_hash`, `None` for ARs from before bindings) the status `report`
+/// gives it, asked once per binding — a splice's new key needs a report of its own. The shape of
+/// `keys` in `GET /v1/attestation-chain` and in the passport.
+pub fn keys_of(chain: &[Value], mut report: impl FnMut(Option<&str>) -> Value) -> Vec<Value> {
+    let mut keys: Vec<Value> = Vec::new();
+    for ar in chain {
+        let key = ar["signer"]["public_key"].as_str().unwrap_or("");
+        let depth = ar["chain_depth"].as_u64();
+        let binding = ar["binding_hash"].as_str();
+        if keys.last().is_none_or(|k| k["public_key"] != key) {
+            keys.push(serde_json::json!({
+                "public_key": key,
+                "first_depth": depth,
+                "last_depth": depth,
+                "ars": 0,
+                "bindings": [],
+            }));
+        }
+        let Some(entry) = keys.last_mut() else {
+            continue;
+        };
+        entry["last_depth"] = depth.into();
+        entry["ars"] = (entry["ars"].as_u64().unwrap_or(0) + 1).into();
+        let Some(bindings) = entry["bindings"].as_array_mut() else {
+            continue;
+        };
+        match bindings
+            .iter_mut()
+            .find(|b| b["binding_hash"].as_str() == binding)
+        {
+            Some(b) => b["ars"] = (b["ars"].as_u64().unwrap_or(0) + 1).into(),
+            None => bindings.push(serde_json::json!({
+                "binding_hash": binding,
+                "ars": 1,
+                "report": report(binding),
+            })),
+        }
+    }
+    keys
+}
+
 fn create_private_dir(path: &Path) -> Result<(), AttestationError> {
     let failed = |source| AttestationError::Store {
         path: path.to_path_buf(),
@@ -241,7 +283,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Read a kept report: not through a symlink, at most [`MAX_STORED_BYTES`].
+/// Read a kept report: not through a symlink, at most [`MAX_REPORT_DOC_BYTES`].
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -249,8 +291,9 @@ fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
     let file = options.open(path)?;
     let mut bytes = Vec::new();
-    file.take(MAX_STORED_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_STORED_BYTES {
+    file.take(MAX_REPORT_DOC_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_REPORT_DOC_BYTES {
         return Err(std::io::Error::other("larger than a kept report can be"));
     }
     Ok(bytes)

@@ -23,7 +23,7 @@ use lucid_attest::{Roots, VerdictMode, VerifyInput};
 /// chain report lists every ar_hash of the chain).
 const MAX_EVIDENCE: usize = 64 << 20;
 /// Largest attestation document read (a report with its certificates is ~10 KiB).
-const MAX_REPORT: usize = 256 << 10;
+const MAX_REPORT: usize = lucid::attestation::MAX_REPORT_DOC_BYTES;
 /// Claim values longer than this (in characters, as displayed) are shortened.
 const VALUE_CHARS: usize = 64;
 /// The checks of `lucid_attest::verify` that together say the VCEK chains to AMD's root.
@@ -182,7 +182,9 @@ fn from_store(args: &PassportShowArgs, hash: &str) -> anyhow::Result<Sources> {
     };
     let reports = args.store.data_dir.join("attestation").join("reports");
     let mut report = serde_json::to_value(lucid::evidence::verify_stored(&chain))?;
-    report["keys"] = Value::from(keys_of(&chain, &reports));
+    report["keys"] = Value::from(lucid::attestation::keys_of(&chain, |binding| {
+        report_status(binding, &reports)
+    }));
     let kept = match binding_hash_of_ar(&ar) {
         None => Kept::NoBinding,
         Some(binding) => read_kept(&reports, &binding),
@@ -198,7 +200,11 @@ fn from_store(args: &PassportShowArgs, hash: &str) -> anyhow::Result<Sources> {
 
 /// The AR's `binding_hash` when it is one (64 hex characters), lowercase.
 fn binding_hash_of_ar(ar: &Value) -> Option<String> {
-    let hash = ar.get("binding_hash")?.as_str()?;
+    lowercase_hash(ar.get("binding_hash")?.as_str()?)
+}
+
+/// `hash` lowercased when it is a hash (64 hex characters).
+fn lowercase_hash(hash: &str) -> Option<String> {
     (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| hash.to_ascii_lowercase())
 }
@@ -230,49 +236,19 @@ fn read_kept(reports: &Path, binding_hash: &str) -> Kept {
     }
 }
 
-/// Per signing key of a chain, in chain order: the depths and ARs it signed, and per binding
-/// whether a report is kept for it (the shape of the gateway's `/v1/attestation-chain`).
-fn keys_of(chain: &[Value], reports: &Path) -> Vec<Value> {
-    let mut keys: Vec<Value> = Vec::new();
-    for ar in chain {
-        let key = ar["signer"]["public_key"].as_str().unwrap_or("");
-        let depth = ar["chain_depth"].as_u64();
-        if keys.last().is_none_or(|k| k["public_key"] != key) {
-            keys.push(json!({
-                "public_key": key, "first_depth": depth, "last_depth": depth,
-                "ars": 0, "bindings": [],
-            }));
-        }
-        let Some(entry) = keys.last_mut() else {
-            continue;
-        };
-        entry["last_depth"] = json!(depth);
-        entry["ars"] = json!(entry["ars"].as_u64().unwrap_or(0) + 1);
-        let binding = ar.get("binding_hash").and_then(Value::as_str);
-        let Some(bindings) = entry["bindings"].as_array_mut() else {
-            continue;
-        };
-        match bindings
-            .iter_mut()
-            .find(|b| b["binding_hash"].as_str() == binding)
-        {
-            Some(b) => b["ars"] = json!(b["ars"].as_u64().unwrap_or(0) + 1),
-            None => {
-                let report = match binding_hash_of_ar(ar) {
-                    None => json!({"status": "none"}),
-                    Some(hash) => match read_kept(reports, &hash) {
-                        Kept::Report(a) if a.binding_hash == hash => json!({
-                            "status": "attested", "mode": a.mode, "generated_at": a.generated_at,
-                        }),
-                        Kept::Unavailable(_) => json!({"status": "unavailable"}),
-                        _ => json!({"status": "missing"}),
-                    },
-                };
-                bindings.push(json!({"binding_hash": binding, "ars": 1, "report": report}));
-            }
-        }
+/// The report status of one binding of a chain read from a store (see
+/// [`lucid::attestation::keys_of`], the shape of the gateway's `/v1/attestation-chain`).
+fn report_status(binding: Option<&str>, reports: &Path) -> Value {
+    match binding.and_then(lowercase_hash) {
+        None => json!({"status": "none"}),
+        Some(hash) => match read_kept(reports, &hash) {
+            Kept::Report(a) if a.binding_hash == hash => json!({
+                "status": "attested", "mode": a.mode, "generated_at": a.generated_at,
+            }),
+            Kept::Unavailable(_) => json!({"status": "unavailable"}),
+            _ => json!({"status": "missing"}),
+        },
     }
-    keys
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -349,7 +349,9 @@ async fn attestation_chain(
             .iter()
             .map(|a| a.get("ar_hash").cloned().unwrap_or(Value::Null))
             .collect();
-        let keys = keys_of(&chain, attestor.as_deref());
+        let keys = crate::attestation::keys_of(&chain, |binding| {
+            report_status(binding, attestor.as_deref())
+        });
         (report, hashes, keys)
     })
     .await
@@ -360,54 +362,21 @@ async fn attestation_chain(
     Ok(Json(out))
 }
 
-/// Per signing key of a chain (in chain order): the ARs it signed, and per binding they carry
-/// whether a report for it is kept (`attested`) — a splice's new key needs a report of its own.
-fn keys_of(chain: &[Value], attestor: Option<&crate::attestation::Attestor>) -> Vec<Value> {
-    let mut keys: Vec<Value> = Vec::new();
-    for ar in chain {
-        let key = ar["signer"]["public_key"].as_str().unwrap_or("");
-        let depth = ar["chain_depth"].as_u64();
-        let binding = ar["binding_hash"].as_str();
-        if keys.last().is_none_or(|k| k["public_key"] != key) {
-            keys.push(json!({
-                "public_key": key,
-                "first_depth": depth,
-                "last_depth": depth,
-                "ars": 0,
-                "bindings": [],
-            }));
-        }
-        let Some(entry) = keys.last_mut() else {
-            continue;
-        };
-        entry["last_depth"] = json!(depth);
-        entry["ars"] = json!(entry["ars"].as_u64().unwrap_or(0) + 1);
-        let Some(bindings) = entry["bindings"].as_array_mut() else {
-            continue;
-        };
-        let known = bindings
-            .iter_mut()
-            .find(|b| b["binding_hash"].as_str() == binding);
-        match known {
-            Some(b) => b["ars"] = json!(b["ars"].as_u64().unwrap_or(0) + 1),
-            None => {
-                let report = match (binding, attestor) {
-                    (None, _) => json!({"status": "none", "reason": "signed before bindings"}),
-                    (Some(_), None) => json!({"status": "unavailable"}),
-                    (Some(hash), Some(a)) => match a.kept(hash) {
-                        Some(kept) => json!({
-                            "status": "attested",
-                            "mode": kept.mode,
-                            "generated_at": kept.generated_at,
-                        }),
-                        None => json!({"status": "missing"}),
-                    },
-                };
-                bindings.push(json!({"binding_hash": binding, "ars": 1, "report": report}));
-            }
-        }
+/// The report status of one binding of a chain (see [`crate::attestation::keys_of`]): whether
+/// a report for it is kept (`attested`).
+fn report_status(binding: Option<&str>, attestor: Option<&crate::attestation::Attestor>) -> Value {
+    match (binding, attestor) {
+        (None, _) => json!({"status": "none", "reason": "signed before bindings"}),
+        (Some(_), None) => json!({"status": "unavailable"}),
+        (Some(hash), Some(a)) => match a.kept(hash) {
+            Some(kept) => json!({
+                "status": "attested",
+                "mode": kept.mode,
+                "generated_at": kept.generated_at,
+            }),
+            None => json!({"status": "missing"}),
+        },
     }
-    keys
 }
 
 #[derive(Deserialize)]
