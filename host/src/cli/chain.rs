@@ -160,7 +160,7 @@ fn demo_core(k: u64) -> serde_json::Value {
         &phases,
         &"0".repeat(64),
         &measurements,
-        serde_json::Map::new(),
+        &serde_json::Map::new(),
     )
 }
 

@@ -44,6 +44,9 @@ pub enum IssueError {
 pub struct Issued {
     pub ar_hash: String,
     pub chain_depth: u64,
+    /// The AR's `claims_hash` and `binding_hash`, as it has them.
+    pub claims_hash: Option<String>,
+    pub binding_hash: Option<String>,
     /// The AR exactly as signed and stored.
     pub text: Arc<str>,
 }
@@ -302,6 +305,8 @@ impl Worker {
                     ack(Ok(Issued {
                         ar_hash: ar.ar_hash,
                         chain_depth: ar.chain_depth,
+                        claims_hash: ar.claims_hash,
+                        binding_hash: ar.binding_hash,
                         text: ar.text.into(),
                     }));
                 }

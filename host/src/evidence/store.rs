@@ -56,37 +56,57 @@ pub struct StoredAr {
     pub request_id: String,
     pub chain_depth: u64,
     pub public_key: String,
+    /// Read along for the exchange that asked for the AR (its `x-lucid-claims-hash`), not stored.
+    pub claims_hash: Option<String>,
+    /// Read along for the exchange (the binding it must have a report for), not stored.
+    pub binding_hash: Option<String>,
     pub text: String,
+}
+
+/// The fields of an AR the store and the exchange read; everything else is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Indexed<'a> {
+    #[serde(borrow)]
+    ar_hash: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    request_id: Option<std::borrow::Cow<'a, str>>,
+    chain_depth: Option<u64>,
+    #[serde(borrow)]
+    signer: Option<IndexedSigner<'a>>,
+    #[serde(borrow)]
+    claims_hash: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    binding_hash: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct IndexedSigner<'a> {
+    #[serde(borrow)]
+    public_key: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl StoredAr {
     /// Index an AR's text (as returned by the signer).
     pub fn from_text(text: String) -> Result<StoredAr, StoreError> {
-        let v: Value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+        let v: Indexed<'_> = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
             ar_hash: "?".into(),
             reason: e.to_string(),
         })?;
-        let field = |name: &'static str| {
-            v.get(name)
-                .and_then(Value::as_str)
-                .map(String::from)
+        let field = |value: Option<std::borrow::Cow<'_, str>>, name: &'static str| {
+            value
+                .map(std::borrow::Cow::into_owned)
                 .ok_or(StoreError::Incomplete(name))
         };
-        Ok(StoredAr {
-            ar_hash: field("ar_hash")?,
-            request_id: field("request_id")?,
-            chain_depth: v
-                .get("chain_depth")
-                .and_then(Value::as_u64)
-                .ok_or(StoreError::Incomplete("chain_depth"))?,
-            public_key: v
-                .get("signer")
-                .and_then(|s| s.get("public_key"))
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or(StoreError::Incomplete("signer.public_key"))?,
-            text,
-        })
+        let stored = StoredAr {
+            ar_hash: field(v.ar_hash, "ar_hash")?,
+            request_id: field(v.request_id, "request_id")?,
+            chain_depth: v.chain_depth.ok_or(StoreError::Incomplete("chain_depth"))?,
+            public_key: field(v.signer.and_then(|s| s.public_key), "signer.public_key")?,
+            claims_hash: v.claims_hash.map(std::borrow::Cow::into_owned),
+            binding_hash: v.binding_hash.map(std::borrow::Cow::into_owned),
+            text: String::new(),
+        };
+        Ok(StoredAr { text, ..stored })
     }
 }
 

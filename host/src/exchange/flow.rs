@@ -40,19 +40,22 @@ pub struct ExchangeService {
 }
 
 impl ExchangeService {
-    /// Make sure the binding `ar` was signed under has a kept report, made now if it has none
-    /// (the first AR of a new binding waits for it). A failure is logged: the AR is stored.
-    pub async fn attest_signed(&self, ar: &Value) {
-        let (Some(attestor), Some(hash)) = (
-            &self.attestor,
-            ar.get("binding_hash").and_then(Value::as_str),
-        ) else {
+    /// Make sure the binding `hash` that `ar` (its text) was signed under has a kept report,
+    /// made now if it has none (the first AR of a new binding waits for it). A failure is
+    /// logged: the AR is stored.
+    pub async fn attest_signed(&self, hash: &str, ar: &str) {
+        let Some(attestor) = &self.attestor else {
             return;
         };
         if attestor.has(hash) {
             return;
         }
-        let Some(binding) = ar.as_object().and_then(lucid_ar::binding_of) else {
+        let Some(binding) = serde_json::from_str::<Value>(ar)
+            .ok()
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(lucid_ar::binding_of)
+        else {
             return;
         };
         let attestor = attestor.clone();
@@ -380,17 +383,13 @@ impl Exchange {
         phase: Phase,
         response: Option<String>,
     ) -> Result<PhaseDecision, ExchangeError> {
-        let input = self.input(phase, response);
-        let auditing = self.service.auditing.clone();
-        let view = self.view.clone();
-        let settings = self.settings.clone();
-        let report = tokio::task::spawn_blocking(move || {
-            auditing
-                .runner()
-                .run_scoped(&view, &input, settings.as_deref())
-        })
-        .await
-        .map_err(|e| ExchangeError::Worker(e.to_string()))?;
+        let input = Arc::new(self.input(phase, response));
+        let report = self
+            .service
+            .auditing
+            .runner()
+            .run_phase(self.view.clone(), input, self.settings.as_deref())
+            .await;
         Ok(self.record(report))
     }
 
@@ -418,7 +417,7 @@ impl Exchange {
     fn attach_artifact(&mut self) {
         if let Some(artifact) = self.view.artifact.clone() {
             let decision =
-                crate::policy::decide(&self.policy, &self.scope, &self.model, &artifact, None);
+                crate::policy::decide_artifact(&self.policy, &self.scope, &self.model, &artifact);
             self.phases.push(PhaseEvidence {
                 phase: Phase::Artifact,
                 claims: artifact.claims.clone(),
@@ -519,29 +518,34 @@ impl Exchange {
         self.extra.insert("settings".into(), settings);
         let content = self.content_json();
         self.extra.insert("content".into(), content);
-        let core = receipt_core::core(
+        let extra = std::mem::take(&mut self.extra);
+        let mut text = receipt_core::core_text(
             &self.head.request_id,
             self.at,
             &self.scope,
             &self.phases,
             &self.policy.hash,
             &measurements,
-            std::mem::take(&mut self.extra),
+            &extra,
         );
-        let mut text = core.to_string();
         if text.len() > lucid_ar::MAX_CORE_BYTES {
+            let core = receipt_core::core(
+                &self.head.request_id,
+                self.at,
+                &self.scope,
+                &self.phases,
+                &self.policy.hash,
+                &measurements,
+                &extra,
+            );
             text = self.oversized_core(core, text.len())?;
         }
         let issued = self.service.receipts.issue_text(text).await.map_err(|e| {
             tracing::error!(request_id = %self.head.request_id, "no receipt: {e}");
             ExchangeError::Unreceipted(e.to_string())
         })?;
-        let ar = serde_json::from_str::<Value>(&issued.text).ok();
-        let claims_hash = ar
-            .as_ref()
-            .and_then(|ar| ar.get("claims_hash")?.as_str().map(String::from));
-        if let Some(ar) = &ar {
-            self.service.attest_signed(ar).await;
+        if let Some(binding_hash) = &issued.binding_hash {
+            self.service.attest_signed(binding_hash, &issued.text).await;
         }
         let decision = if self.denied() {
             Effect::Deny
@@ -565,7 +569,7 @@ impl Exchange {
         Ok(Receipt {
             ar_hash: issued.ar_hash,
             chain_depth: issued.chain_depth,
-            claims_hash,
+            claims_hash: issued.claims_hash,
             text: issued.text,
             decision,
         })

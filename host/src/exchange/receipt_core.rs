@@ -4,6 +4,8 @@
 
 use std::time::SystemTime;
 
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{Effect, PhaseDecision};
@@ -81,40 +83,140 @@ pub fn core(
     phases: &[PhaseEvidence],
     policy_hash: &str,
     measurements: &Measurements,
-    extra: Map<String, Value>,
+    extra: &Map<String, Value>,
 ) -> Value {
-    let overall = if phases.iter().all(|p| p.decision.effect == Effect::Allow) && !phases.is_empty()
-    {
-        Effect::Allow
-    } else {
-        Effect::Deny
-    };
-    let phases: Vec<Value> = phases
-        .iter()
-        .map(|p| {
-            json!({
-                "phase": p.phase,
-                "claims": p.claims,
-                "decision": p.decision,
-            })
-        })
-        .collect();
-    let mut core = json!({
-        "version": lucid_ar::VERSION,
-        "request_id": request_id,
-        "timestamp": timestamp(at),
-        "scope": scope,
-        "phases": phases,
-        "decision": overall,
-        "policy_hash": policy_hash,
-        "measurements": measurements,
-    });
-    if let Some(obj) = core.as_object_mut() {
-        for (k, v) in extra {
-            obj.entry(k).or_insert(v);
+    let core = Core::new(
+        request_id,
+        at,
+        scope,
+        phases,
+        policy_hash,
+        measurements,
+        extra,
+    );
+    serde_json::to_value(&core).unwrap_or(Value::Null)
+}
+
+/// [`core`] as JSON text, written without building it first (the hot path).
+pub fn core_text(
+    request_id: &str,
+    at: SystemTime,
+    scope: &Scope,
+    phases: &[PhaseEvidence],
+    policy_hash: &str,
+    measurements: &Measurements,
+    extra: &Map<String, Value>,
+) -> String {
+    let core = Core::new(
+        request_id,
+        at,
+        scope,
+        phases,
+        policy_hash,
+        measurements,
+        extra,
+    );
+    // Maps with string keys, strings, numbers, and claim values checked when they arrived:
+    // nothing here can fail to serialize.
+    serde_json::to_string(&core).unwrap_or_default()
+}
+
+/// The fields of a core, borrowed.
+struct Core<'a> {
+    request_id: &'a str,
+    timestamp: String,
+    scope: &'a Scope,
+    phases: &'a [PhaseEvidence],
+    decision: Effect,
+    policy_hash: &'a str,
+    measurements: &'a Measurements,
+    extra: &'a Map<String, Value>,
+}
+
+/// The fields [`Core`] writes itself; an `extra` field of the same name is left out.
+const CORE_FIELDS: &[&str] = &[
+    "version",
+    "request_id",
+    "timestamp",
+    "scope",
+    "phases",
+    "decision",
+    "policy_hash",
+    "measurements",
+];
+
+impl<'a> Core<'a> {
+    fn new(
+        request_id: &'a str,
+        at: SystemTime,
+        scope: &'a Scope,
+        phases: &'a [PhaseEvidence],
+        policy_hash: &'a str,
+        measurements: &'a Measurements,
+        extra: &'a Map<String, Value>,
+    ) -> Self {
+        let decision =
+            if phases.iter().all(|p| p.decision.effect == Effect::Allow) && !phases.is_empty() {
+                Effect::Allow
+            } else {
+                Effect::Deny
+            };
+        Core {
+            request_id,
+            timestamp: timestamp(at),
+            scope,
+            phases,
+            decision,
+            policy_hash,
+            measurements,
+            extra,
         }
     }
-    core
+}
+
+impl Serialize for Core<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("version", lucid_ar::VERSION)?;
+        map.serialize_entry("request_id", self.request_id)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry("scope", self.scope)?;
+        map.serialize_entry("phases", &Phases(self.phases))?;
+        map.serialize_entry("decision", &self.decision)?;
+        map.serialize_entry("policy_hash", self.policy_hash)?;
+        map.serialize_entry("measurements", self.measurements)?;
+        for (k, v) in self.extra {
+            if !CORE_FIELDS.contains(&k.as_str()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `[{"phase", "claims", "decision"}, …]`.
+struct Phases<'a>(&'a [PhaseEvidence]);
+
+impl Serialize for Phases<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for p in self.0 {
+            seq.serialize_element(&PhaseOut(p))?;
+        }
+        seq.end()
+    }
+}
+
+struct PhaseOut<'a>(&'a PhaseEvidence);
+
+impl Serialize for PhaseOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("phase", &self.0.phase)?;
+        map.serialize_entry("claims", &self.0.claims)?;
+        map.serialize_entry("decision", &self.0.decision)?;
+        map.end()
+    }
 }
 
 /// A core over the signer's limit ([`lucid_ar::MAX_CORE_BYTES`], `bytes` long), made to fit: the
@@ -157,6 +259,56 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
+    fn the_core_text_is_the_core_and_extra_fields_cannot_replace_core_fields() {
+        use crate::policy::PhaseDecision;
+        use crate::runtime::claim::{Claim, ClaimValue};
+        let scope = Scope {
+            org: "o".into(),
+            workspace: "w".into(),
+            agent: "a".into(),
+        };
+        let m = Measurements {
+            auditors: BTreeMap::from([("pii".to_string(), "1".repeat(64))]),
+            plugin_set_hash: "0".repeat(64),
+            config_hash: Some("2".repeat(64)),
+            host_sha256: None,
+            settings_hash: None,
+        };
+        let phases = vec![PhaseEvidence {
+            phase: Phase::Request,
+            claims: vec![AttributedClaim {
+                auditor: "pii".into(),
+                auditor_sha256: "1".repeat(64),
+                claim: Claim {
+                    name: "pii.found".into(),
+                    value: ClaimValue::StringList(vec!["email".into()]),
+                    confidence: 0.9,
+                    metadata: Some(json!({"spans": [[1, 2]]})),
+                },
+            }],
+            decision: PhaseDecision {
+                effect: Effect::Allow,
+                reasons: vec!["p".into()],
+                errors: vec![],
+            },
+        }];
+        let mut extra = Map::new();
+        extra.insert("stream_mode".into(), json!("buffer"));
+        extra.insert("decision".into(), json!("allow-me"));
+        let at = SystemTime::UNIX_EPOCH;
+        let text = core_text("req_1", at, &scope, &phases, "3", &m, &extra);
+        let value = core("req_1", at, &scope, &phases, "3", &m, &extra);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
+        assert_eq!(value["decision"], "allow");
+        assert_eq!(value["stream_mode"], "buffer");
+        assert_eq!(value["phases"][0]["claims"][0]["value"], json!(["email"]));
+        assert_eq!(
+            value["phases"][0]["claims"][0]["metadata"]["spans"][0][1],
+            2
+        );
+    }
+
+    #[test]
     fn an_oversized_core_is_shrunk_to_a_signable_denial_binding_its_claims_by_hash() {
         let scope = Scope {
             org: "o".into(),
@@ -191,7 +343,7 @@ mod tests {
             &[],
             &policy_hash,
             &m,
-            extra,
+            &extra,
         );
         full["phases"] = json!(phases);
         full["decision"] = json!("allow");
@@ -256,7 +408,7 @@ mod tests {
             &[phase(Effect::Allow)],
             "p",
             &m,
-            Map::new(),
+            &Map::new(),
         );
         assert_eq!(allow["decision"], "allow");
         assert_eq!(allow["timestamp"], "1970-01-01T00:00:00.000000Z");
@@ -267,11 +419,11 @@ mod tests {
             &[phase(Effect::Allow), phase(Effect::Deny)],
             "p",
             &m,
-            Map::new(),
+            &Map::new(),
         );
         assert_eq!(deny["decision"], "deny");
         assert_eq!(
-            core("r", at, &scope, &[], "p", &m, Map::new())["decision"],
+            core("r", at, &scope, &[], "p", &m, &Map::new())["decision"],
             "deny"
         );
     }

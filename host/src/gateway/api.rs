@@ -590,8 +590,11 @@ async fn change_overrides(
         .await
         .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
     gateway.exchange.overrides.commit(change);
-    if let Ok(ar) = serde_json::from_str::<Value>(&issued.text) {
-        gateway.exchange.attest_signed(&ar).await;
+    if let Some(binding_hash) = &issued.binding_hash {
+        gateway
+            .exchange
+            .attest_signed(binding_hash, &issued.text)
+            .await;
     }
     Ok((scope, effective, core, issued))
 }

@@ -50,7 +50,19 @@ pub struct PolicyState {
     pub files: Vec<String>,
     /// Why nothing is in force.
     pub refusal: Option<String>,
+    /// Artifact-phase decisions made under this set, per scope and model: the artifact phase
+    /// runs once per plugin set, so its decision for a scope is the same for every exchange.
+    artifact_decisions: ArtifactDecisions,
 }
+
+/// Scope and model → the artifact report decided and its decision. Bounded: emptied when full.
+type ArtifactDecisions = std::sync::Mutex<
+    std::collections::HashMap<(lucid_contract::Scope, String), (Arc<PhaseReport>, PhaseDecision)>,
+>;
+
+/// Artifact decisions one policy set keeps, and the longest model name it keeps one for.
+const MAX_ARTIFACT_DECISIONS: usize = 1024;
+const MAX_CACHED_MODEL_BYTES: usize = 256;
 
 impl PolicyState {
     pub fn schema_text(&self) -> Option<&str> {
@@ -64,6 +76,7 @@ impl PolicyState {
             hash: "0".repeat(64),
             files: Vec::new(),
             refusal: Some(reason),
+            artifact_decisions: Default::default(),
         }
     }
 }
@@ -110,6 +123,7 @@ pub fn load_state(dir: &Path, set: &PluginSet) -> Result<PolicyState, String> {
         hash,
         files,
         refusal: None,
+        artifact_decisions: Default::default(),
     })
 }
 
@@ -185,6 +199,38 @@ impl PolicyRuntime {
             }
         }
     }
+}
+
+/// [`decide`] for the artifact phase's report, which is the same for every exchange of a plugin
+/// set: decided once per scope and model under this policy set, then remembered.
+pub fn decide_artifact(
+    state: &PolicyState,
+    scope: &lucid_contract::Scope,
+    model: &str,
+    artifact: &Arc<PhaseReport>,
+) -> PhaseDecision {
+    if model.len() > MAX_CACHED_MODEL_BYTES {
+        return decide(state, scope, model, artifact, None);
+    }
+    let key = (scope.clone(), model.to_string());
+    let lock = || {
+        state
+            .artifact_decisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    };
+    if let Some((report, decision)) = lock().get(&key)
+        && Arc::ptr_eq(report, artifact)
+    {
+        return decision.clone();
+    }
+    let decision = decide(state, scope, model, artifact, None);
+    let mut cache = lock();
+    if cache.len() >= MAX_ARTIFACT_DECISIONS {
+        cache.clear();
+    }
+    cache.insert(key, (artifact.clone(), decision.clone()));
+    decision
 }
 
 /// Decide one phase: Cedar over the phase's claims (and the artifact claims), plus the failure

@@ -4,7 +4,6 @@
 //! phase fail closed. Coverage says which auditors ran, failed or were skipped.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -61,9 +60,39 @@ impl AttributedClaim {
     }
 }
 
+/// The same object as [`AttributedClaim::to_json`], written without building it.
 impl Serialize for AttributedClaim {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        let claim = &self.claim;
+        let mut map = serializer.serialize_map(Some(6 + usize::from(claim.metadata.is_some())))?;
+        map.serialize_entry("auditor", &self.auditor)?;
+        map.serialize_entry("auditor_sha256", &self.auditor_sha256)?;
+        map.serialize_entry("name", &claim.name)?;
+        map.serialize_entry("type", &claim.value.claim_type())?;
+        map.serialize_entry("value", &ValueRef(&claim.value))?;
+        map.serialize_entry("confidence", &claim.confidence)?;
+        if let Some(m) = &claim.metadata {
+            map.serialize_entry("metadata", m)?;
+        }
+        map.end()
+    }
+}
+
+/// A claim's value as JSON ([`ClaimValue::to_json`]), by reference.
+struct ValueRef<'a>(&'a ClaimValue);
+
+impl Serialize for ValueRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            // Scores are checked to be in [0, 1] (finite) when the guest returns them.
+            ClaimValue::ScoreNormalized(v) => Value::from(*v).serialize(serializer),
+            ClaimValue::Boolean(v) => serializer.serialize_bool(*v),
+            ClaimValue::String(v) => serializer.serialize_str(v),
+            ClaimValue::StringList(v) => v.serialize(serializer),
+            ClaimValue::Count(v) | ClaimValue::DurationMs(v) => serializer.serialize_u64(*v),
+            ClaimValue::Object(v) => v.serialize(serializer),
+        }
     }
 }
 
@@ -182,52 +211,133 @@ impl PhaseReport {
 }
 
 /// Runs the auditors of a phase.
+///
+/// Guest calls are made by a pool of worker threads started once (as many as there are cores,
+/// unless told otherwise): a phase hands each of its auditors' calls to the pool, so the calls
+/// of one phase run in parallel when workers are free, and under load calls queue for a worker
+/// *before* their deadline starts (waiting for a core must not turn load into timeouts and so
+/// into policy denials). Every call still gets a fresh instance in a fresh store.
 pub struct PhaseRunner {
     sandbox: Arc<Sandbox>,
-    parallelism: usize,
-    /// Guest calls running at once, across every exchange: a call waits for a slot *before* its
-    /// deadline starts, so under load calls queue instead of timing out while they wait for a
-    /// core (which would turn load into policy denials).
-    slots: Arc<Slots>,
+    pool: Arc<Pool>,
 }
 
-/// A counting semaphore for blocking threads.
-struct Slots {
-    free: std::sync::Mutex<usize>,
-    released: std::sync::Condvar,
+type CallResult = Result<Observed, (GuestError, Duration)>;
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The worker threads and their queue.
+struct Pool {
+    state: std::sync::Mutex<PoolState>,
+    ready: std::sync::Condvar,
+    /// Worker threads started.
+    workers: std::sync::atomic::AtomicUsize,
 }
 
-impl Slots {
-    fn new(n: usize) -> Arc<Slots> {
-        Arc::new(Slots {
-            free: std::sync::Mutex::new(n.max(1)),
-            released: std::sync::Condvar::new(),
-        })
-    }
+struct PoolState {
+    tasks: std::collections::VecDeque<Task>,
+    closed: bool,
+}
 
-    fn acquire(&self) -> SlotGuard<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+impl Pool {
+    fn start(n: usize) -> Arc<Pool> {
+        let pool = Arc::new(Pool {
+            state: std::sync::Mutex::new(PoolState {
+                tasks: std::collections::VecDeque::new(),
+                closed: false,
+            }),
+            ready: std::sync::Condvar::new(),
+            workers: std::sync::atomic::AtomicUsize::new(0),
+        });
+        for k in 0..n.max(1) {
+            let worker = pool.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("lucid-auditor-{k}"))
+                .spawn(move || worker.work());
+            match spawned {
+                Ok(_) => {
+                    pool.workers
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                // The calls still run: on the workers that did start, or (none) on the caller.
+                Err(e) => tracing::error!("cannot start auditor worker thread {k}: {e}"),
+            }
         }
-        *free -= 1;
-        SlotGuard(self)
+        pool
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn work(&self) {
+        loop {
+            let task = {
+                let mut state = self.lock();
+                loop {
+                    if let Some(task) = state.tasks.pop_front() {
+                        break task;
+                    }
+                    if state.closed {
+                        return;
+                    }
+                    state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            // A panicking call is a host bug; its reply is dropped (the phase counts the call as
+            // a trap) and the worker lives on.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+        }
+    }
+
+    fn submit(&self, task: Task) {
+        let mut state = self.lock();
+        if state.closed || self.workers.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            drop(state);
+            task();
+            return;
+        }
+        state.tasks.push_back(task);
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
     }
 }
 
-struct SlotGuard<'a>(&'a Slots);
+/// Where a worker sends the result of call `k` of a phase.
+#[derive(Clone)]
+enum Reply {
+    Async(tokio::sync::mpsc::UnboundedSender<(usize, CallResult)>),
+    Blocking(std::sync::mpsc::Sender<(usize, CallResult)>),
+}
 
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.0.released.notify_one();
+impl Reply {
+    fn send(&self, k: usize, result: CallResult) {
+        // The phase may be gone (its exchange was dropped): nobody wants the result then.
+        let _ = match self {
+            Reply::Async(tx) => tx.send((k, result)).map_err(drop),
+            Reply::Blocking(tx) => tx.send((k, result)).map_err(drop),
+        };
     }
 }
 
-struct Job<'a> {
-    plugin: &'a LoadedPlugin,
-    policy: &'a RunConfig,
-    settings: std::borrow::Cow<'a, crate::runtime::vocabulary::Settings>,
+/// One auditor call a phase makes: the plugin (by index in the view) and, when the scope
+/// overrides them, its settings.
+struct Job {
+    index: usize,
+    settings: Option<crate::runtime::vocabulary::Settings>,
+    fail_open: bool,
+}
+
+/// A phase before its calls are made: the auditors skipped or failed by configuration, and the
+/// calls to make.
+struct Plan {
+    runs: Vec<Option<AuditorRun>>,
+    jobs: Vec<Job>,
+    config_failures: Vec<(usize, String, bool)>,
 }
 
 impl PhaseRunner {
@@ -235,14 +345,14 @@ impl PhaseRunner {
         let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get());
         PhaseRunner {
             sandbox,
-            parallelism,
-            slots: Slots::new(parallelism),
+            pool: Pool::start(parallelism),
         }
     }
 
+    /// At most `n` guest calls at once (the number of worker threads).
     pub fn with_parallelism(mut self, n: usize) -> Self {
-        self.parallelism = n.max(1);
-        self.slots = Slots::new(self.parallelism);
+        self.pool.close();
+        self.pool = Pool::start(n);
         self
     }
 
@@ -251,7 +361,7 @@ impl PhaseRunner {
     }
 
     /// Run every enabled auditor of `view` that observes `input.phase`. Blocking: call it from a
-    /// blocking-capable thread (e.g. `tokio::task::spawn_blocking`), never from an async worker.
+    /// blocking-capable thread, never from an async worker (use [`PhaseRunner::run_phase`]).
     pub fn run(&self, view: &RuntimeView, input: &ObservationInput) -> PhaseReport {
         self.run_scoped(view, input, None)
     }
@@ -265,147 +375,195 @@ impl PhaseRunner {
         overrides: Option<&SettingOverrides>,
     ) -> PhaseReport {
         let started = Instant::now();
-        let phase = input.phase;
-        let mut runs: Vec<Option<AuditorRun>> = vec![None; view.set.plugins.len()];
-        let mut jobs: Vec<(usize, Job<'_>)> = Vec::new();
-        let mut config_failures: Vec<(usize, String, bool)> = Vec::new();
-        for (i, plugin) in view.set.plugins.iter().enumerate() {
-            let id = plugin.auditor.id();
-            let skip = |outcome| {
-                Some(AuditorRun {
-                    auditor: id.to_string(),
-                    outcome,
-                    duration_us: 0,
-                })
-            };
-            match view.run_configs.get(id) {
-                _ if !plugin.auditor.vocabulary.observes(phase) => {
-                    runs[i] = skip(RunOutcome::NotSubscribed)
-                }
-                Some(Ok(policy)) if !policy.enabled => runs[i] = skip(RunOutcome::Disabled),
-                Some(Ok(policy)) => match scoped_settings(plugin, policy, overrides) {
-                    Ok(settings) => jobs.push((
-                        i,
-                        Job {
-                            plugin,
-                            policy,
-                            settings,
-                        },
-                    )),
-                    Err(e) => config_failures.push((i, e, policy.fail_open)),
-                },
-                Some(Err(e)) => config_failures.push((i, format!("configuration: {e}"), false)),
-                None => config_failures.push((i, "no policy for this auditor".into(), false)),
-            }
+        let plan = plan(view, input.phase, overrides);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let view = Arc::new(view.clone());
+        let input = Arc::new(input.clone());
+        self.dispatch(&plan.jobs, &view, &input, &Reply::Blocking(tx));
+        let mut results: Vec<Option<CallResult>> = (0..plan.jobs.len()).map(|_| None).collect();
+        for (k, r) in rx.iter().take(plan.jobs.len()) {
+            results[k] = Some(r);
         }
-        let results = self.execute(&jobs, input);
-        let mut claims_by_auditor: Vec<Vec<AttributedClaim>> = vec![Vec::new(); runs.len()];
-        let mut fail_closed = false;
-        for ((i, job), result) in jobs.iter().zip(results) {
-            let plugin = job.plugin;
-            let (outcome, duration) = match result {
-                Ok(Observed { claims, duration }) => {
-                    claims_by_auditor[*i] = claims
-                        .into_iter()
-                        .map(|claim| attribute(plugin, claim))
-                        .collect();
-                    (RunOutcome::Ran, duration)
-                }
-                Err((error, duration)) => {
-                    fail_closed |= !job.policy.fail_open;
-                    (
-                        failure(
-                            plugin,
-                            error,
-                            job.policy.fail_open,
-                            &mut claims_by_auditor[*i],
-                        ),
-                        duration,
-                    )
-                }
-            };
-            runs[*i] = Some(AuditorRun {
-                auditor: plugin.auditor.id().to_string(),
-                outcome,
-                duration_us: duration.as_micros() as u64,
-            });
-        }
-        for (i, message, fail_open) in config_failures {
-            let plugin = &view.set.plugins[i];
-            fail_closed |= !fail_open;
-            let error = GuestError::new(ErrorKind::Error, message);
-            let outcome = failure(plugin, error, fail_open, &mut claims_by_auditor[i]);
-            runs[i] = Some(AuditorRun {
-                auditor: plugin.auditor.id().to_string(),
-                outcome,
-                duration_us: 0,
-            });
-        }
-        PhaseReport {
-            phase,
-            claims: claims_by_auditor.into_iter().flatten().collect(),
-            runs: runs.into_iter().flatten().collect(),
-            fail_closed,
-            duration: started.elapsed(),
-        }
+        assemble(&view, input.phase, plan, results, started)
     }
 
-    /// Run the jobs on up to `parallelism` threads (this one included); results in job order.
-    fn execute(
+    /// The async form of [`PhaseRunner::run_scoped`]: the calls run on the worker pool while
+    /// the caller awaits them.
+    pub async fn run_phase(
         &self,
-        jobs: &[(usize, Job<'_>)],
-        input: &ObservationInput,
-    ) -> Vec<Result<Observed, (GuestError, Duration)>> {
-        let run_one = |job: &Job<'_>| {
-            let _slot = self.slots.acquire();
-            let started = Instant::now();
-            job.plugin
-                .auditor
-                .observe(&self.sandbox, input, &job.settings, &job.policy.limits)
-                .map_err(|e| (e, started.elapsed()))
-        };
-        let workers = self.parallelism.min(jobs.len());
-        if workers <= 1 {
-            return jobs.iter().map(|(_, job)| run_one(job)).collect();
+        view: Arc<RuntimeView>,
+        input: Arc<ObservationInput>,
+        overrides: Option<&SettingOverrides>,
+    ) -> PhaseReport {
+        let started = Instant::now();
+        let plan = plan(&view, input.phase, overrides);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        self.dispatch(&plan.jobs, &view, &input, &Reply::Async(tx));
+        let mut results: Vec<Option<CallResult>> = (0..plan.jobs.len()).map(|_| None).collect();
+        for _ in 0..plan.jobs.len() {
+            match rx.recv().await {
+                Some((k, r)) => results[k] = Some(r),
+                None => break,
+            }
         }
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some((_, job)) = jobs.get(k) else {
-                    return done;
+        assemble(&view, input.phase, plan, results, started)
+    }
+
+    /// Hand each call to the pool; each replies with its index in `jobs`.
+    fn dispatch(
+        &self,
+        jobs: &[Job],
+        view: &Arc<RuntimeView>,
+        input: &Arc<ObservationInput>,
+        reply: &Reply,
+    ) {
+        for (k, job) in jobs.iter().enumerate() {
+            let (view, input, reply) = (view.clone(), input.clone(), reply.clone());
+            let sandbox = self.sandbox.clone();
+            let index = job.index;
+            let settings = job.settings.clone();
+            self.pool.submit(Box::new(move || {
+                let started = Instant::now();
+                let plugin = &view.set.plugins[index];
+                let result = match view.run_configs.get(plugin.auditor.id()) {
+                    Some(Ok(policy)) => plugin
+                        .auditor
+                        .observe(
+                            &sandbox,
+                            &input,
+                            settings.as_ref().unwrap_or(&policy.settings),
+                            &policy.limits,
+                        )
+                        .map_err(|e| (e, started.elapsed())),
+                    _ => Err((
+                        GuestError::new(ErrorKind::Error, "no policy for this auditor"),
+                        Duration::ZERO,
+                    )),
                 };
-                done.push((k, run_one(job)));
+                reply.send(k, result);
+            }));
+        }
+    }
+}
+
+impl Drop for PhaseRunner {
+    fn drop(&mut self) {
+        self.pool.close();
+    }
+}
+
+/// Which auditors of `view` run in `phase`, with which settings; which are skipped or fail by
+/// configuration.
+fn plan(view: &RuntimeView, phase: Phase, overrides: Option<&SettingOverrides>) -> Plan {
+    let mut plan = Plan {
+        runs: vec![None; view.set.plugins.len()],
+        jobs: Vec::new(),
+        config_failures: Vec::new(),
+    };
+    for (i, plugin) in view.set.plugins.iter().enumerate() {
+        let id = plugin.auditor.id();
+        let skip = |outcome| {
+            Some(AuditorRun {
+                auditor: id.to_string(),
+                outcome,
+                duration_us: 0,
+            })
+        };
+        match view.run_configs.get(id) {
+            _ if !plugin.auditor.vocabulary.observes(phase) => {
+                plan.runs[i] = skip(RunOutcome::NotSubscribed)
+            }
+            Some(Ok(policy)) if !policy.enabled => plan.runs[i] = skip(RunOutcome::Disabled),
+            Some(Ok(policy)) => match scoped_settings(plugin, policy, overrides) {
+                Ok(settings) => plan.jobs.push(Job {
+                    index: i,
+                    settings: match settings {
+                        std::borrow::Cow::Borrowed(_) => None,
+                        std::borrow::Cow::Owned(s) => Some(s),
+                    },
+                    fail_open: policy.fail_open,
+                }),
+                Err(e) => plan.config_failures.push((i, e, policy.fail_open)),
+            },
+            Some(Err(e)) => plan
+                .config_failures
+                .push((i, format!("configuration: {e}"), false)),
+            None => plan
+                .config_failures
+                .push((i, "no policy for this auditor".into(), false)),
+        }
+    }
+    plan
+}
+
+/// The phase's report from its plan and the results of its calls (in job order; a missing one
+/// — its worker failed — counts as a trap).
+fn assemble(
+    view: &RuntimeView,
+    phase: Phase,
+    plan: Plan,
+    results: Vec<Option<CallResult>>,
+    started: Instant,
+) -> PhaseReport {
+    let Plan {
+        mut runs,
+        jobs,
+        config_failures,
+    } = plan;
+    let mut claims_by_auditor: Vec<Vec<AttributedClaim>> = vec![Vec::new(); runs.len()];
+    let mut fail_closed = false;
+    for (job, result) in jobs.iter().zip(results) {
+        let plugin = &view.set.plugins[job.index];
+        let result = result.unwrap_or_else(|| {
+            Err((
+                GuestError::new(ErrorKind::Trap, "the host worker running it failed"),
+                Duration::ZERO,
+            ))
+        });
+        let (outcome, duration) = match result {
+            Ok(Observed { claims, duration }) => {
+                claims_by_auditor[job.index] = claims
+                    .into_iter()
+                    .map(|claim| attribute(plugin, claim))
+                    .collect();
+                (RunOutcome::Ran, duration)
+            }
+            Err((error, duration)) => {
+                fail_closed |= !job.fail_open;
+                (
+                    failure(
+                        plugin,
+                        error,
+                        job.fail_open,
+                        &mut claims_by_auditor[job.index],
+                    ),
+                    duration,
+                )
             }
         };
-        let mut results: Vec<Option<Result<Observed, (GuestError, Duration)>>> =
-            (0..jobs.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
-            for (k, r) in work() {
-                results[k] = Some(r);
-            }
-            for helper in helpers {
-                // A worker only panics if the host itself has a bug; its jobs count as traps.
-                if let Ok(done) = helper.join() {
-                    for (k, r) in done {
-                        results[k] = Some(r);
-                    }
-                }
-            }
+        runs[job.index] = Some(AuditorRun {
+            auditor: plugin.auditor.id().to_string(),
+            outcome,
+            duration_us: duration.as_micros() as u64,
         });
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err((
-                        GuestError::new(ErrorKind::Trap, "the host worker running it failed"),
-                        Duration::ZERO,
-                    ))
-                })
-            })
-            .collect()
+    }
+    for (i, message, fail_open) in config_failures {
+        let plugin = &view.set.plugins[i];
+        fail_closed |= !fail_open;
+        let error = GuestError::new(ErrorKind::Error, message);
+        let outcome = failure(plugin, error, fail_open, &mut claims_by_auditor[i]);
+        runs[i] = Some(AuditorRun {
+            auditor: plugin.auditor.id().to_string(),
+            outcome,
+            duration_us: 0,
+        });
+    }
+    PhaseReport {
+        phase,
+        claims: claims_by_auditor.into_iter().flatten().collect(),
+        runs: runs.into_iter().flatten().collect(),
+        fail_closed,
+        duration: started.elapsed(),
     }
 }
 
@@ -477,6 +635,37 @@ pub fn error_claim(auditor: &str, error: &GuestError) -> Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claim_serializes_as_its_json() {
+        let values = [
+            ClaimValue::ScoreNormalized(0.25),
+            ClaimValue::ScoreNormalized(1.0),
+            ClaimValue::Boolean(true),
+            ClaimValue::String("x\"y".into()),
+            ClaimValue::StringList(vec!["a".into(), "b".into()]),
+            ClaimValue::Count(7),
+            ClaimValue::DurationMs(u64::from(u32::MAX) + 1),
+            ClaimValue::Object(json!({"k": [1, {"z": null}]})),
+        ];
+        for (i, value) in values.into_iter().enumerate() {
+            let claim = AttributedClaim {
+                auditor: "a".into(),
+                auditor_sha256: "0".repeat(64),
+                claim: Claim {
+                    name: format!("a.c{i}"),
+                    value,
+                    confidence: 0.5,
+                    metadata: (i % 2 == 0).then(|| json!({"m": i})),
+                },
+            };
+            assert_eq!(serde_json::to_value(&claim).unwrap(), claim.to_json());
+            assert_eq!(
+                serde_json::to_string(&claim).unwrap(),
+                claim.to_json().to_string()
+            );
+        }
+    }
 
     #[test]
     fn error_claims_carry_auditor_kind_and_message() {
