@@ -213,55 +213,72 @@ fn fire(fired: &mut Vec<&'static Rule>, rule: &'static Rule) {
     }
 }
 
-struct Step<'a> {
-    /// Words that may stand between the previous step and this one.
-    gap: usize,
-    words: Vec<&'a str>,
-}
-
-fn parse_pattern(pattern: &str) -> Vec<Step<'_>> {
-    let mut steps = Vec::new();
+/// The first step of `pattern`: the words allowed between the previous step and this one, the
+/// step's alternatives (`a|b*|c`), and the rest of the pattern. Read in place on every call:
+/// an auditor runs in a fresh instance each time, so nothing parsed would outlive the call.
+fn next_step(pattern: &str) -> Option<(usize, &str, &str)> {
+    let mut rest = pattern.trim_start();
     let mut gap = 0;
-    for part in pattern.split_whitespace() {
-        match part.strip_prefix('~') {
-            Some(n) => gap = n.parse().unwrap_or(0),
-            None => {
-                steps.push(Step {
-                    gap,
-                    words: part.split('|').collect(),
-                });
-                gap = 0;
-            }
-        }
+    if let Some(after) = rest.strip_prefix('~') {
+        let end = after.find(char::is_whitespace).unwrap_or(after.len());
+        gap = after[..end].parse().unwrap_or(0);
+        rest = after[end..].trim_start();
     }
-    steps
+    if rest.is_empty() {
+        return None;
+    }
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    Some((gap, &rest[..end], &rest[end..]))
 }
 
 fn phrase_matches(tokens: &[&str], pattern: &str) -> bool {
-    let steps = parse_pattern(pattern);
-    let Some((first, rest)) = steps.split_first() else {
+    let Some((_, first, rest)) = next_step(pattern) else {
         return false;
     };
-    tokens
-        .iter()
-        .enumerate()
-        .any(|(at, token)| word_matches(token, &first.words) && rest_matches(tokens, at, rest))
+    // Every token is tried against the first step: split its alternatives once.
+    let alternatives: Vec<Word<'_>> = first.split('|').map(Word::new).collect();
+    tokens.iter().enumerate().any(|(at, token)| {
+        alternatives.iter().any(|word| word.matches(token)) && rest_matches(tokens, at, rest)
+    })
 }
 
-fn rest_matches(tokens: &[&str], at: usize, steps: &[Step<'_>]) -> bool {
-    let Some((step, rest)) = steps.split_first() else {
+/// One alternative of a step: a whole word, or a prefix (`word*`).
+struct Word<'a> {
+    text: &'a str,
+    prefix: bool,
+}
+
+impl<'a> Word<'a> {
+    fn new(word: &'a str) -> Self {
+        match word.strip_suffix('*') {
+            Some(text) => Word { text, prefix: true },
+            None => Word {
+                text: word,
+                prefix: false,
+            },
+        }
+    }
+
+    fn matches(&self, token: &str) -> bool {
+        if self.prefix {
+            token.starts_with(self.text)
+        } else {
+            token == self.text
+        }
+    }
+}
+
+fn rest_matches(tokens: &[&str], at: usize, steps: &str) -> bool {
+    let Some((gap, words, rest)) = next_step(steps) else {
         return true;
     };
-    let last = (at + 1 + step.gap).min(tokens.len().saturating_sub(1));
+    let last = (at + 1 + gap).min(tokens.len().saturating_sub(1));
     (at + 1..=last)
-        .any(|next| word_matches(tokens[next], &step.words) && rest_matches(tokens, next, rest))
+        .any(|next| word_matches(tokens[next], words) && rest_matches(tokens, next, rest))
 }
 
-fn word_matches(token: &str, words: &[&str]) -> bool {
-    words.iter().any(|word| match word.strip_suffix('*') {
-        Some(prefix) => token.starts_with(prefix),
-        None => token == *word,
-    })
+fn word_matches(token: &str, words: &str) -> bool {
+    words.split('|').any(|word| Word::new(word).matches(token))
 }
 
 /// A line that opens like a transcript turn: `System: ...`, `### Assistant:`, `[system] ...`.
