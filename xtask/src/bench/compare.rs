@@ -275,6 +275,59 @@ pub fn summarize(targets: &[Target], samples: &[Sample]) -> Vec<Row> {
     rows
 }
 
+/// For every row that had answers other than HTTP 200: how many, which statuses or errors, and
+/// the target's last warning (e.g. Lucid's `auditor failed: exceeded its 50 ms deadline`).
+pub fn failure_notes(targets: &[Target], samples: &[Sample]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for target in targets {
+        let of: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.target == target.key && s.load.failed > 0)
+            .collect();
+        if of.is_empty() {
+            continue;
+        }
+        let mut what: std::collections::BTreeMap<String, u64> = Default::default();
+        for s in &of {
+            for (status, n) in &s.load.statuses {
+                if status != "200" {
+                    *what.entry(format!("HTTP {status}")).or_default() += n;
+                }
+            }
+            for (error, n) in &s.load.errors {
+                if error != "aborted due to deadline" {
+                    *what.entry(error.clone()).or_default() += n;
+                }
+            }
+        }
+        let rows: Vec<String> = of
+            .iter()
+            .map(|s| format!("{} c={}", s.body, s.concurrency))
+            .collect();
+        let what: Vec<String> = what.iter().map(|(w, n)| format!("{n} × {w}")).collect();
+        let tail = target.server.tail();
+        let warning = tail
+            .lines()
+            .rev()
+            .find(|l| l.contains("WARN") || l.contains("ERROR"))
+            .map(|l| {
+                // Drop the timestamp.
+                let l = l.trim();
+                l.split_once(' ')
+                    .map_or(l, |(_, rest)| rest.trim())
+                    .to_string()
+            });
+        notes.push(format!(
+            "{} answered {} in rows {}{}",
+            target.label,
+            what.join(", "),
+            rows.join(", "),
+            warning.map_or(String::new(), |w| format!("; its last warning: `{w}`"))
+        ));
+    }
+    notes
+}
+
 pub fn median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
     if v.is_empty() {

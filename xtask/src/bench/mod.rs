@@ -63,12 +63,20 @@ pub enum Which {
     /// How Lucid scales: auditors (0, 1, 3, 6, 12), message size (1, 10, 100 KB), 1,000
     /// concurrent slow streaming clients, and two replicas sharing one PostgreSQL.
     ///
-    /// Rows run half of --secs. Writes target/bench/scale.{json,md}, bench/results/scale.md and
-    /// the plots bench/results/scale-*.svg.
-    Scale(HttpArgs),
+    /// auditors: the shipped auditors then copies built under other ids, a policy that permits
+    /// unless an auditor failed; prints c=1 p50 (and added over the direct mock), c=16 p50,
+    /// p99 and req/s, CPU per request, peak RSS. sizes: 1, 10, 100 KB user messages through
+    /// Lucid full and bare. streaming: N clients each holding a slow SSE answer open (xtask's
+    /// own mock streams 20 chunks, one per 200 ms), direct vs Lucid full in buffer and
+    /// incremental modes: first-event and total latency, CPU per stream, Lucid's RSS idle and
+    /// peak. replicas: Lucid full on SQLite, on PostgreSQL, and two replicas sharing that
+    /// PostgreSQL (8 clients each): req/s, gateway and PostgreSQL CPU per request. Rows run half
+    /// of --secs. Writes target/bench/scale.{json,md}, bench/results/scale.{json,md} and the
+    /// plots bench/results/scale-*.svg.
+    Scale(ScaleArgs),
     /// Everything: runtime, cedar, receipt, then gateway and peers (one side-by-side run) and
     /// scale; rebuilds the generated part of BENCHMARKS.md. About 20 minutes with the defaults.
-    All(HttpArgs),
+    All(ScaleArgs),
     /// A mock upstream streaming its answers slowly (used by `scale`).
     #[command(hide = true)]
     SseUpstream {
@@ -99,6 +107,13 @@ pub struct HttpArgs {
     /// Run on the host's loopback instead of a loopback-only network namespace.
     #[arg(long)]
     no_netns: bool,
+}
+
+/// Settings of `scale` (and `all`).
+#[derive(Args, Clone, Debug)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    http: HttpArgs,
     /// Which parts of `scale` to run (comma-separated).
     #[arg(
         long,
@@ -112,37 +127,50 @@ pub struct HttpArgs {
     stream_clients: u32,
 }
 
-impl HttpArgs {
-    /// The defaults (and LUCID_BENCH_* from the environment), for `cargo xtask bench`.
-    fn from_env() -> HttpArgs {
+impl ScaleArgs {
+    /// The defaults (and LUCID_BENCH_* from the environment).
+    fn from_env() -> ScaleArgs {
         #[derive(Parser)]
         struct Defaults {
             #[command(flatten)]
-            args: HttpArgs,
+            args: ScaleArgs,
         }
         Defaults::parse_from(["bench"]).args
     }
 
+    /// `http` with the scale settings at their defaults.
+    fn from_http(http: HttpArgs) -> ScaleArgs {
+        ScaleArgs {
+            http,
+            ..ScaleArgs::from_env()
+        }
+    }
+
     /// The same settings as command-line arguments (for the run inside the namespace).
-    fn to_args(&self) -> Vec<String> {
-        vec![
+    fn to_args(&self, suite: Suite) -> Vec<String> {
+        let mut args = vec![
             "--secs".into(),
-            self.secs.to_string(),
+            self.http.secs.to_string(),
             "--rounds".into(),
-            self.rounds.max(1).to_string(),
+            self.http.rounds.max(1).to_string(),
             "--upstream".into(),
-            self.upstream.clone(),
-            "--parts".into(),
-            self.parts.join(","),
-            "--stream-clients".into(),
-            self.stream_clients.to_string(),
-        ]
+            self.http.upstream.clone(),
+        ];
+        if suite.scale {
+            args.extend([
+                "--parts".into(),
+                self.parts.join(","),
+                "--stream-clients".into(),
+                self.stream_clients.to_string(),
+            ]);
+        }
+        args
     }
 
     fn plan(&self) -> Plan {
         Plan {
-            seconds: self.secs.max(1) as f64,
-            rounds: self.rounds.max(1),
+            seconds: self.http.secs.max(1) as f64,
+            rounds: self.http.rounds.max(1),
             concurrency: vec![1, 16],
         }
     }
@@ -181,25 +209,33 @@ pub fn run(which: Option<Which>) -> anyhow::Result<()> {
     if let Some(network) = netns::inside() {
         netns::setup_inside()?;
         let (suite, args) = match which {
-            Some(Which::Gateway(a)) => (suite(true, false, false), a),
-            Some(Which::Peers(a)) => (suite(false, true, false), a),
+            Some(Which::Gateway(a)) => (suite(true, false, false), ScaleArgs::from_http(a)),
+            Some(Which::Peers(a)) => (suite(false, true, false), ScaleArgs::from_http(a)),
             Some(Which::Scale(a)) => (suite(false, false, true), a),
             Some(Which::All(a)) => (suite(true, true, true), a),
             _ => anyhow::bail!("only the HTTP benchmarks run inside the network namespace"),
         };
         return http(suite, &args, &network);
     }
-    let (micro, http_suite, args): (&[&str], Option<Suite>, HttpArgs) = match which {
+    let (micro, http_suite, args): (&[&str], Option<Suite>, ScaleArgs) = match which {
         None => (
             &["runtime", "cedar", "receipt"],
             Some(suite(true, false, false)),
-            HttpArgs::from_env(),
+            ScaleArgs::from_env(),
         ),
-        Some(Which::Runtime) => (&["runtime"], None, HttpArgs::from_env()),
-        Some(Which::Cedar) => (&["cedar"], None, HttpArgs::from_env()),
-        Some(Which::Receipt) => (&["receipt"], None, HttpArgs::from_env()),
-        Some(Which::Gateway(a)) => (&[], Some(suite(true, false, false)), a),
-        Some(Which::Peers(a)) => (&[], Some(suite(false, true, false)), a),
+        Some(Which::Runtime) => (&["runtime"], None, ScaleArgs::from_env()),
+        Some(Which::Cedar) => (&["cedar"], None, ScaleArgs::from_env()),
+        Some(Which::Receipt) => (&["receipt"], None, ScaleArgs::from_env()),
+        Some(Which::Gateway(a)) => (
+            &[],
+            Some(suite(true, false, false)),
+            ScaleArgs::from_http(a),
+        ),
+        Some(Which::Peers(a)) => (
+            &[],
+            Some(suite(false, true, false)),
+            ScaleArgs::from_http(a),
+        ),
         Some(Which::Scale(a)) => (&[], Some(suite(false, false, true)), a),
         Some(Which::All(a)) => (
             &["runtime", "cedar", "receipt"],
@@ -217,11 +253,11 @@ pub fn run(which: Option<Which>) -> anyhow::Result<()> {
         return Ok(());
     };
     prepare(suite)?;
-    if args.no_netns {
+    if args.http.no_netns {
         return http(suite, &args, "the host's loopback (--no-netns)");
     }
     let mut inner = vec!["bench".to_string(), suite.name().to_string()];
-    inner.extend(args.to_args());
+    inner.extend(args.to_args(suite));
     match netns::rerun_inside(&inner)? {
         Ok(()) => Ok(()),
         Err(why) => {
@@ -350,17 +386,17 @@ fn work_dir() -> PathBuf {
 }
 
 /// The HTTP benchmarks of `suite`, on the network described by `network`.
-fn http(suite: Suite, args: &HttpArgs, network: &str) -> anyhow::Result<()> {
+fn http(suite: Suite, args: &ScaleArgs, network: &str) -> anyhow::Result<()> {
     let oha = Oha::find().context("oha is not installed (run without LUCID_BENCH_NETNS)")?;
     let work = work_dir();
     targets::fresh_dir(&work)?;
-    let upstream = Upstream::start(&args.upstream, &work)?;
+    let upstream = Upstream::start(&args.http.upstream, &work)?;
     let mut versions = BTreeMap::new();
     versions.insert(
         "oha".to_string(),
         oha.version.trim_start_matches("oha ").to_string(),
     );
-    if let Ok(v) = targets::ensure_nginx() {
+    if let Some(v) = targets::nginx_version() {
         versions.insert(
             "nginx".to_string(),
             v.trim_start_matches("nginx/").to_string(),
@@ -397,7 +433,7 @@ const PEERS_KEYS: &[&str] = &[
 /// The gateway and/or peers comparison: one interleaved run over the union of their targets.
 fn side_by_side(
     suite: Suite,
-    args: &HttpArgs,
+    args: &ScaleArgs,
     network: &str,
     oha: &Oha,
     upstream: &Upstream,
@@ -408,7 +444,7 @@ fn side_by_side(
     let mut notes: Vec<String> = Vec::new();
     let mut targets = vec![Target::new(
         "direct",
-        &format!("direct mock ({})", args.upstream),
+        &format!("direct mock ({})", args.http.upstream),
         &upstream.server,
     )];
     let nginx = Rc::new(targets::nginx_proxy(
@@ -445,6 +481,7 @@ fn side_by_side(
     );
     let samples = compare::run(oha, &targets, std::slice::from_ref(&body), &plan)?;
     let rows = compare::summarize(&targets, &samples);
+    notes.extend(compare::failure_notes(&targets, &samples));
     let rss: BTreeMap<String, u64> = targets
         .iter()
         .filter_map(|t| {

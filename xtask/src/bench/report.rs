@@ -15,6 +15,8 @@ use super::compare::Row;
 pub struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Leading columns that hold text (left-aligned); the others hold figures.
+    text_columns: usize,
 }
 
 impl Table {
@@ -22,14 +24,21 @@ impl Table {
         Table {
             head: head.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
+            text_columns: 1,
         }
+    }
+
+    /// Left-align the first `n` columns (text) instead of only the first.
+    pub fn text_columns(mut self, n: usize) -> Table {
+        self.text_columns = n;
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    /// The first column left-aligned, the others right-aligned.
+    /// Text columns left-aligned, figures right-aligned.
     pub fn console(&self) -> String {
         let cols = self.head.len();
         let width = |i: usize| {
@@ -47,7 +56,7 @@ impl Table {
                 .enumerate()
                 .map(|(i, c)| {
                     let pad = widths[i].saturating_sub(c.chars().count());
-                    if i == 0 {
+                    if i < self.text_columns {
                         format!("{c}{}", " ".repeat(pad))
                     } else {
                         format!("{}{c}", " ".repeat(pad))
@@ -68,7 +77,11 @@ impl Table {
         out += &format!(
             "|{}\n",
             (0..self.head.len())
-                .map(|i| if i == 0 { "---|" } else { "---:|" })
+                .map(|i| if i < self.text_columns {
+                    "---|"
+                } else {
+                    "---:|"
+                })
                 .collect::<String>()
         );
         for row in &self.rows {
@@ -271,7 +284,7 @@ pub fn goal_lines(goals: &[Goal]) -> Vec<String> {
 }
 
 pub fn goals_table(goals: &[Goal]) -> Table {
-    let mut table = Table::new(&["target", "goal", "measured", "bound", "status"]);
+    let mut table = Table::new(&["target", "goal", "measured", "bound", "status"]).text_columns(2);
     for g in goals {
         table.row(vec![
             g.target.clone(),

@@ -19,7 +19,7 @@ use super::report::{self, Table, count, mib, ms, us};
 use super::server::{Ready, Server, free_port};
 use super::stream::{self, StreamStats};
 use super::targets::{self, Gateway, Policy, Target, Upstream};
-use super::{HttpArgs, work_dir};
+use super::{ScaleArgs, work_dir};
 
 /// The shipped auditors, in the order the curve adds them.
 const SHIPPED: &[&str] = &["injection", "pii", "token_budget"];
@@ -115,7 +115,7 @@ struct Results {
 }
 
 pub fn run(
-    args: &HttpArgs,
+    args: &ScaleArgs,
     network: &str,
     oha: &Oha,
     upstream: &Upstream,
@@ -123,8 +123,8 @@ pub fn run(
 ) -> anyhow::Result<()> {
     raise_fd_limit();
     let plan = Plan {
-        seconds: (args.secs as f64 / 2.0).max(1.0),
-        rounds: args.rounds.max(1),
+        seconds: (args.http.secs as f64 / 2.0).max(1.0),
+        rounds: args.http.rounds.max(1),
         concurrency: vec![1, 16],
     };
     let work = work_dir().join("scale");
@@ -223,6 +223,7 @@ fn auditors(
     let body = Body::write(work, "chat", &compare::chat_body(compare::CHAT_USER, false))?;
     let samples = compare::run(oha, &targets, std::slice::from_ref(&body), plan)?;
     let rows = compare::summarize(&targets, &samples);
+    let notes = compare::failure_notes(&targets, &samples);
     let rss = peak_rss(&targets);
     let find = |key: &str, c: u32| rows.iter().find(|r| r.target == key && r.concurrency == c);
     let mut table = Table::new(&[
@@ -259,6 +260,7 @@ fn auditors(
         added.push((n as f64, a));
     }
     println!("\nscale: auditors\n{}", table.console());
+    print_notes(&notes);
     let results = report::results_dir();
     std::fs::create_dir_all(&results)?;
     plot::line_chart(
@@ -283,7 +285,7 @@ fn auditors(
             points: added,
         }],
     )?;
-    let md = format!(
+    let mut md = format!(
         "### Auditors\n\nThe shipped auditors (injection, pii, token_budget), then copies of them \
          built with other ids (`LUCID_AUDITOR_ID_SUFFIX=_2`, `_3`, `_4`: same code, distinct \
          ids and hashes), every one observing its phases of every exchange; the policy permits \
@@ -293,8 +295,9 @@ fn auditors(
          ![added p50 vs auditors](bench/results/scale-auditors-latency.svg)\n\n",
         table.markdown()
     );
+    md += &notes_markdown(&notes);
     Ok((
-        serde_json::json!({"rows": rows, "samples": samples, "peak_rss_bytes": rss}),
+        serde_json::json!({"rows": rows, "samples": samples, "peak_rss_bytes": rss, "notes": notes}),
         md,
     ))
 }
@@ -327,6 +330,7 @@ fn sizes(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let samples = compare::run(oha, &targets, &bodies, plan)?;
     let rows = compare::summarize(&targets, &samples);
+    let notes = compare::failure_notes(&targets, &samples);
     let find = |key: &str, body: &str, c: u32| {
         rows.iter()
             .find(|r| r.target == key && r.body == body && r.concurrency == c)
@@ -340,7 +344,8 @@ fn sizes(
         "c=16 req/s",
         "CPU / req (c=16)",
         "failed",
-    ]);
+    ])
+    .text_columns(2);
     let mut cpu: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut added: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for (kb, body) in SIZES_KB.iter().zip(&bodies) {
@@ -376,6 +381,7 @@ fn sizes(
         }
     }
     println!("\nscale: message sizes\n{}", table.console());
+    print_notes(&notes);
     let series = |m: BTreeMap<&str, Vec<(f64, f64)>>| {
         m.into_iter()
             .map(|(name, points)| Series {
@@ -402,14 +408,18 @@ fn sizes(
         XAxis::Log,
         &series(added),
     )?;
-    let md = format!(
+    let mut md = format!(
         "### Message sizes\n\nThe user message is 1, 10 or 100 KB of prose (the gateway takes \
          up to 4 MiB by default); the mock's answer stays the same.\n\n{}\n\
          ![CPU per request vs message size](bench/results/scale-sizes-cpu.svg)\n\
          ![added p50 vs message size](bench/results/scale-sizes-latency.svg)\n\n",
         table.markdown()
     );
-    Ok((serde_json::json!({"rows": rows, "samples": samples}), md))
+    md += &notes_markdown(&notes);
+    Ok((
+        serde_json::json!({"rows": rows, "samples": samples, "notes": notes}),
+        md,
+    ))
 }
 
 /// One streaming row's figures.
@@ -425,7 +435,7 @@ struct StreamRow {
 
 /// (c) `stream_clients` clients each keeping a slow stream open, against the slow mock directly
 /// and through Lucid full in its `buffer` (default) and `incremental` streaming modes.
-fn streaming(work: &Path, args: &HttpArgs) -> anyhow::Result<(serde_json::Value, String)> {
+fn streaming(work: &Path, args: &ScaleArgs) -> anyhow::Result<(serde_json::Value, String)> {
     let exe = std::env::current_exe().context("cannot locate the xtask binary")?;
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -468,7 +478,7 @@ fn streaming(work: &Path, args: &HttpArgs) -> anyhow::Result<(serde_json::Value,
     all.extend(gateways);
     let body = compare::chat_body(compare::CHAT_USER, true);
     let stream_time = STREAM_INTERVAL * (STREAM_CHUNKS + 1);
-    let seconds = (args.secs as f64).max(stream_time.as_secs_f64() * 2.0);
+    let seconds = (args.http.secs as f64).max(stream_time.as_secs_f64() * 2.0);
     let mut rows = Vec::new();
     for target in &all {
         target.server.check_alive()?;
@@ -532,7 +542,12 @@ fn streaming(work: &Path, args: &HttpArgs) -> anyhow::Result<(serde_json::Value,
             ms(s.total_p50_ms),
             ms(s.total_p99_ms),
             added(|s| s.total_p50_ms),
-            us(row.cpu_us_per_stream),
+            // The mock's own CPU (a debug build of xtask) says nothing about Lucid.
+            if row.target == "direct" {
+                "—".into()
+            } else {
+                us(row.cpu_us_per_stream)
+            },
             if row.target == "direct" {
                 "—".into()
             } else {
@@ -898,6 +913,20 @@ fn replicas(
         serde_json::json!({"summary": summary, "samples": samples}),
         md,
     ))
+}
+
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        println!("note: {note}");
+    }
+}
+
+fn notes_markdown(notes: &[String]) -> String {
+    let mut md: String = notes.iter().map(|n| format!("- note: {n}\n")).collect();
+    if !md.is_empty() {
+        md += "\n";
+    }
+    md
 }
 
 /// Peak RSS of each target at the end of a run.

@@ -102,7 +102,7 @@ pub fn ensure_nginx() -> anyhow::Result<String> {
     nginx_version().context("nginx was installed but `nginx -v` fails")
 }
 
-fn nginx_version() -> Option<String> {
+pub fn nginx_version() -> Option<String> {
     let out = Command::new("nginx").arg("-v").output().ok()?;
     // nginx prints its version on stderr.
     out.status.success().then(|| {
