@@ -15,6 +15,7 @@ mod load;
 mod netns;
 mod peers;
 mod plot;
+mod postgres;
 mod procstat;
 mod report;
 mod scale;

@@ -12,6 +12,19 @@ use anyhow::{Context, bail};
 /// Set (to a description of the network) in the xtask run inside the namespace.
 pub const INSIDE: &str = "LUCID_BENCH_NETNS";
 
+/// Set to the effective uid of the xtask that made the namespace (inside `unshare -r` every
+/// process looks like root).
+const REAL_UID: &str = "LUCID_BENCH_REAL_UID";
+
+/// Whether xtask runs as the real root (not just root of a user namespace).
+pub fn real_root() -> bool {
+    match std::env::var(REAL_UID) {
+        Ok(uid) => uid == "0",
+        // SAFETY: geteuid only reads the process's credentials.
+        Err(_) => (unsafe { libc::geteuid() }) == 0,
+    }
+}
+
 /// The description of the network when running inside the namespace.
 pub fn inside() -> Option<String> {
     std::env::var(INSIDE).ok().filter(|v| !v.is_empty())
@@ -31,9 +44,11 @@ pub fn setup_inside() -> anyhow::Result<()> {
 
 /// The `unshare` flags that work here, or why none does.
 fn unshare_flags() -> Result<&'static [&'static str], String> {
-    // SAFETY: geteuid only reads the process's credentials.
-    let root = unsafe { libc::geteuid() } == 0;
-    let flags: &[&str] = if root { &["--net"] } else { &["-r", "--net"] };
+    let flags: &[&str] = if real_root() {
+        &["--net"]
+    } else {
+        &["-r", "--net"]
+    };
     let out = Command::new("unshare")
         .args(flags)
         .args(["--", "ip", "link", "set", "lo", "up"])
@@ -69,6 +84,8 @@ pub fn rerun_inside(args: &[String]) -> anyhow::Result<Result<(), String>> {
         .arg(exe)
         .args(args)
         .env(INSIDE, &description)
+        // SAFETY: geteuid only reads the process's credentials.
+        .env(REAL_UID, unsafe { libc::geteuid() }.to_string())
         .status()
         .context("cannot run unshare")?;
     if !status.success() {

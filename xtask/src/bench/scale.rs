@@ -14,9 +14,10 @@ use serde::Serialize;
 use super::compare::{self, Body, Plan};
 use super::load::{Load, Oha, Request};
 use super::plot::{self, Series, XAxis};
+use super::postgres::Postgres;
 use super::procstat;
 use super::report::{self, Table, count, mib, ms, us};
-use super::server::{Ready, Server, free_port};
+use super::server::{Ready, Server};
 use super::stream::{self, StreamStats};
 use super::targets::{self, Gateway, Policy, Target, Upstream};
 use super::{ScaleArgs, work_dir};
@@ -588,125 +589,6 @@ fn streaming(work: &Path, args: &ScaleArgs) -> anyhow::Result<(serde_json::Value
     Ok((serde_json::json!({"rows": rows}), md))
 }
 
-/// A throwaway PostgreSQL (Debian's package) in a temp dir on a free loopback port; stopped and
-/// removed when dropped.
-struct Postgres {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    root: bool,
-}
-
-impl Postgres {
-    fn start() -> anyhow::Result<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .filter(|d| d.join("initdb").is_file())
-            .max()
-            .context("no initdb under /usr/lib/postgresql (Debian's postgresql package)")?;
-        let dir = std::env::temp_dir().join(format!("lucid-bench-pg-{}", std::process::id()));
-        targets::fresh_dir(&dir)?;
-        // SAFETY: geteuid only reads the process's credentials.
-        let root = unsafe { libc::geteuid() } == 0;
-        let pg = Postgres {
-            bin,
-            dir,
-            port: free_port()?,
-            root,
-        };
-        if root {
-            // PostgreSQL refuses to run as root: its own user must own the cluster.
-            let status = Command::new("chmod").arg("0777").arg(&pg.dir).status()?;
-            if !status.success() {
-                bail!("cannot open {} to the postgres user", pg.dir.display());
-            }
-        }
-        let data = pg.dir.join("data");
-        pg.run(
-            pg.command("initdb")
-                .args(["-A", "trust", "-U", "lucid", "-D"])
-                .arg(&data),
-        )?;
-        let settings = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200",
-            pg.port,
-            pg.dir.display()
-        );
-        pg.run(
-            pg.command("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(pg.dir.join("log"))
-                .args(["-o", &settings, "-w", "start"]),
-        )?;
-        Ok(pg)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://lucid@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// The postmaster (its backends are its children).
-    fn pid(&self) -> anyhow::Result<u32> {
-        let path = self.dir.join("data/postmaster.pid");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        text.lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .with_context(|| format!("no pid in {}", path.display()))
-    }
-
-    fn version(&self) -> Option<String> {
-        let out = Command::new(self.bin.join("postgres"))
-            .arg("--version")
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace().last().map(str::to_string)
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.root {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn run(&self, cmd: &mut Command) -> anyhow::Result<()> {
-        let out = cmd
-            .output()
-            .with_context(|| format!("cannot run {cmd:?}"))?;
-        if !out.status.success() {
-            bail!(
-                "{cmd:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// One row of the replica comparison.
 #[derive(Serialize)]
 struct ReplicaSample {
@@ -775,7 +657,7 @@ fn replicas(
         }
     }
     const TOTAL_CLIENTS: u32 = 16;
-    let store_pid = pg.pid()?;
+    let store_pid = pg.pid();
     let mut samples = Vec::new();
     for round in 1..=plan.rounds {
         for (setup, label, targets) in &setups {
