@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::compare::{self, Body, Plan};
 use super::load::{Load, Oha, Request};
-use super::plot::{self, Series, XAxis};
+use super::plot::{self, Scale, Series};
 use super::postgres::Postgres;
 use super::procstat;
 use super::report::{self, Table, count, mib, ms, us};
@@ -267,9 +267,8 @@ fn auditors(
     plot::line_chart(
         &results.join("scale-auditors-cpu.svg"),
         "Lucid: server CPU per request vs auditors (c=16)",
-        "auditors (each observes its phases)",
-        "CPU per request (µs)",
-        XAxis::Linear,
+        ("auditors (each observes its phases)", Scale::Linear),
+        ("CPU per request (µs)", Scale::Linear),
         &[Series {
             name: "Lucid, permit unless an auditor failed".into(),
             points: cpu,
@@ -278,9 +277,8 @@ fn auditors(
     plot::line_chart(
         &results.join("scale-auditors-latency.svg"),
         "Lucid: added p50 over the direct mock vs auditors (c=1)",
-        "auditors",
-        "added p50 (ms)",
-        XAxis::Linear,
+        ("auditors", Scale::Linear),
+        ("added p50 (ms)", Scale::Linear),
         &[Series {
             name: "Lucid".into(),
             points: added,
@@ -396,17 +394,15 @@ fn sizes(
     plot::line_chart(
         &results.join("scale-sizes-cpu.svg"),
         "Server CPU per request vs user message size (c=16)",
-        "user message (KB, log scale)",
-        "CPU per request (µs)",
-        XAxis::Log,
+        ("user message (KB, log scale)", Scale::Log),
+        ("CPU per request (µs, log scale)", Scale::Log),
         &series(cpu),
     )?;
     plot::line_chart(
         &results.join("scale-sizes-latency.svg"),
         "Added p50 over the direct mock vs user message size (c=1)",
-        "user message (KB, log scale)",
-        "added p50 (ms)",
-        XAxis::Log,
+        ("user message (KB, log scale)", Scale::Log),
+        ("added p50 (ms, log scale)", Scale::Log),
         &series(added),
     )?;
     let mut md = format!(
