@@ -191,7 +191,8 @@ pub fn run(
                         concurrency,
                         round,
                         cpu_seconds: cpu,
-                        cpu_us_per_req: (load.ok > 0).then(|| cpu * 1e6 / load.ok as f64),
+                        cpu_us_per_req: (load.answered > 0)
+                            .then(|| cpu * 1e6 / load.answered as f64),
                         load,
                     };
                     eprintln!("{}", progress(plan, target, &sample, bodies.len() > 1));
@@ -253,6 +254,7 @@ pub fn summarize(targets: &[Target], samples: &[Sample]) -> Vec<Row> {
             }
             let values = |f: fn(&Sample) -> f64| of.iter().map(|s| f(s)).collect::<Vec<_>>();
             let ok: u64 = of.iter().map(|s| s.load.ok).sum();
+            let answered: u64 = of.iter().map(|s| s.load.answered).sum();
             let cpu: f64 = of.iter().map(|s| s.cpu_seconds).sum();
             let p50 = values(|s| s.load.p50_ms);
             let rps = values(|s| s.load.rps);
@@ -264,7 +266,7 @@ pub fn summarize(targets: &[Target], samples: &[Sample]) -> Vec<Row> {
                 p50_ms: median(&p50),
                 p99_ms: median(&values(|s| s.load.p99_ms)),
                 rps: median(&rps),
-                cpu_us_per_req: (ok > 0).then(|| cpu * 1e6 / ok as f64),
+                cpu_us_per_req: (answered > 0).then(|| cpu * 1e6 / answered as f64),
                 ok,
                 failed: of.iter().map(|s| s.load.failed).sum(),
                 p50_ms_range: range(&p50),
@@ -300,10 +302,13 @@ pub fn failure_notes(targets: &[Target], samples: &[Sample]) -> Vec<String> {
                 }
             }
         }
-        let rows: Vec<String> = of
-            .iter()
-            .map(|s| format!("{} c={}", s.body, s.concurrency))
-            .collect();
+        let mut rows: Vec<String> = Vec::new();
+        for s in &of {
+            let row = format!("{} c={}", s.body, s.concurrency);
+            if !rows.contains(&row) {
+                rows.push(row);
+            }
+        }
         let what: Vec<String> = what.iter().map(|(w, n)| format!("{n} × {w}")).collect();
         let tail = target.server.tail();
         let warning = tail
@@ -318,7 +323,7 @@ pub fn failure_notes(targets: &[Target], samples: &[Sample]) -> Vec<String> {
                     .to_string()
             });
         notes.push(format!(
-            "{} answered {} in rows {}{}",
+            "{} answered {} (rows {}){}",
             target.label,
             what.join(", "),
             rows.join(", "),

@@ -30,6 +30,8 @@ pub struct Request<'a> {
 pub struct Load {
     /// Responses with HTTP 200.
     pub ok: u64,
+    /// Responses of any status (what the server did work for).
+    pub answered: u64,
     /// Other responses and transport errors (requests cut by the deadline are not counted).
     pub failed: u64,
     pub seconds: f64,
@@ -154,6 +156,7 @@ fn parse(json: &[u8]) -> anyhow::Result<Load> {
     let seconds = report.summary.total;
     Ok(Load {
         ok,
+        answered: ok + other,
         failed: other + errors,
         seconds,
         rps: if seconds > 0.0 {
@@ -180,6 +183,7 @@ mod tests {
             "errorDistribution":{"aborted due to deadline":4,"connection reset":1}}"#;
         let load = parse(json).unwrap();
         assert_eq!(load.ok, 1000);
+        assert_eq!(load.answered, 1002);
         assert_eq!(load.failed, 3);
         assert!((load.rps - 500.0).abs() < 1e-9);
         assert!((load.p50_ms - 0.035).abs() < 1e-9);

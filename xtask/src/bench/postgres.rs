@@ -108,7 +108,8 @@ impl Postgres {
             .output()
             .ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace().last().map(str::to_string)
+        // `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`
+        text.split_whitespace().nth(2).map(str::to_string)
     }
 }
 

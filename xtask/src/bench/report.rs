@@ -94,6 +94,8 @@ impl Table {
 pub fn ms(v: f64) -> String {
     if v.is_nan() {
         "—".into()
+    } else if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
     } else if v < 1.0 {
         format!("{v:.3} ms")
     } else if v < 10.0 {
@@ -421,7 +423,7 @@ impl Environment {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "- run: {}, lucid {} ({})\n- machine: {}, {} cores, {:.1} GiB, Linux {}\n- network: {}\n- software: {}\n",
+            "- run: {}, lucid {}, {}\n- machine: {}, {} cores, {:.1} GiB, Linux {}\n- network: {}\n- software: {}\n",
             self.date,
             self.lucid_rev,
             self.rustc,

@@ -161,14 +161,14 @@ pub fn run(
             Err(e) => {
                 let note = format!("replicas were not measured: {e:#}");
                 eprintln!("xtask: WARNING: {note}");
-                md += &format!("### Two replicas on one PostgreSQL\n\nNot measured: {e:#}\n\n");
+                md += &format!("#### Two replicas on one PostgreSQL\n\nNot measured: {e:#}\n\n");
                 results.notes.push(note);
             }
         }
     }
     let env = report::Environment::collect(network, versions);
     let head = format!(
-        "## Scale\n\n`cargo xtask bench scale` — oha, closed loop, {} s per row, {} interleaved \
+        "### Scale\n\n`cargo xtask bench scale` — oha, closed loop, {} s per row, {} interleaved \
          rounds (medians); mock upstream: {}.\n\n{}\n",
         plan.seconds,
         plan.rounds,
@@ -285,7 +285,7 @@ fn auditors(
         }],
     )?;
     let mut md = format!(
-        "### Auditors\n\nThe shipped auditors (injection, pii, token_budget), then copies of them \
+        "#### Auditors\n\nThe shipped auditors (injection, pii, token_budget), then copies of them \
          built with other ids (`LUCID_AUDITOR_ID_SUFFIX=_2`, `_3`, `_4`: same code, distinct \
          ids and hashes), every one observing its phases of every exchange; the policy permits \
          unless an auditor failed (the balanced preset only validates with all three shipped \
@@ -406,7 +406,7 @@ fn sizes(
         &series(added),
     )?;
     let mut md = format!(
-        "### Message sizes\n\nThe user message is 1, 10 or 100 KB of prose (the gateway takes \
+        "#### Message sizes\n\nThe user message is 1, 10 or 100 KB of prose (the gateway takes \
          up to 4 MiB by default); the mock's answer stays the same.\n\n{}\n\
          ![CPU per request vs message size](bench/results/scale-sizes-cpu.svg)\n\
          ![added p50 vs message size](bench/results/scale-sizes-latency.svg)\n\n",
@@ -567,7 +567,7 @@ fn streaming(work: &Path, args: &ScaleArgs) -> anyhow::Result<(serde_json::Value
         })
         .collect();
     let mut md = format!(
-        "### Streaming: {} concurrent slow clients\n\nEach client keeps one `\"stream\": true` \
+        "#### Streaming: {} concurrent slow clients\n\nEach client keeps one `\"stream\": true` \
          request open at a time on its own connection, for {seconds:.0} s (starts spread over \
          one answer); the mock (xtask's own, `bench sse-upstream`) streams {STREAM_CHUNKS} \
          chunks, one every {} ms. \"First event\" is the time to the first body bytes. Lucid \
@@ -581,7 +581,9 @@ fn streaming(work: &Path, args: &ScaleArgs) -> anyhow::Result<(serde_json::Value
     for f in &failures {
         md += &format!("- failure seen: {f}\n");
     }
-    md += "\n";
+    if !failures.is_empty() {
+        md += "\n";
+    }
     Ok((serde_json::json!({"rows": rows}), md))
 }
 
@@ -699,15 +701,15 @@ fn replicas(
             for t in targets {
                 t.server.check_alive()?;
             }
-            let ok: u64 = loads.iter().map(|l| l.ok).sum();
+            let answered: u64 = loads.iter().map(|l| l.answered).sum();
             eprintln!(
                 "  round {round}/{} {label:<40} {:>8.0} req/s  gateway CPU {:>6.0} µs/req{}",
                 plan.rounds,
                 loads.iter().map(|l| l.rps).sum::<f64>(),
-                gateway_cpu * 1e6 / ok.max(1) as f64,
+                gateway_cpu * 1e6 / answered.max(1) as f64,
                 store_cpu.map_or(String::new(), |c| format!(
                     "  PostgreSQL CPU {:.0} µs/req",
-                    c * 1e6 / ok.max(1) as f64
+                    c * 1e6 / answered.max(1) as f64
                 ))
             );
             samples.push(ReplicaSample {
@@ -744,9 +746,9 @@ fn replicas(
                     .collect::<Vec<_>>(),
             )
         };
-        let ok: u64 = of.iter().flat_map(|s| &s.loads).map(|l| l.ok).sum();
+        let answered: u64 = of.iter().flat_map(|s| &s.loads).map(|l| l.answered).sum();
         let failed: u64 = of.iter().flat_map(|s| &s.loads).map(|l| l.failed).sum();
-        let per_req = |secs: f64| (ok > 0).then(|| secs * 1e6 / ok as f64);
+        let per_req = |secs: f64| (answered > 0).then(|| secs * 1e6 / answered as f64);
         let gateway_cpu = per_req(of.iter().map(|s| s.gateway_cpu_seconds).sum());
         let store_cpu = of
             .iter()
@@ -781,7 +783,7 @@ fn replicas(
     }
     println!("\nscale: replicas\n{}", table.console());
     let md = format!(
-        "### Two replicas on one PostgreSQL\n\nLucid full on SQLite, on a local PostgreSQL \
+        "#### Two replicas on one PostgreSQL\n\nLucid full on SQLite, on a local PostgreSQL \
          (fsync on), and as two replicas (`--replica a`, `--replica b`, each its own chain) \
          sharing that PostgreSQL, 16 clients in all (8 per replica). p50/p99 of the pair are the \
          slower replica's. All processes share this machine's cores.\n\n{}\n",
