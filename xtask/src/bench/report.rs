@@ -393,8 +393,20 @@ impl Environment {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         };
         let rev = output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_default();
-        let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"])
-            .is_some_and(|s| !s.is_empty());
+        // The reports themselves do not make the source modified.
+        let dirty = output(
+            "git",
+            &[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!BENCHMARKS.md",
+                ":!bench/results",
+            ],
+        )
+        .is_some_and(|s| !s.is_empty());
         Environment {
             date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
             cpu,
