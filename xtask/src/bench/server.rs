@@ -67,11 +67,12 @@ impl Server {
             Ready::Line(prefix) => Some(prefix),
             Ready::Port(_) => None,
         };
+        let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            drain(out, tail.clone(), prefix.map(|p| (p, tx.clone())));
+            drains.push(drain(out, tail.clone(), prefix.map(|p| (p, tx.clone()))));
         }
         if let Some(err) = child.stderr.take() {
-            drain(err, tail.clone(), prefix.map(|p| (p, tx)));
+            drains.push(drain(err, tail.clone(), prefix.map(|p| (p, tx))));
         }
         let mut server = Server {
             name: name.to_string(),
@@ -84,6 +85,12 @@ impl Server {
         let mut url = String::new();
         while url.is_empty() {
             if let Some(status) = server.child.borrow_mut().try_wait()? {
+                // Let the readers take in its last words (bounded: a grandchild may hold the
+                // pipes open).
+                let until = Instant::now() + Duration::from_secs(1);
+                while Instant::now() < until && !drains.iter().all(|d| d.is_finished()) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 bail!(
                     "{name} exited ({status}) before it was ready; its last output:\n{}",
                     server.tail()
@@ -160,7 +167,7 @@ fn drain(
     pipe: impl Read + Send + 'static,
     tail: Arc<Mutex<VecDeque<String>>>,
     mut ready: Option<(&'static str, mpsc::Sender<String>)>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
@@ -178,7 +185,7 @@ fn drain(
                 t.push_back(line);
             }
         }
-    });
+    })
 }
 
 /// `text` without ANSI colour sequences (`ESC [ … letter`).
@@ -204,4 +211,63 @@ pub fn free_port() -> anyhow::Result<u16> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
     Ok(listener.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_that_exits_is_named_with_its_output() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo 'cannot bind: boom' >&2; exit 3"]);
+        let err = Server::start(
+            "the test server",
+            cmd,
+            Ready::Line("listening on"),
+            Duration::from_secs(10),
+        )
+        .err()
+        .expect("the server exits");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("the test server exited"), "{msg}");
+        assert!(msg.contains("cannot bind: boom"), "{msg}");
+    }
+
+    #[test]
+    fn waiting_for_a_server_is_bounded() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let port = free_port().unwrap();
+        let err = Server::start(
+            "the silent server",
+            cmd,
+            Ready::Port(port),
+            Duration::from_millis(300),
+        )
+        .err()
+        .expect("the server never listens");
+        assert!(format!("{err:#}").contains("the silent server was not ready"));
+    }
+
+    #[test]
+    fn the_url_comes_from_the_ready_line() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo 'x listening on http://127.0.0.1:9'; exec sleep 30",
+        ]);
+        let server = Server::start(
+            "echo",
+            cmd,
+            Ready::Line("x listening on"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(server.url, "http://127.0.0.1:9");
+        let pid = server.pid();
+        drop(server);
+        // Killed and reaped on drop.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
 }
