@@ -198,27 +198,6 @@ impl Suite {
 }
 
 pub fn run(which: Option<Which>) -> anyhow::Result<()> {
-    // The slow upstream is started by the scale benchmark, inside the namespace too.
-    if let Some(Which::SseUpstream {
-        listen,
-        chunks,
-        interval_ms,
-    }) = &which
-    {
-        return stream::serve_upstream(listen, *chunks, *interval_ms);
-    }
-    // Inside the namespace: only the HTTP benchmarks, everything already built and installed.
-    if let Some(network) = netns::inside() {
-        netns::setup_inside()?;
-        let (suite, args) = match which {
-            Some(Which::Gateway(a)) => (suite(true, false, false), ScaleArgs::from_http(a)),
-            Some(Which::Peers(a)) => (suite(false, true, false), ScaleArgs::from_http(a)),
-            Some(Which::Scale(a)) => (suite(false, false, true), a),
-            Some(Which::All(a)) => (suite(true, true, true), a),
-            _ => anyhow::bail!("only the HTTP benchmarks run inside the network namespace"),
-        };
-        return http(suite, &args, &network);
-    }
     let (micro, http_suite, args): (&[&str], Option<Suite>, ScaleArgs) = match which {
         None => (
             &["runtime", "cedar", "receipt"],
@@ -250,6 +229,13 @@ pub fn run(which: Option<Which>) -> anyhow::Result<()> {
             interval_ms,
         }) => return stream::serve_upstream(&listen, chunks, interval_ms),
     };
+    // Inside the namespace: only the HTTP benchmarks, everything already built and installed.
+    if let Some(network) = netns::inside() {
+        netns::setup_inside()?;
+        let suite =
+            http_suite.context("only the HTTP benchmarks run inside the network namespace")?;
+        return http(suite, &args, &network);
+    }
     micro::run(micro)?;
     let Some(suite) = http_suite else {
         return Ok(());
