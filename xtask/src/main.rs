@@ -3,6 +3,8 @@
 //! Everything a fresh machine needs beyond the Rust toolchain is installed from here (rustup
 //! targets today), and every command it runs is printed first.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,13 +50,14 @@ enum Cmd {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(FUZZ_TARGETS))]
         target: Option<String>,
     },
-    /// Benchmarks: `runtime` (auditor calls, hot reload), `receipt` (sign+commit and verify
-    /// ARs/s), `cedar` (decision latency), `gateway` (Lucid vs the mock directly vs a plain
-    /// proxy). Prints figures; never a pass/fail.
+    /// Benchmarks; they print figures and write reports, never a pass/fail.
+    ///
+    /// Without a subcommand: runtime, cedar, receipt and gateway. `all` adds peers and scale
+    /// (about 20 minutes). HTTP rows last LUCID_BENCH_SECS (default 10) in LUCID_BENCH_ROUNDS
+    /// (default 2) interleaved rounds.
     Bench {
-        /// Which benchmark to run (all when absent).
-        #[arg(value_parser = ["runtime", "receipt", "cedar", "gateway"])]
-        which: Option<String>,
+        #[command(subcommand)]
+        which: Option<bench::Which>,
     },
 }
 
@@ -66,7 +69,7 @@ fn main() {
         Cmd::Test => test(false),
         Cmd::Ci => ci(),
         Cmd::Fuzz { seconds, target } => fuzz(seconds, target.as_deref()),
-        Cmd::Bench { which } => bench(which.as_deref()),
+        Cmd::Bench { which } => bench::run(which),
     };
     if let Err(e) = result {
         eprintln!("xtask: error: {e:#}");
@@ -132,206 +135,6 @@ fn ensure_targets() -> anyhow::Result<()> {
 
 fn lucid_bin() -> PathBuf {
     root().join("target/release/lucid")
-}
-
-/// Sign + durably commit N ARs with 8 writers through the real signer and SQLite store, then
-/// verify them all.
-fn bench_receipt() -> anyhow::Result<()> {
-    let dir = root().join("target/bench-receipt");
-    let _ = std::fs::remove_dir_all(&dir);
-    let n = 20_000u32;
-    let started = std::time::Instant::now();
-    let out = Command::new(lucid_bin())
-        .args([
-            "chain",
-            "demo",
-            &n.to_string(),
-            "--writers",
-            "8",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .output()?;
-    let signed = started.elapsed();
-    if !out.status.success() {
-        bail!(
-            "chain demo failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let started = std::time::Instant::now();
-    let out = Command::new(lucid_bin())
-        .args(["chain", "verify", "--data-dir"])
-        .arg(&dir)
-        .output()?;
-    let verified = started.elapsed();
-    if !out.status.success() {
-        bail!("chain verify failed");
-    }
-    println!(
-        "receipt bench: {n} ARs, 8 writers: sign+commit {:.0} ARs/s ({:.1?} incl. start-up); verify {:.0} ARs/s ({:.1?})",
-        f64::from(n) / signed.as_secs_f64(),
-        signed,
-        f64::from(n) / verified.as_secs_f64(),
-        verified
-    );
-    Ok(())
-}
-
-/// A child process printing `lucid listening on http://ADDR`; killed on drop.
-struct Server {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Server {
-    fn start(mut cmd: Command) -> anyhow::Result<Server> {
-        use std::io::BufRead;
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().context("server exited before listening")??;
-            if let Some(url) = line.strip_prefix("lucid listening on ") {
-                break url.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, url })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Load {
-    p50: std::time::Duration,
-    p99: std::time::Duration,
-    rps: f64,
-}
-
-/// Closed-loop load: `clients` threads posting a chat request for `secs` seconds (bounded).
-fn load(url: &str, clients: usize, secs: u64) -> anyhow::Result<Load> {
-    let body = r#"{"model":"mock-1","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise our meeting notes: we agreed to ship on Friday and to write the release notes together. Contact me at the usual address."}]}"#;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let started = std::time::Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|_| {
-            let url = format!("{url}/v1/chat/completions");
-            std::thread::spawn(move || -> anyhow::Result<Vec<std::time::Duration>> {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
-                let mut samples = Vec::new();
-                while std::time::Instant::now() < deadline {
-                    let t = std::time::Instant::now();
-                    let mut resp = agent
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .send(body)?;
-                    let _ = resp.body_mut().read_to_vec()?;
-                    if resp.status().as_u16() != 200 {
-                        bail!("HTTP {} from {url}", resp.status());
-                    }
-                    samples.push(t.elapsed());
-                }
-                Ok(samples)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(
-            h.join()
-                .map_err(|_| anyhow::anyhow!("load thread panicked"))??,
-        );
-    }
-    let elapsed = started.elapsed();
-    all.sort();
-    Ok(Load {
-        p50: all[all.len() / 2],
-        p99: all[all.len() * 99 / 100],
-        rps: all.len() as f64 / elapsed.as_secs_f64(),
-    })
-}
-
-/// (a) the mock upstream directly, (b) a plain pass-through proxy, (c) Lucid with the three
-/// auditors in both phases + Cedar + signing + SQLite; same load generator, one run.
-fn bench_gateway() -> anyhow::Result<()> {
-    let mut mock = Command::new(lucid_bin());
-    mock.args(["mock-upstream", "--listen", "127.0.0.1:0"]);
-    let mock = Server::start(mock)?;
-    let mut proxy = Command::new(lucid_bin());
-    proxy.args([
-        "bench-proxy",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &mock.url,
-    ]);
-    let proxy = Server::start(proxy)?;
-    let data = root().join("target/bench-gateway");
-    let _ = std::fs::remove_dir_all(&data);
-    let mut lucid = Command::new(lucid_bin());
-    lucid
-        .current_dir(root())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--plugins",
-            "plugins",
-            "--preset",
-            "balanced",
-        ])
-        .args(["--upstream", &mock.url, "--data-dir"])
-        .arg(&data);
-    let lucid = Server::start(lucid)?;
-    let secs = std::env::var("LUCID_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    println!("gateway bench: closed loop, {secs} s per row, mock upstream on loopback");
-    println!(
-        "{:<34} {:>10} {:>10} {:>10}",
-        "target", "p50", "p99", "req/s"
-    );
-    for clients in [1usize, 16] {
-        let direct = load(&mock.url, clients, secs)?;
-        let plain = load(&proxy.url, clients, secs)?;
-        let full = load(&lucid.url, clients, secs)?;
-        for (name, l) in [
-            ("(a) mock directly", &direct),
-            ("(b) plain proxy", &plain),
-            ("(c) lucid", &full),
-        ] {
-            println!(
-                "{:<34} {:>10.2?} {:>10.2?} {:>10.0}",
-                format!("{name}, c={clients}"),
-                l.p50,
-                l.p99,
-                l.rps
-            );
-        }
-        let added = |l: &Load, base: &Load| l.p50.saturating_sub(base.p50);
-        println!(
-            "c={clients}: lucid adds p50 {:.2?} over (a), {:.2?} over (b); p99 ratio to (a) {:.2}; throughput vs (a) {:.2}, vs (b) {:.2}",
-            added(&full, &direct),
-            added(&full, &plain),
-            full.p99.as_secs_f64() / direct.p99.as_secs_f64(),
-            full.rps / direct.rps,
-            full.rps / plain.rps,
-        );
-    }
-    Ok(())
 }
 
 /// Build the auditors (their own workspace, so host features never leak into guests) and copy
@@ -625,37 +428,6 @@ fn ensure_cargo_fuzz() -> anyhow::Result<()> {
     exec(cmd).context("cannot install cargo-fuzz")
 }
 
-fn bench(which: Option<&str>) -> anyhow::Result<()> {
-    build_guests()?;
-    build_test_guests()?;
-    let runs = |name: &str| which.is_none_or(|w| w == name);
-    if runs("runtime") {
-        let mut cmd = cargo();
-        cmd.args(["bench", "-p", "lucid", "--bench", "runtime"])
-            .env("LUCID_TEST_PLUGINS", root().join("plugins"))
-            .env(
-                "LUCID_TEST_GUESTS",
-                root().join("tests/guests/target/wasm32-wasip2/release"),
-            );
-        exec(cmd)?;
-    }
-    if runs("cedar") {
-        let mut cmd = cargo();
-        cmd.args(["bench", "-p", "lucid-policy", "--bench", "decide"]);
-        exec(cmd)?;
-    }
-    if runs("receipt") || runs("gateway") {
-        build_host()?;
-    }
-    if runs("receipt") {
-        bench_receipt()?;
-    }
-    if runs("gateway") {
-        bench_gateway()?;
-    }
-    Ok(())
-}
-
 /// Python packages the tests drive Lucid with (the example verifier, the official OpenAI client).
 const PYTHON_PACKAGES: &[&str] = &["rfc8785", "cryptography", "openai"];
 
@@ -709,15 +481,7 @@ fn ensure_postgres() -> anyhow::Result<()> {
     eprintln!(
         "xtask: PostgreSQL is missing; installing Debian's postgresql package for the store tests"
     );
-    let mut update = Command::new("apt-get");
-    update
-        .arg("update")
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends", "postgresql"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    if let Err(e) = exec(update).and_then(|()| exec(install)) {
+    if let Err(e) = apt_install(&["postgresql"]) {
         eprintln!(
             "xtask: WARNING: cannot install postgresql ({e:#}); the PostgreSQL test will print SKIPPED (and fail under `cargo xtask ci`)"
         );
@@ -727,4 +491,18 @@ fn ensure_postgres() -> anyhow::Result<()> {
         bail!("postgresql was installed but no initdb is under /usr/lib/postgresql");
     }
     Ok(())
+}
+
+/// Install Debian packages (`apt-get update`, then `apt-get install`).
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let mut update = Command::new("apt-get");
+    update
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    exec(update).and_then(|()| exec(install))
 }

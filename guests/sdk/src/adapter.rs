@@ -89,7 +89,13 @@ fn vocabulary_to_wit(vocabulary: Vocabulary) -> wit::Vocabulary {
         })
         .collect();
     wit::Vocabulary {
-        id: vocabulary.id().to_owned(),
+        // Benchmark copies (`cargo xtask bench scale`) are built with LUCID_AUDITOR_ID_SUFFIX set
+        // (e.g. `_2`), so that N copies of one auditor load side by side under distinct ids.
+        id: format!(
+            "{}{}",
+            vocabulary.id(),
+            option_env!("LUCID_AUDITOR_ID_SUFFIX").unwrap_or("")
+        ),
         version: vocabulary.version().to_owned(),
         description: vocabulary.description().to_owned(),
         phases: vocabulary
