@@ -51,12 +51,18 @@ pub fn gateway_core(i: u64) -> serde_json::Value {
 }
 
 /// The engine settings of the host's `Sandbox` that matter to the signer's code: the component
-/// model, epoch interruption, a 1 MiB wasm stack.
+/// model, epoch interruption, a 1 MiB wasm stack, the wide-arithmetic proposal.
 pub fn host_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(1 << 20);
+    // The signer is built with `+wide-arithmetic` (128-bit multiplies for curve25519).
+    config.wasm_wide_arithmetic(true);
+    // As in the host: `LUCID_WASM_PROFILER=perfmap` names the guest's functions for `perf`.
+    if std::env::var("LUCID_WASM_PROFILER").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
