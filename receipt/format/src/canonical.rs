@@ -15,7 +15,18 @@ pub fn canonical_bytes(value: &Value) -> Vec<u8> {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    lower_hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of `bytes` (what `hex::encode` gives, without its char-by-char collect).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
+    String::from_utf8(out).expect("hex digits are ascii")
 }
 
 /// The bytes an AR's `ar_hash` and `signature` are computed over: the JCS serialization of the AR
@@ -94,13 +105,7 @@ impl Canonical for Json<'_> {
 
 impl Canonical for Object<'_> {
     fn write(&self, out: &mut Vec<u8>) {
-        // Members are kept in the order of their names' bytes, which is the UTF-16 order JCS
-        // wants unless some names hold characters where the two orders differ.
-        if self
-            .iter()
-            .zip(self.iter().skip(1))
-            .all(|((a, _), (b, _))| utf16_cmp(a.as_str(), b.as_str()) == Ordering::Less)
-        {
+        if self.in_canonical_order() {
             out.push(b'{');
             for (i, (name, value)) in self.iter().enumerate() {
                 if i > 0 {
@@ -252,4 +257,14 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lower_hex_is_hex_encode() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::lower_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(super::lower_hex(&[]), "");
+    }
 }

@@ -10,6 +10,7 @@
 //! by name, the last of duplicate names winning: exactly what a `serde_json::Map` holds and the
 //! order it writes in.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -82,14 +83,16 @@ impl PartialEq for Text<'_> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Object<'a> {
     members: Vec<(Text<'a>, Json<'a>)>,
+    /// Whether every name is ASCII, so that the name order is also the canonical (UTF-16) one.
+    ascii_names: bool,
 }
 
 impl<'a> Object<'a> {
     /// An object of these members, in any order; of duplicate names the last one counts.
     pub(crate) fn new(mut members: Vec<(Text<'a>, Json<'a>)>) -> Self {
         // Stable, so that duplicates stay in input order; most objects arrive sorted already.
-        if !members.is_sorted_by(|a, b| a.0.as_str() < b.0.as_str()) {
-            members.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        if !members.is_sorted_by(|a, b| name_cmp(a.0.as_str(), b.0.as_str()).is_lt()) {
+            members.sort_by(|a, b| name_cmp(a.0.as_str(), b.0.as_str()));
             // `dedup_by` removes the later of two equal names: keep its value instead.
             members.dedup_by(|later, kept| {
                 let same = later.0.as_str() == kept.0.as_str();
@@ -99,11 +102,22 @@ impl<'a> Object<'a> {
                 same
             });
         }
-        Object { members }
+        let ascii_names = members.iter().all(|(name, _)| name.as_str().is_ascii());
+        Object {
+            members,
+            ascii_names,
+        }
+    }
+
+    /// Whether the members' order is the canonical one without sorting: true unless a name is
+    /// not ASCII (UTF-16 order differs from UTF-8 byte order only for some non-ASCII names).
+    pub(crate) fn in_canonical_order(&self) -> bool {
+        self.ascii_names
     }
 
     /// Adds a member, or replaces the value of the member of that name.
     pub(crate) fn insert(&mut self, name: Text<'a>, value: Json<'a>) {
+        self.ascii_names &= name.as_str().is_ascii();
         match self.position(name.as_str()) {
             Ok(i) => self.members[i].1 = value,
             Err(i) => self.members.insert(i, (name, value)),
@@ -116,8 +130,19 @@ impl<'a> Object<'a> {
 
     fn position(&self, name: &str) -> Result<usize, usize> {
         self.members
-            .binary_search_by(|(member, _)| member.as_str().cmp(name))
+            .binary_search_by(|(member, _)| name_cmp(member.as_str(), name))
     }
+}
+
+/// Byte order of two names. Names are short and differ early: a plain loop beats a call to
+/// `memcmp`, which in wasm is a byte loop behind a call.
+fn name_cmp(a: &str, b: &str) -> Ordering {
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// Parses `text` with serde_json: the same grammar, numbers (exact floats), nesting limit and
@@ -342,7 +367,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(4);
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -350,7 +375,8 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut members = Vec::new();
+        // Claims have six or seven members: one allocation for most objects.
+        let mut members = Vec::with_capacity(8);
         while let Some(Name(name)) = map.next_key()? {
             members.push((name, map.next_value()?));
         }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use zeroize::Zeroize;
 
 use crate::binding::binding_bytes;
-use crate::canonical::{sha256_hex, write_object_jcs};
+use crate::canonical::{lower_hex, sha256_hex, write_object_jcs};
 use crate::check::{check_core, is_lower_hex};
 use crate::json::{self, Json, Members, Object, Text};
 use crate::{
@@ -195,7 +195,7 @@ impl ChainSigner {
         let mut bytes = Vec::with_capacity(capacity);
         write_object_jcs(&ar, &mut bytes);
         let ar_hash = sha256_hex(&bytes);
-        let signature = hex::encode(self.key.sign(&bytes).to_bytes());
+        let signature = lower_hex(&self.key.sign(&bytes).to_bytes());
         ar.insert(Text::Raw("ar_hash"), raw(&ar_hash));
         ar.insert(Text::Raw("signature"), raw(&signature));
         // One plain serialization: verifiers recompute the canonical bytes anyway.
