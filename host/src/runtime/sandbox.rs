@@ -244,6 +244,7 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
+        config.wasm_wide_arithmetic(true); // the receipt signer's 128-bit multiplies
         // Deep recursion must trap cleanly rather than exhaust the host stack.
         config.max_wasm_stack(1 << 20);
         // `LUCID_WASM_PROFILER=perfmap|jitdump` names guest code in `perf` profiles (a

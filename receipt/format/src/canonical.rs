@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::json::{Json, Members, Node, Object, Text};
 use crate::{FormatError, SIGNATURE_FIELDS};
 
 /// The RFC 8785 (JSON Canonicalization Scheme) serialization of `value`.
@@ -14,7 +15,18 @@ pub fn canonical_bytes(value: &Value) -> Vec<u8> {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    lower_hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of `bytes` (what `hex::encode` gives, without its char-by-char collect).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
+    String::from_utf8(out).expect("hex digits are ascii")
 }
 
 /// The bytes an AR's `ar_hash` and `signature` are computed over: the JCS serialization of the AR
@@ -37,8 +49,14 @@ pub fn claims_hash(claims: &[Value]) -> String {
 /// The `claims_hash` of an AR's `phases`: every claim of every phase, in order, as one array.
 /// Phases that are not objects or lack a `claims` array contribute nothing (the format check
 /// rejects them separately).
-pub(crate) fn phases_claims_hash(phases: &[Value]) -> String {
+pub(crate) fn phases_claims_hash<N: Node + Canonical>(phases: &[N]) -> String {
     sha256_hex(&to_jcs(&AllClaims(phases)))
+}
+
+/// The JCS bytes of a signer's object, an AR without `ar_hash` and `signature`, written into
+/// `out`.
+pub(crate) fn write_object_jcs(object: &Object<'_>, out: &mut Vec<u8>) {
+    object.write(out);
 }
 
 fn to_jcs<T: Canonical + ?Sized>(value: &T) -> Vec<u8> {
@@ -49,11 +67,11 @@ fn to_jcs<T: Canonical + ?Sized>(value: &T) -> Vec<u8> {
 
 /// Something with a JCS serialization, written straight into a byte buffer.
 ///
-/// A direct writer over `serde_json::Value` rather than a serde `Serializer`: the
+/// A direct writer over the JSON trees rather than a serde `Serializer`: the
 /// `serde_json_canonicalizer` crate buffers every object member and re-parses every key to sort
 /// it, which made canonicalization the largest cost of signing. The bytes are the same; the
 /// tests check this writer against that crate and against the RFC 8785 vectors.
-trait Canonical {
+pub(crate) trait Canonical {
     fn write(&self, out: &mut Vec<u8>);
 }
 
@@ -66,12 +84,45 @@ impl Canonical for Value {
             Value::Number(n) => write_number(n, out),
             Value::String(s) => write_string(s, out),
             Value::Array(items) => write_array(items.iter(), out),
-            Value::Object(map) => write_object(map.iter(), out),
+            Value::Object(map) => write_members(map.iter().map(|(k, v)| (k.as_str(), v)), out),
         }
     }
 }
 
-impl Canonical for [Value] {
+impl Canonical for Json<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Json::Null => out.extend_from_slice(b"null"),
+            Json::Bool(true) => out.extend_from_slice(b"true"),
+            Json::Bool(false) => out.extend_from_slice(b"false"),
+            Json::Number(n) => write_number(n, out),
+            Json::String(text) => write_text_string(text, out),
+            Json::Array(items) => write_array(items.iter(), out),
+            Json::Object(object) => object.write(out),
+        }
+    }
+}
+
+impl Canonical for Object<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        if self.in_canonical_order() {
+            out.push(b'{');
+            for (i, (name, value)) in self.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_text_string(name, out);
+                out.push(b':');
+                value.write(out);
+            }
+            out.push(b'}');
+        } else {
+            write_members(self.members(), out);
+        }
+    }
+}
+
+impl<T: Canonical> Canonical for [T] {
     fn write(&self, out: &mut Vec<u8>) {
         write_array(self.iter(), out);
     }
@@ -82,31 +133,32 @@ struct WithoutSignature<'a>(&'a Map<String, Value>);
 
 impl Canonical for WithoutSignature<'_> {
     fn write(&self, out: &mut Vec<u8>) {
-        write_object(
+        write_members(
             self.0
                 .iter()
-                .filter(|(key, _)| !SIGNATURE_FIELDS.contains(&key.as_str())),
+                .filter(|(key, _)| !SIGNATURE_FIELDS.contains(&key.as_str()))
+                .map(|(k, v)| (k.as_str(), v)),
             out,
         );
     }
 }
 
 /// The claims of every phase as one array.
-struct AllClaims<'a>(&'a [Value]);
+struct AllClaims<'a, N>(&'a [N]);
 
-impl Canonical for AllClaims<'_> {
+impl<N: Node + Canonical> Canonical for AllClaims<'_, N> {
     fn write(&self, out: &mut Vec<u8>) {
         write_array(
             self.0
                 .iter()
-                .filter_map(|phase| phase.get("claims").and_then(Value::as_array))
+                .filter_map(|phase| phase.as_object()?.get("claims")?.as_array())
                 .flatten(),
             out,
         );
     }
 }
 
-fn write_array<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<u8>) {
+fn write_array<'a, T: Canonical + 'a>(items: impl Iterator<Item = &'a T>, out: &mut Vec<u8>) {
     out.push(b'[');
     for (i, item) in items.enumerate() {
         if i > 0 {
@@ -118,8 +170,11 @@ fn write_array<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<u8>) {
 }
 
 /// Members sorted by their names as UTF-16 code units (RFC 8785 section 3.2.3).
-fn write_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
-    let mut members: Vec<(&String, &Value)> = members.collect();
+fn write_members<'a, T: Canonical + 'a>(
+    members: impl Iterator<Item = (&'a str, &'a T)>,
+    out: &mut Vec<u8>,
+) {
+    let mut members: Vec<(&str, &T)> = members.collect();
     members.sort_unstable_by(|(a, _), (b, _)| utf16_cmp(a, b));
     out.push(b'{');
     for (i, (key, value)) in members.into_iter().enumerate() {
@@ -131,6 +186,19 @@ fn write_object<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out:
         value.write(out);
     }
     out.push(b'}');
+}
+
+/// A string of a [`Json`] tree: one without escapes in its source is copied as it is (JCS and
+/// serde_json escape the same characters, and it has none of them).
+pub(crate) fn write_text_string(text: &Text<'_>, out: &mut Vec<u8>) {
+    match text {
+        Text::Raw(s) => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Text::Unescaped(s) => write_string(s, out),
+    }
 }
 
 /// UTF-16 code unit order. It equals byte order of the UTF-8 text except where a character
@@ -159,7 +227,7 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
 
 /// A JSON string with only the escapes RFC 8785 section 3.2.2.2 allows: `\"`, `\\`, the short
 /// forms of control characters that have one, and `\u00xx` (lowercase) for the others.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -189,4 +257,14 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lower_hex_is_hex_encode() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::lower_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(super::lower_hex(&[]), "");
+    }
 }

@@ -1,9 +1,10 @@
 //! The shape of a `lucid-ar/1` core and of the chain fields the signer adds.
 
 use lucid_contract::{ClaimType, Phase};
-use serde_json::{Map, Value};
+use serde_json::Number;
 
-use crate::canonical::phases_claims_hash;
+use crate::canonical::{Canonical, phases_claims_hash};
+use crate::json::{Members, Node};
 use crate::{FormatError, MAX_SAFE_INTEGER, VERSION};
 
 /// Where a field is, spelled only when an error needs it (checking allocates nothing).
@@ -56,7 +57,11 @@ pub(crate) struct Splice<'a> {
 
 /// Checks every field the host provides and returns the `claims_hash` the claims in `phases`
 /// have. A `claims_hash` present in `ar` must equal it.
-pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError> {
+pub(crate) fn check_core<O, N>(ar: &O) -> Result<String, FormatError>
+where
+    O: Members<Node = N>,
+    N: Node<Object = O> + Canonical,
+{
     let version = str_field(ar, &ROOT.field("version"))?;
     if version != VERSION {
         return Err(FormatError::Version(version.to_owned()));
@@ -110,7 +115,7 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
     let at = ROOT.field("measurements");
     let measurements = object_field(ar, &at)?;
     let auditors_at = at.field("auditors");
-    for (id, hash) in object_field(measurements, &auditors_at)? {
+    for (id, hash) in object_field(measurements, &auditors_at)?.members() {
         if !hash.as_str().is_some_and(|h| is_lower_hex(h, 64)) {
             return Err(invalid(
                 &auditors_at.field(id),
@@ -125,7 +130,7 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
         }
     }
 
-    for (key, value) in ar {
+    for (key, value) in ar.members() {
         if let Some(path) = unsafe_integer(value, &ROOT.field(key)) {
             return Err(FormatError::UnsafeInteger(path));
         }
@@ -148,14 +153,15 @@ pub(crate) fn check_core(ar: &Map<String, Value>) -> Result<String, FormatError>
 }
 
 /// Checks the fields the signer adds (but not `ar_hash` and `signature`).
-pub(crate) fn check_chain_fields(ar: &Map<String, Value>) -> Result<ChainFields<'_>, FormatError> {
+pub(crate) fn check_chain_fields<O: Members>(ar: &O) -> Result<ChainFields<'_>, FormatError> {
     let depth_at = ROOT.field("chain_depth");
     let depth = field(ar, &depth_at)?
-        .as_u64()
+        .as_number()
+        .and_then(Number::as_u64)
         .filter(|d| *d <= MAX_SAFE_INTEGER)
         .ok_or_else(|| invalid(&depth_at, "an integer in 0..=2^53-1"))?;
     let references_at = ROOT.field("ar_references");
-    let previous = match (depth, array_field(ar, &references_at)?.as_slice()) {
+    let previous = match (depth, array_field(ar, &references_at)?) {
         (0, []) => None,
         (1.., [only]) => Some(
             only.as_str()
@@ -214,16 +220,16 @@ pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
 }
 
 /// A top-level field holding `len` lowercase hex digits.
-pub(crate) fn hex_top_field<'a>(
-    obj: &'a Map<String, Value>,
+pub(crate) fn hex_top_field<'a, O: Members>(
+    obj: &'a O,
     name: &str,
     len: usize,
 ) -> Result<&'a str, FormatError> {
     hex_field(obj, &ROOT.field(name), len)
 }
 
-fn hex_field<'a>(
-    obj: &'a Map<String, Value>,
+fn hex_field<'a, O: Members>(
+    obj: &'a O,
     at: &Path<'_>,
     len: usize,
 ) -> Result<&'a str, FormatError> {
@@ -237,7 +243,7 @@ fn hex_field<'a>(
     }
 }
 
-fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
+fn check_claim<N: Node>(claim: &N, at: &Path<'_>) -> Result<(), FormatError> {
     let claim = claim.as_object().ok_or_else(|| invalid(at, "an object"))?;
     non_empty(claim, &at.field("auditor"))?;
     hex_field(claim, &at.field("auditor_sha256"), 64)?;
@@ -252,7 +258,7 @@ fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
     };
     let (ok, expected) = match kind {
         ClaimType::ScoreNormalized => (
-            value.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
+            as_f64(value).is_some_and(|x| (0.0..=1.0).contains(&x)),
             "a number in 0..=1 (type score_normalized)",
         ),
         ClaimType::Boolean => (value.is_boolean(), "a boolean (type boolean)"),
@@ -260,11 +266,11 @@ fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
         ClaimType::StringList => (
             value
                 .as_array()
-                .is_some_and(|items| items.iter().all(Value::is_string)),
+                .is_some_and(|items| items.iter().all(N::is_string)),
             "an array of strings (type string_list)",
         ),
         ClaimType::Count | ClaimType::DurationMs => (
-            value.is_u64(),
+            value.as_number().is_some_and(Number::is_u64),
             "a non-negative integer (type count or duration_ms)",
         ),
         ClaimType::Object => (true, ""),
@@ -273,13 +279,14 @@ fn check_claim(claim: &Value, at: &Path<'_>) -> Result<(), FormatError> {
         return Err(invalid(&at.field("value"), expected));
     }
     let confidence = field(claim, &at.field("confidence"))?;
-    if !confidence
-        .as_f64()
-        .is_some_and(|c| (0.0..=1.0).contains(&c))
-    {
+    if !as_f64(confidence).is_some_and(|c| (0.0..=1.0).contains(&c)) {
         return Err(invalid(&at.field("confidence"), "a number in 0..=1"));
     }
     Ok(())
+}
+
+fn as_f64<N: Node>(value: &N) -> Option<f64> {
+    value.as_number().and_then(Number::as_f64)
 }
 
 fn invalid(at: &Path<'_>, expected: &'static str) -> FormatError {
@@ -289,7 +296,7 @@ fn invalid(at: &Path<'_>, expected: &'static str) -> FormatError {
     }
 }
 
-fn field<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a Value, FormatError> {
+fn field<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a O::Node, FormatError> {
     let name = match at {
         Path::Field(_, name) => name,
         _ => "",
@@ -298,13 +305,13 @@ fn field<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a Value, Fo
         .ok_or_else(|| FormatError::Missing(at.to_string()))
 }
 
-fn str_field<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+fn str_field<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a str, FormatError> {
     field(obj, at)?
         .as_str()
         .ok_or_else(|| invalid(at, "a string"))
 }
 
-fn non_empty<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+fn non_empty<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a str, FormatError> {
     let s = str_field(obj, at)?;
     if s.is_empty() {
         return Err(invalid(at, "a non-empty string"));
@@ -312,33 +319,27 @@ fn non_empty<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, 
     Ok(s)
 }
 
-fn object_field<'a>(
-    obj: &'a Map<String, Value>,
-    at: &Path<'_>,
-) -> Result<&'a Map<String, Value>, FormatError> {
+fn object_field<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a O, FormatError> {
     field(obj, at)?
         .as_object()
         .ok_or_else(|| invalid(at, "an object"))
 }
 
-fn array_field<'a>(
-    obj: &'a Map<String, Value>,
-    at: &Path<'_>,
-) -> Result<&'a Vec<Value>, FormatError> {
+fn array_field<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a [O::Node], FormatError> {
     field(obj, at)?
         .as_array()
         .ok_or_else(|| invalid(at, "an array"))
 }
 
-fn string_list(obj: &Map<String, Value>, at: &Path<'_>) -> Result<(), FormatError> {
-    if array_field(obj, at)?.iter().all(Value::is_string) {
+fn string_list<O: Members>(obj: &O, at: &Path<'_>) -> Result<(), FormatError> {
+    if array_field(obj, at)?.iter().all(Node::is_string) {
         Ok(())
     } else {
         Err(invalid(at, "an array of strings"))
     }
 }
 
-fn effect<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, FormatError> {
+fn effect<'a, O: Members>(obj: &'a O, at: &Path<'_>) -> Result<&'a str, FormatError> {
     let s = str_field(obj, at)?;
     if EFFECTS.contains(&s) {
         Ok(s)
@@ -349,26 +350,27 @@ fn effect<'a>(obj: &'a Map<String, Value>, at: &Path<'_>) -> Result<&'a str, For
 
 /// The path of the first integer outside ±(2^53 − 1) in `value`, if any. Floats are fine: JCS
 /// formats them the same way everywhere; large integers are where implementations disagree.
-fn unsafe_integer(value: &Value, at: &Path<'_>) -> Option<String> {
-    match value {
-        Value::Number(n) => {
-            let safe = if let Some(u) = n.as_u64() {
-                u <= MAX_SAFE_INTEGER
-            } else if let Some(i) = n.as_i64() {
-                i.unsigned_abs() <= MAX_SAFE_INTEGER
-            } else {
-                true
-            };
-            (!safe).then(|| at.to_string())
-        }
-        Value::Array(items) => items
+fn unsafe_integer<N: Node>(value: &N, at: &Path<'_>) -> Option<String> {
+    if let Some(n) = value.as_number() {
+        let safe = if let Some(u) = n.as_u64() {
+            u <= MAX_SAFE_INTEGER
+        } else if let Some(i) = n.as_i64() {
+            i.unsigned_abs() <= MAX_SAFE_INTEGER
+        } else {
+            true
+        };
+        (!safe).then(|| at.to_string())
+    } else if let Some(items) = value.as_array() {
+        items
             .iter()
             .enumerate()
-            .find_map(|(i, v)| unsafe_integer(v, &at.index(i))),
-        Value::Object(map) => map
-            .iter()
-            .find_map(|(k, v)| unsafe_integer(v, &at.field(k))),
-        _ => None,
+            .find_map(|(i, v)| unsafe_integer(v, &at.index(i)))
+    } else if let Some(object) = value.as_object() {
+        object
+            .members()
+            .find_map(|(k, v)| unsafe_integer(v, &at.field(k)))
+    } else {
+        None
     }
 }
 

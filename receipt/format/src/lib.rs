@@ -44,6 +44,7 @@ mod binding;
 mod canonical;
 mod check;
 mod error;
+mod json;
 mod sign;
 mod verify;
 

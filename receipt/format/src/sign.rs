@@ -1,12 +1,13 @@
 //! Signing: one key, one chain tip, one AR at a time.
 
 use ed25519_dalek::{Signer, SigningKey};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use zeroize::Zeroize;
 
-use crate::binding::{binding_from, binding_hash};
-use crate::canonical::{sha256_hex, signing_bytes};
+use crate::binding::binding_bytes;
+use crate::canonical::{lower_hex, sha256_hex, write_object_jcs};
 use crate::check::{check_core, is_lower_hex};
+use crate::json::{self, Json, Members, Object, Text};
 use crate::{
     FormatError, MAX_CORE_BYTES, MAX_SAFE_INTEGER, RESERVED_FIELDS, SignError, verify_single,
 };
@@ -28,11 +29,19 @@ pub struct ChainSigner {
     receipt_sha256: String,
     tip: Tip,
     /// Set by `resume`, written into the next AR and cleared once that AR is signed.
-    splice: Option<Value>,
+    splice: Option<Splice>,
     /// Whether `resume` may still be called: only before the first sign, once.
     fresh: bool,
-    /// The binding of the last AR signed and its hash: consecutive ARs nearly always share it.
-    last_binding: Option<(Value, String)>,
+    /// The JCS bytes of the binding of the last AR signed and its hash: consecutive ARs nearly
+    /// always share it.
+    last_binding: Option<(Vec<u8>, String)>,
+}
+
+/// The `splice` of the next AR: `{previous_public_key, previous_ar_hash}`.
+#[derive(Debug, Clone)]
+struct Splice {
+    previous_public_key: String,
+    previous_ar_hash: String,
 }
 
 impl ChainSigner {
@@ -88,10 +97,10 @@ impl ChainSigner {
             next_depth: verified.chain_depth + 1,
             previous_ar_hash: Some(verified.ar_hash.clone()),
         };
-        self.splice = Some(json!({
-            "previous_public_key": verified.public_key,
-            "previous_ar_hash": verified.ar_hash,
-        }));
+        self.splice = Some(Splice {
+            previous_public_key: verified.public_key,
+            previous_ar_hash: verified.ar_hash,
+        });
         self.fresh = false;
         Ok(())
     }
@@ -102,72 +111,98 @@ impl ChainSigner {
         if core.len() > MAX_CORE_BYTES {
             return Err(SignError::CoreTooLarge(core.len()));
         }
-        let core: Value = serde_json::from_str(core)
+        let capacity = core.len() + 1024;
+        let core = json::parse(core)
             .map_err(|e| SignError::Core(FormatError::Json(e.to_string().to_lowercase())))?;
-        let Value::Object(ar) = core else {
+        let Json::Object(ar) = core else {
             return Err(SignError::Core(FormatError::NotAnObject));
         };
-        let (ar, ar_hash) = self.sign_object(ar)?;
-        // One plain serialization: verifiers recompute the canonical bytes anyway.
-        let json = serde_json::to_string(&ar).expect("a json map always serializes");
+        let (text, ar_hash) = self.sign_object(ar, capacity)?;
         self.advance(ar_hash);
-        Ok(json)
+        Ok(text)
     }
 
-    /// Adds the chain fields, `claims_hash` when missing, `ar_hash` and `signature` to `ar`;
-    /// does not advance the tip.
+    /// Adds the chain fields, `claims_hash` when missing, `ar_hash` and `signature` to `ar` and
+    /// writes it out as `serde_json::to_string` writes the equal `Value`; does not advance the
+    /// tip.
     fn sign_object(
         &mut self,
-        mut ar: Map<String, Value>,
-    ) -> Result<(Map<String, Value>, String), SignError> {
-        if let Some(field) = RESERVED_FIELDS.iter().find(|f| ar.contains_key(**f)) {
+        ar: Object<'_>,
+        capacity: usize,
+    ) -> Result<(String, String), SignError> {
+        if let Some(field) = RESERVED_FIELDS.iter().find(|f| ar.contains_key(f)) {
             return Err(SignError::Core(FormatError::Reserved((*field).to_owned())));
         }
         if self.tip.next_depth > MAX_SAFE_INTEGER {
             return Err(SignError::DepthExhausted);
         }
         let claims_hash = check_core(&ar).map_err(SignError::Core)?;
-        ar.entry("claims_hash")
-            .or_insert(Value::String(claims_hash));
-        ar.insert("chain_depth".into(), self.tip.next_depth.into());
+        let binding_hash =
+            binding_bytes(&ar, &self.public_key, &self.receipt_sha256).map(|binding| {
+                match &self.last_binding {
+                    Some((last, hash)) if *last == binding => hash.clone(),
+                    _ => {
+                        let hash = sha256_hex(&binding);
+                        self.last_binding = Some((binding, hash.clone()));
+                        hash
+                    }
+                }
+            });
+
+        // Everything added is plain text (hex digits, names): `Text::Raw`.
+        let mut ar = ar;
+        if !ar.contains_key("claims_hash") {
+            ar.insert(Text::Raw("claims_hash"), raw(&claims_hash));
+        }
         ar.insert(
-            "ar_references".into(),
-            Value::Array(
+            Text::Raw("chain_depth"),
+            Json::Number(self.tip.next_depth.into()),
+        );
+        ar.insert(
+            Text::Raw("ar_references"),
+            Json::Array(
                 self.tip
                     .previous_ar_hash
-                    .iter()
-                    .cloned()
-                    .map(Value::String)
+                    .as_deref()
+                    .map(raw)
+                    .into_iter()
                     .collect(),
             ),
         );
         ar.insert(
-            "signer".into(),
-            json!({"public_key": self.public_key, "receipt_sha256": self.receipt_sha256}),
+            Text::Raw("signer"),
+            Json::Object(Object::new(vec![
+                (Text::Raw("public_key"), raw(&self.public_key)),
+                (Text::Raw("receipt_sha256"), raw(&self.receipt_sha256)),
+            ])),
         );
-        if let Some(binding) = binding_from(&ar, &self.public_key, &self.receipt_sha256) {
-            let hash = match &self.last_binding {
-                Some((last, hash)) if *last == binding => hash.clone(),
-                _ => {
-                    let hash = binding_hash(&binding);
-                    self.last_binding = Some((binding, hash.clone()));
-                    hash
-                }
-            };
-            ar.insert("binding_hash".into(), Value::String(hash));
+        if let Some(hash) = &binding_hash {
+            ar.insert(Text::Raw("binding_hash"), raw(hash));
         }
         if let Some(splice) = &self.splice {
-            ar.insert("splice".into(), splice.clone());
+            ar.insert(
+                Text::Raw("splice"),
+                Json::Object(Object::new(vec![
+                    (Text::Raw("previous_ar_hash"), raw(&splice.previous_ar_hash)),
+                    (
+                        Text::Raw("previous_public_key"),
+                        raw(&splice.previous_public_key),
+                    ),
+                ])),
+            );
         }
-        let bytes = signing_bytes(&ar);
+
+        let mut bytes = Vec::with_capacity(capacity);
+        write_object_jcs(&ar, &mut bytes);
         let ar_hash = sha256_hex(&bytes);
-        let signature = self.key.sign(&bytes);
-        ar.insert("ar_hash".into(), Value::String(ar_hash.clone()));
-        ar.insert(
-            "signature".into(),
-            Value::String(hex::encode(signature.to_bytes())),
-        );
-        Ok((ar, ar_hash))
+        let signature = lower_hex(&self.key.sign(&bytes).to_bytes());
+        ar.insert(Text::Raw("ar_hash"), raw(&ar_hash));
+        ar.insert(Text::Raw("signature"), raw(&signature));
+        // One plain serialization: verifiers recompute the canonical bytes anyway.
+        bytes.clear();
+        json::write_text(&Json::Object(ar), &mut bytes);
+        let text = String::from_utf8(bytes).expect("json text is utf-8");
+        Ok((text, ar_hash))
     }
 
     fn advance(&mut self, ar_hash: String) {
@@ -178,6 +213,11 @@ impl ChainSigner {
         self.splice = None;
         self.fresh = false;
     }
+}
+
+/// A string known to hold nothing JSON escapes.
+fn raw(s: &str) -> Json<'_> {
+    Json::String(Text::Raw(s))
 }
 
 impl std::fmt::Debug for ChainSigner {

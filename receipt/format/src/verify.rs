@@ -6,7 +6,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::binding::binding_of;
+use crate::binding::ar_binding_hash;
 use crate::canonical::{sha256_hex, signing_bytes};
 use crate::check::{check_chain_fields, check_core, hex_top_field};
 use crate::{FormatError, VerifyError};
@@ -106,9 +106,7 @@ pub fn verify_single(ar: &Value) -> Result<VerifiedAr, VerifyError> {
     let binding_hash = match object.get("binding_hash") {
         None => None,
         Some(claimed) => {
-            let computed = binding_of(object)
-                .map(|b| crate::binding::binding_hash(&b))
-                .unwrap_or_default();
+            let computed = ar_binding_hash(object).unwrap_or_default();
             match claimed.as_str() {
                 Some(claimed) if claimed == computed => Some(computed),
                 _ => {

@@ -33,6 +33,39 @@ pub fn sample_core(i: u64) -> serde_json::Value {
     core
 }
 
+/// The core of an AR the running gateway signed (3.4 KB compact, two phases, ten claims):
+/// what the signer sees per exchange. `i` varies the request id and the timestamp.
+pub fn gateway_core(i: u64) -> serde_json::Value {
+    let mut core: serde_json::Value =
+        serde_json::from_str(include_str!("../../format/tests/data/gateway_core.json"))
+            .expect("the gateway core is json");
+    core["request_id"] = format!("req_{i:024x}").into();
+    core["timestamp"] = format!(
+        "2026-11-30T18:{:02}:{:02}.{:06}Z",
+        i / 60 % 60,
+        i % 60,
+        i % 1_000_000
+    )
+    .into();
+    core
+}
+
+/// The engine settings of the host's `Sandbox` that matter to the signer's code: the component
+/// model, epoch interruption, a 1 MiB wasm stack, the wide-arithmetic proposal.
+pub fn host_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(1 << 20);
+    // The signer is built with `+wide-arithmetic` (128-bit multiplies for curve25519).
+    config.wasm_wide_arithmetic(true);
+    // As in the host: `LUCID_WASM_PROFILER=perfmap` names the guest's functions for `perf`.
+    if std::env::var("LUCID_WASM_PROFILER").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
+}
+
 /// Where the built component is: `$LUCID_RECEIPT_WASM`, or `target/release/lucid_receipt.wasm`
 /// (where `cargo xtask build` puts it, next to the `lucid` binary).
 pub fn artifact_path() -> PathBuf {
@@ -87,7 +120,7 @@ impl Runtime {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Runtime {
-        let engine = Engine::new(&Config::new()).expect("engine");
+        let engine = Engine::new(&host_config()).expect("engine");
         let component = Component::new(&engine, bytes).expect("the receipt component compiles");
         let mut linker = Linker::new(&engine);
         ReceiptSigner::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -109,6 +142,8 @@ impl Runtime {
                 entropy_calls: Vec::new(),
             },
         );
+        // Epoch interruption is on, as in the host; nothing here advances the epoch.
+        store.set_epoch_deadline(1 << 40);
         let bindings = ReceiptSigner::instantiate(&mut store, &self.component, &self.linker)
             .expect("the receipt component instantiates");
         Signer { store, bindings }

@@ -87,7 +87,7 @@ fn claims_hash_is_the_hash_of_the_claims_array() {
 
 /// Any JSON value: integers of every size, finite floats, strings with control characters,
 /// non-BMP characters and characters near the surrogate range.
-fn json() -> impl Strategy<Value = Value> {
+pub fn json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -108,7 +108,7 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
-fn string() -> impl Strategy<Value = String> {
+pub fn string() -> impl Strategy<Value = String> {
     prop_oneof![
         ".*",
         "[\\x00-\\x1f\"\\\\/a\\x7f]{0,6}",
@@ -132,7 +132,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// `value` as JSON text with the keys of every object in an order drawn from `seed`, and some
 /// whitespace.
-fn shuffled_text(value: &Value, seed: &mut u64) -> String {
+pub fn shuffled_text(value: &Value, seed: &mut u64) -> String {
     let mut next = || {
         *seed ^= *seed << 13;
         *seed ^= *seed >> 7;

@@ -2,5 +2,6 @@
 
 mod canonical;
 mod chain;
+mod reference;
 mod signing;
 mod util;
