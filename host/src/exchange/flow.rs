@@ -519,7 +519,7 @@ impl Exchange {
         let content = self.content_json();
         self.extra.insert("content".into(), content);
         let extra = std::mem::take(&mut self.extra);
-        let mut text = receipt_core::core_text(
+        let core = receipt_core::Core::new(
             &self.head.request_id,
             self.at,
             &self.scope,
@@ -528,16 +528,9 @@ impl Exchange {
             &measurements,
             &extra,
         );
+        let mut text = core.to_text();
         if text.len() > lucid_ar::MAX_CORE_BYTES {
-            let core = receipt_core::core(
-                &self.head.request_id,
-                self.at,
-                &self.scope,
-                &self.phases,
-                &self.policy.hash,
-                &measurements,
-                &extra,
-            );
+            let core = core.to_value();
             text = self.oversized_core(core, text.len())?;
         }
         let issued = self.service.receipts.issue_text(text).await.map_err(|e| {

@@ -94,35 +94,12 @@ pub fn core(
         measurements,
         extra,
     );
-    serde_json::to_value(&core).unwrap_or(Value::Null)
+    core.to_value()
 }
 
-/// [`core`] as JSON text, written without building it first (the hot path).
-pub fn core_text(
-    request_id: &str,
-    at: SystemTime,
-    scope: &Scope,
-    phases: &[PhaseEvidence],
-    policy_hash: &str,
-    measurements: &Measurements,
-    extra: &Map<String, Value>,
-) -> String {
-    let core = Core::new(
-        request_id,
-        at,
-        scope,
-        phases,
-        policy_hash,
-        measurements,
-        extra,
-    );
-    // Maps with string keys, strings, numbers, and claim values checked when they arrived:
-    // nothing here can fail to serialize.
-    serde_json::to_string(&core).unwrap_or_default()
-}
-
-/// The fields of a core, borrowed.
-struct Core<'a> {
+/// The fields of a core, borrowed: written as text ([`Core::to_text`], the hot path) or as a
+/// JSON value ([`Core::to_value`]) without building anything else first.
+pub struct Core<'a> {
     request_id: &'a str,
     timestamp: String,
     scope: &'a Scope,
@@ -146,7 +123,7 @@ const CORE_FIELDS: &[&str] = &[
 ];
 
 impl<'a> Core<'a> {
-    fn new(
+    pub fn new(
         request_id: &'a str,
         at: SystemTime,
         scope: &'a Scope,
@@ -171,6 +148,18 @@ impl<'a> Core<'a> {
             measurements,
             extra,
         }
+    }
+
+    /// The core as JSON text.
+    pub fn to_text(&self) -> String {
+        // Maps with string keys, strings, numbers, and claim values checked when they arrived:
+        // nothing here can fail to serialize.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The core as a JSON value (to be reshaped, as [`shrink`] does).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -296,7 +285,7 @@ mod tests {
         extra.insert("stream_mode".into(), json!("buffer"));
         extra.insert("decision".into(), json!("allow-me"));
         let at = SystemTime::UNIX_EPOCH;
-        let text = core_text("req_1", at, &scope, &phases, "3", &m, &extra);
+        let text = Core::new("req_1", at, &scope, &phases, "3", &m, &extra).to_text();
         let value = core("req_1", at, &scope, &phases, "3", &m, &extra);
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
         assert_eq!(value["decision"], "allow");

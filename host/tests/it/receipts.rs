@@ -291,8 +291,9 @@ fn a_trapping_signer_is_recreated_and_spliced_instead_of_stopping_receipts() {
     let data = tempfile::tempdir().unwrap();
     let sandbox = crate::util::sandbox();
     let bytes = std::fs::read(receipt()).unwrap();
-    // A signer with little memory: small cores fit, a 3 MiB one (under the size cap) traps it.
-    let signer = Signer::load_with_memory(sandbox.engine(), &bytes, 8 << 20).unwrap();
+    // A signer with little memory: small cores fit, a 3 MiB one (under the size cap) traps it
+    // (it holds the core, its canonical bytes and the AR at once).
+    let signer = Signer::load_with_memory(sandbox.engine(), &bytes, 5 << 20).unwrap();
     let db = data.path().join("evidence.db");
     let store = SqliteStore::open(&db).unwrap();
     let service = ReceiptService::start(signer, Box::new(store)).unwrap();
