@@ -137,10 +137,8 @@ fn lucid_bin() -> PathBuf {
     root().join("target/release/lucid")
 }
 
-/// Build the auditors (their own workspace, so host features never leak into guests) and copy
-/// them into plugins/.
-fn build_guests() -> anyhow::Result<()> {
-    ensure_targets()?;
+/// `cargo build` of the auditors' workspace for their target (release).
+fn guests_build() -> Command {
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -150,7 +148,14 @@ fn build_guests() -> anyhow::Result<()> {
         "--manifest-path",
         "guests/Cargo.toml",
     ]);
-    exec(cmd)?;
+    cmd
+}
+
+/// Build the auditors (their own workspace, so host features never leak into guests) and copy
+/// them into plugins/.
+fn build_guests() -> anyhow::Result<()> {
+    ensure_targets()?;
+    exec(guests_build())?;
     let out_dir = root().join("guests/target/wasm32-wasip2/release");
     let plugins = root().join("plugins");
     std::fs::create_dir_all(&plugins).context("cannot create plugins/")?;

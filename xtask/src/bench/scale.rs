@@ -44,18 +44,10 @@ const STREAM_CONFIG: &str = "[gateway]\nmax_in_flight = 4096\nqueue_timeout_ms =
 /// dir of its own so that rebuilding one never invalidates another) and check PostgreSQL.
 pub fn prepare() -> anyhow::Result<()> {
     for suffix in COPY_SUFFIXES {
-        let mut cmd = crate::cargo();
-        cmd.args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-            "guests/Cargo.toml",
-            "--target-dir",
-        ])
-        .arg(copies_target(suffix))
-        .env("LUCID_AUDITOR_ID_SUFFIX", suffix);
+        let mut cmd = crate::guests_build();
+        cmd.arg("--target-dir")
+            .arg(copies_target(suffix))
+            .env("LUCID_AUDITOR_ID_SUFFIX", suffix);
         crate::exec(cmd).with_context(|| format!("cannot build the auditor copies {suffix}"))?;
     }
     if let Err(e) = crate::ensure_postgres() {
