@@ -146,6 +146,10 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
     } else {
         None
     };
+    let mut config = config;
+    if let Some(listed) = bundle.as_ref().and_then(|b| b.auditors.as_ref()) {
+        config.bundle_auditors = Some(listed.iter().cloned().collect());
+    }
     let policies_dir = options.policies.clone().unwrap_or_else(|| {
         PathBuf::from("policies/presets")
             .join(bundle.as_ref().map_or(&options.preset, |b| &b.preset))
@@ -232,6 +236,20 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
             id: unknown.clone(),
             loaded: loaded.join(", "),
         });
+    }
+    if let Some(listed) = &config.bundle_auditors {
+        let missing: Vec<&str> = listed
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !loaded.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                "the bundle '{}' runs auditors that are not loaded: {} (a strict preset denies until they are)",
+                options.preset,
+                missing.join(", ")
+            );
+        }
     }
     print_listing(&set);
     let policy = Arc::new(PolicyRuntime::load(&policies_dir, &set));

@@ -58,6 +58,10 @@ pub struct Config {
     /// (`[orgs.<org>.enforcement.<auditor>]`, `[orgs.<org>.workspaces.<ws>.overrides.<auditor>]`).
     #[serde(default)]
     pub orgs: std::collections::BTreeMap<String, lucid_overrides::OrgSettings>,
+    /// Set from a bundle (`--preset <bundle>` with an `auditors` list), never from the file:
+    /// only these auditors run unless their own `[auditors.<id>]` section says `enabled`.
+    #[serde(skip)]
+    pub bundle_auditors: Option<std::collections::BTreeSet<String>>,
 }
 
 /// `[gateway]`.

@@ -17,6 +17,10 @@ pub struct Bundle {
     pub description: String,
     /// The preset directory name under `policies/presets/`.
     pub preset: String,
+    /// The auditors the bundle runs (by id); loaded auditors not listed stay idle unless the
+    /// configuration enables them by name. `None`: every loaded auditor runs.
+    #[serde(default)]
+    pub auditors: Option<Vec<String>>,
     #[serde(default)]
     pub enforcement: Enforcements,
 }

@@ -77,7 +77,15 @@ pub fn resolve(config: &Config, vocabulary: &Vocabulary) -> Result<RunConfig, Co
         }
     }
     Ok(RunConfig {
-        enabled: flag(|c| c.enabled).unwrap_or(true),
+        enabled: own.and_then(|c| c.enabled).unwrap_or_else(|| {
+            // A bundle's list picks the auditors that run; `[defaults] enabled` still applies
+            // to those it lists.
+            config
+                .bundle_auditors
+                .as_ref()
+                .is_none_or(|listed| listed.contains(id))
+                && config.defaults.enabled.unwrap_or(true)
+        }),
         fail_open: flag(|c| c.fail_open).unwrap_or(false),
         limits,
         settings,
@@ -120,6 +128,33 @@ mod tests {
         let empty = resolve(&Config::default(), &vocabulary()).unwrap();
         assert_eq!(empty.limits, Limits::default());
         assert!(!empty.fail_open);
+    }
+
+    #[test]
+    fn a_bundle_list_picks_the_auditors_that_run_and_the_file_can_add_one() {
+        let mut config = Config::default();
+        config.bundle_auditors = Some(["pii".to_string()].into());
+        assert!(!resolve(&config, &vocabulary()).unwrap().enabled);
+        config.bundle_auditors = Some(["token_budget".to_string()].into());
+        assert!(resolve(&config, &vocabulary()).unwrap().enabled);
+        let mut named = Config::parse(
+            "[auditors.token_budget]
+enabled = true
+",
+            "t.toml",
+        )
+        .unwrap();
+        named.bundle_auditors = Some(["pii".to_string()].into());
+        assert!(resolve(&named, &vocabulary()).unwrap().enabled);
+        let mut off = Config::parse(
+            "[defaults]
+enabled = false
+",
+            "t.toml",
+        )
+        .unwrap();
+        off.bundle_auditors = Some(["token_budget".to_string()].into());
+        assert!(!resolve(&off, &vocabulary()).unwrap().enabled);
     }
 
     #[test]
