@@ -2,6 +2,7 @@
 //!
 //! The components are built by `cargo xtask test` (or `cargo xtask build`) into `plugins/`.
 
+mod catalogue;
 mod cli;
 mod exchange;
 mod hostile;
