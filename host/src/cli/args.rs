@@ -395,9 +395,55 @@ pub enum AuditorCommand {
         /// The auditor component.
         file: PathBuf,
     },
-    /// Run an auditor once, in the sandbox, over a chat request (and response); print its claims
-    /// as JSON.
+    /// Run an auditor in the sandbox: once over a chat request (and response), printing its
+    /// claims as JSON; or, with --contract, over a built-in set of exchanges, checking its
+    /// contract.
+    ///
+    /// One run (--phase and --input): prints {"auditor", "sha256", "claims", "duration_us"}.
+    ///
+    /// Contract testing (--contract; no --phase or --input): the auditor is called, with its
+    /// default settings (and any --set), over built-in exchanges covering every phase it
+    /// observes:
+    ///   - artifact: the artifact descriptor the gateway builds (plugin set, policy, config and
+    ///     binary hashes), with several auditors, and with the optional hashes missing;
+    ///   - request: plain and full requests, no messages, empty and 256 KiB messages, unicode
+    ///     (RTL, emoji, combining marks, zero-width and bidi controls), array-of-parts content,
+    ///     a long conversation, tool calls and results in the history, x-lucid-* context;
+    ///   - execution: tools declared, tool calls in the response, parallel and legacy
+    ///     function calls, a multi-turn agent loop repeating the same call, 256 KiB arguments;
+    ///   - response: plain, empty, missing and multiple choices, array-of-parts, unicode and
+    ///     256 KiB answers.
+    ///
+    /// Then over every DIR/*.json case of --inputs, one exchange per file:
+    ///
+    ///   {"name": "refund-card",          (optional; default: the file name)
+    ///    "phase": "request",             (artifact | request | execution | response)
+    ///    "request": {...},               (chat request; required except in the artifact phase)
+    ///    "response": {...},              (chat response; required in execution and response)
+    ///    "artifacts": {...},             (artifact descriptor, or {"headers": {...}} context)
+    ///    "settings": {"max_tokens": 10}} (overrides, typed as the vocabulary declares them)
+    ///
+    /// First the component is loaded twice: describe must return the same vocabulary.
+    ///
+    /// A case fails when the call fails, traps, runs out of memory or time (--deadline-ms), or
+    /// returns a claim that is undeclared, of the wrong type, declared for another phase,
+    /// emitted twice, with a score or confidence outside 0..1, or over the claims-size cap — the
+    /// checks the gateway makes on every call. Cases for phases the auditor does not observe are
+    /// skipped. Prints one line per case (or one JSON object with --json) and
+    /// `contract: N passed, M failed, K skipped`; exits non-zero when a case failed.
+    ///
+    /// Examples:
+    ///   lucid auditor test plugins/pii.wasm --phase request --input req.json
+    ///   lucid auditor test plugins/pii.wasm --contract
+    ///   lucid auditor test plugins/pii.wasm --contract --inputs cases/ --json
+    #[command(verbatim_doc_comment)]
     Test(Box<TestArgs>),
+    /// Score an auditor on labelled examples (JSON Lines, see bench/quality/README.md):
+    /// precision, recall and F1 per label, per source and per split, and its cost per call.
+    ///
+    /// Example: `lucid auditor eval plugins/pii.wasm --data pii.jsonl --predict pii_entities`;
+    /// `--predict injection_detected=injection` turns a boolean claim into a label.
+    Eval(Box<super::eval::EvalArgs>),
     /// Sign an auditor: write FILE.wasm.sig, an Ed25519 signature over the file's SHA-256.
     Sign {
         /// The auditor component.
@@ -420,24 +466,40 @@ pub enum AuditorCommand {
 pub struct TestArgs {
     /// The auditor component.
     pub file: PathBuf,
-    /// The phase to observe.
-    #[arg(long, value_parser = parse_phase)]
-    pub phase: Phase,
-    /// An OpenAI chat-completions request body (JSON file).
-    #[arg(long, value_name = "REQUEST.json")]
-    pub input: PathBuf,
+    /// The phase to observe (required without --contract).
+    #[arg(long, value_parser = parse_phase, required_unless_present = "contract", conflicts_with = "contract")]
+    pub phase: Option<Phase>,
+    /// An OpenAI chat-completions request body (JSON file; required without --contract).
+    #[arg(
+        long,
+        value_name = "REQUEST.json",
+        required_unless_present = "contract",
+        conflicts_with = "contract"
+    )]
+    pub input: Option<PathBuf>,
     /// An OpenAI chat-completions response body (JSON file), for the response and execution
     /// phases.
-    #[arg(long, value_name = "RESPONSE.json")]
+    #[arg(long, value_name = "RESPONSE.json", conflicts_with = "contract")]
     pub response: Option<PathBuf>,
     /// An artifact descriptor (JSON file), for the artifact phase.
-    #[arg(long, value_name = "ARTIFACTS.json")]
+    #[arg(long, value_name = "ARTIFACTS.json", conflicts_with = "contract")]
     pub artifacts: Option<PathBuf>,
     /// Set an auditor setting, `name=value` (repeatable). Values are checked against the
-    /// declared type; string lists are comma-separated or a JSON array.
+    /// declared type; string lists are comma-separated or a JSON array. With --contract, every
+    /// case runs with these (a case's own settings win).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
-    /// Request id passed to the auditor.
+    /// Contract testing: run the built-in exchanges of every phase (and --inputs) and fail if
+    /// a call fails or a claim breaks the vocabulary (see above).
+    #[arg(long)]
+    pub contract: bool,
+    /// With --contract: also run every DIR/*.json case (format above).
+    #[arg(long, value_name = "DIR", requires = "contract")]
+    pub inputs: Option<PathBuf>,
+    /// With --contract: print one JSON object (every case and the totals) instead of lines.
+    #[arg(long, requires = "contract")]
+    pub json: bool,
+    /// Request id passed to the auditor (with --contract, followed by `-CASE`).
     #[arg(long, default_value = "lucid-cli-test")]
     pub request_id: String,
     /// Scope: organisation.

@@ -41,7 +41,14 @@ fn read_json_object(path: &Path, what: &str) -> anyhow::Result<String> {
 }
 
 pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
-    let request = read_json_object(&args.input, "request")?;
+    if args.contract {
+        return super::contract::run(args);
+    }
+    // clap requires both without --contract; this only guards a change of the arguments.
+    let (Some(phase), Some(input)) = (args.phase, args.input.as_deref()) else {
+        bail!("--phase and --input are required (or --contract)");
+    };
+    let request = read_json_object(input, "request")?;
     let response = args
         .response
         .as_deref()
@@ -59,12 +66,12 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     })?;
     let auditor = load_auditor(&sandbox, &args.file, &limits)?;
     let vocabulary = &auditor.vocabulary;
-    if !vocabulary.observes(args.phase) {
+    if !vocabulary.observes(phase) {
         let phases: Vec<&str> = vocabulary.phases.iter().map(|p| p.as_str()).collect();
         bail!(
             "auditor '{}' does not observe the {} phase (it observes: {})",
             vocabulary.id,
-            args.phase,
+            phase,
             phases.join(", ")
         );
     }
@@ -76,7 +83,7 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         settings.0.insert(name, value);
     }
     let input = ObservationInput {
-        phase: args.phase,
+        phase,
         request_id: args.request_id.clone(),
         org: args.org.clone(),
         workspace: args.workspace.clone(),
