@@ -2,7 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::util::{chat_request, lucid, plugin, run, temp_file};
+use std::path::{Path, PathBuf};
+
+use crate::util::{Run, chat_request, guest, lucid, plugin, plugins_dir, run, temp_file};
 
 fn test_auditor(name: &str, text: &str, extra: &[&str]) -> serde_json::Value {
     let (_dir, input) = temp_file("request.json", chat_request(text));
@@ -223,4 +225,261 @@ fn files_that_are_not_auditors_are_one_clear_error() {
 fn a_missing_file_is_one_clear_error() {
     let out = run(lucid().args(["auditor", "inspect", "/nonexistent/x.wasm"]));
     assert!(out.error_line().contains("/nonexistent/x.wasm"));
+}
+
+/// `lucid auditor test FILE --contract EXTRA…`.
+fn contract(file: &Path, extra: &[&str]) -> Run {
+    run(lucid()
+        .args(["auditor", "test"])
+        .arg(file)
+        .arg("--contract")
+        .args(extra))
+}
+
+/// The `--json` report of a contract run, whether it passed or not.
+fn contract_report(out: &Run) -> serde_json::Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\n{}", out.stdout, out.stderr))
+}
+
+/// The cases of a report that failed, as (name, kind, error).
+fn failures(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|c| c["status"] == "error")
+        .map(|c| {
+            let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (text("name"), text("kind"), text("error"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_auditor_passes_its_contract() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(plugins_dir())
+        .expect("plugins dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        // Under test are the contract's checks, not this machine's speed: tests run in
+        // parallel, and a loaded machine may exceed the gateway's 50 ms on 256 KiB messages
+        // (`cargo xtask test` runs the same check with the default deadline).
+        let out = contract(&file, &["--json", "--deadline-ms", "10000"]);
+        let report = contract_report(&out);
+        assert!(
+            out.status.success(),
+            "{}: {:?}\n{}",
+            file.display(),
+            failures(&report),
+            out.stderr
+        );
+        assert_eq!(report["failed"], 0, "{report}");
+        let observed = report["phases"].as_array().unwrap().len() as u64;
+        assert!(observed >= 1, "{report}");
+        for case in report["cases"].as_array().unwrap() {
+            assert!(
+                case["name"].is_string() && case["phase"].is_string(),
+                "{case}"
+            );
+            assert!(
+                case["claims"].is_u64() && case["duration_us"].is_u64(),
+                "{case}"
+            );
+        }
+        assert!(
+            report["passed"].as_u64().unwrap() > observed,
+            "{}: too few cases ran: {report}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn contract_cases_cover_every_phase_and_end_with_the_totals() {
+    let out = contract(&guest("empty"), &["--json"]);
+    let report = out.json();
+    let cases = report["cases"].as_array().unwrap();
+    for phase in ["describe", "artifact", "request", "execution", "response"] {
+        assert!(cases.iter().any(|c| c["phase"] == phase), "no {phase} case");
+    }
+    for case in cases.iter().filter(|c| c["phase"] != "describe") {
+        assert_eq!(case["status"], "ok", "{case}");
+        assert_eq!(case["emitted"], serde_json::json!(["empty_ran"]), "{case}");
+    }
+    for name in [
+        "huge-message",
+        "unicode",
+        "content-parts",
+        "no-messages",
+        "agent-loop",
+        "tool-call",
+        "huge-answer",
+        "descriptor",
+    ] {
+        assert!(cases.iter().any(|c| c["name"] == name), "no case {name}");
+    }
+    assert_eq!(report["skipped"], 0);
+
+    let text = contract(&guest("empty"), &[]);
+    assert!(text.status.success(), "{}", text.stderr);
+    let last = text.stdout.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "contract: {} passed, 0 failed, 0 skipped",
+            report["passed"].as_u64().unwrap()
+        )
+    );
+}
+
+#[test]
+fn a_claim_of_the_wrong_type_fails_the_contract() {
+    let out = contract(&guest("wrong_type"), &[]);
+    let error = out.error_line();
+    assert!(
+        error.contains("'wrong_type' broke its contract")
+            && error.contains("declared as score_normalized"),
+        "{error}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("returned a count")),
+        "{}",
+        out.stdout
+    );
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("contract: 1 passed, ") && !last.contains(" 0 failed"),
+        "{last}"
+    );
+}
+
+#[test]
+fn input_cases_run_with_their_settings_and_an_undeclared_claim_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = |file: &str, name: &str, mode: &str| {
+        let body = serde_json::json!({
+            "name": name,
+            "phase": "request",
+            "request": {"messages": [{"role": "user", "content": "hi"}]},
+            "settings": {"mode": mode}
+        });
+        std::fs::write(dir.path().join(file), body.to_string()).unwrap();
+    };
+    case("a.json", "says-surprise", "undeclared");
+    case("b.json", "says-risk-twice", "duplicate");
+    // Only *.json files are cases.
+    std::fs::write(dir.path().join("notes.txt"), "not a case").unwrap();
+    let out = contract(
+        &guest("wrong_type"),
+        &["--json", "--inputs", dir.path().to_str().unwrap()],
+    );
+    out.error_line();
+    let failed = failures(&contract_report(&out));
+    let find = |name: &str| {
+        failed
+            .iter()
+            .find(|(n, ..)| n == name)
+            .unwrap_or_else(|| panic!("{name} did not fail: {failed:?}"))
+    };
+    let (_, kind, error) = find("says-surprise");
+    assert_eq!(kind, "contract");
+    assert!(error.contains("'surprise' is not declared"), "{error}");
+    let (_, kind, error) = find("says-risk-twice");
+    assert_eq!(kind, "contract");
+    assert!(error.contains("twice"), "{error}");
+    assert!(!failed.iter().any(|(n, ..)| n == "notes"), "{failed:?}");
+}
+
+#[test]
+fn a_trap_and_a_timeout_fail_the_contract() {
+    let report = |name: &str, extra: &[&str]| {
+        let out = contract(&guest(name), &[&["--json"], extra].concat());
+        // Not `error_line`: the guest's own panic message says "panicked".
+        assert!(!out.status.success(), "{}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+        contract_report(&out)
+    };
+    let panicked = report("panic", &[]);
+    let kinds: Vec<String> = failures(&panicked).into_iter().map(|f| f.1).collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| k == "trap"),
+        "{panicked}"
+    );
+    assert!(failures(&panicked)[0].2.contains("exploded on purpose"));
+
+    let spun = report("loop_forever", &["--deadline-ms", "20"]);
+    let kinds: Vec<String> = failures(&spun).into_iter().map(|f| f.1).collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| k == "timeout"),
+        "{spun}"
+    );
+}
+
+#[test]
+fn contract_needs_no_phase_or_input_and_refuses_them() {
+    let with_phase = run(lucid().args(["auditor", "test"]).arg(plugin("pii")).args([
+        "--contract",
+        "--phase",
+        "request",
+    ]));
+    assert!(!with_phase.status.success());
+    assert!(
+        with_phase.stderr.contains("cannot be used with"),
+        "{}",
+        with_phase.stderr
+    );
+    // Without --contract, a single run still needs its phase and input.
+    let bare = run(lucid().args(["auditor", "test"]).arg(plugin("pii")));
+    assert!(!bare.status.success());
+    assert!(
+        bare.stderr.contains("--phase") && bare.stderr.contains("--input"),
+        "{}",
+        bare.stderr
+    );
+}
+
+#[test]
+fn a_broken_input_case_is_one_clear_error() {
+    let check = |body: &str, expected: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("broken.json"), body).unwrap();
+        let out = contract(
+            &plugin("token_budget"),
+            &["--inputs", dir.path().to_str().unwrap()],
+        );
+        let error = out.error_line();
+        assert!(
+            error.contains("broken.json") && error.contains(expected),
+            "{error}"
+        );
+    };
+    check(r#"{"phase": "request"}"#, "'request' is required");
+    check(
+        r#"{"phase": "later", "request": {"messages": []}}"#,
+        "unknown phase",
+    );
+    check(
+        r#"{"phase": "request", "request": {"messages": []}, "settings": {"nope": 1}}"#,
+        "max_tokens",
+    );
+    check(
+        r#"{"phase": "request", "request": {"messages": []}, "settings": {"max_tokens": "lots"}}"#,
+        "max_tokens",
+    );
+    check(
+        r#"{"phase": "execution", "request": {"messages": []}, "response": {"choices": []}}"#,
+        "tool calls",
+    );
+    check(
+        r#"{"phase": "request", "request": {"messages": 1}}"#,
+        "messages",
+    );
 }
