@@ -271,6 +271,20 @@ fn build_test_guests() -> anyhow::Result<()> {
     exec(cmd)
 }
 
+/// Every shipped auditor through `lucid auditor test FILE --contract`: the host's built-in
+/// exchanges of every phase it observes, failing on a call that fails, traps or times out (the
+/// gateway's default deadline) and on a claim that is undeclared, mistyped or of another phase.
+fn contract_test_auditors() -> anyhow::Result<()> {
+    for name in AUDITORS {
+        let mut cmd = Command::new(lucid_bin());
+        cmd.args(["auditor", "test"])
+            .arg(format!("plugins/{name}.wasm"))
+            .arg("--contract");
+        exec(cmd)?;
+    }
+    Ok(())
+}
+
 /// `strict` (`cargo xtask ci`): a test dependency that cannot be installed is an error, and the
 /// tests run with `LUCID_REQUIRE_ALL=1`, under which a test that would print SKIPPED fails.
 fn test(strict: bool) -> anyhow::Result<()> {
@@ -278,6 +292,7 @@ fn test(strict: bool) -> anyhow::Result<()> {
     build_test_guests()?;
     // The end-to-end tests run the release binary.
     build_host()?;
+    contract_test_auditors()?;
     // Native unit tests of the guest SDK and the auditors.
     let mut cmd = cargo();
     cmd.args(["test", "--manifest-path", "guests/Cargo.toml"]);
