@@ -1,7 +1,7 @@
 //! The observation an auditor receives, with the chat exchange already parsed.
 
 use lucid_contract::{Phase, Scope, SettingValue};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::Error;
 
@@ -272,10 +272,43 @@ impl Input {
         Ok(self)
     }
 
-    /// Adds the artifact descriptor (artifact phase).
+    /// Adds the observation's `artifacts` document: the artifact descriptor in the artifact
+    /// phase, the exchange context (`{"headers": {...}}`) in the others.
     pub fn with_artifacts(mut self, artifacts: &str) -> Result<Self, Error> {
         self.artifacts = Some(parse_json("artifacts", artifacts)?);
         Ok(self)
+    }
+
+    /// Adds one request header to the exchange context, as the gateway passes it outside the
+    /// artifact phase (`{"headers": {"x-lucid-region": "eu-west-1"}}`, names lowercase). For
+    /// tests; read it back with [`Input::header`].
+    ///
+    /// ```
+    /// use lucid_auditor_sdk::{Input, Phase};
+    ///
+    /// let input = Input::new(Phase::Request, "{}")?.with_header("X-Lucid-Region", "eu-west-1");
+    /// assert_eq!(input.header("x-lucid-region"), Some("eu-west-1"));
+    /// # Ok::<(), lucid_auditor_sdk::Error>(())
+    /// ```
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        let context = self
+            .artifacts
+            .get_or_insert_with(|| Value::Object(Map::new()));
+        if !context.is_object() {
+            *context = Value::Object(Map::new());
+        }
+        if let Value::Object(fields) = context {
+            let headers = fields
+                .entry("headers")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !headers.is_object() {
+                *headers = Value::Object(Map::new());
+            }
+            if let Value::Object(headers) = headers {
+                headers.insert(name.to_ascii_lowercase(), Value::String(value.into()));
+            }
+        }
+        self
     }
 
     pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
@@ -340,8 +373,31 @@ impl Input {
         self.response.as_ref()
     }
 
+    /// The observation's `artifacts` document as given: the artifact descriptor in the artifact
+    /// phase, the exchange context in the others (see [`Input::header`]).
     pub fn artifacts_json(&self) -> Option<&Value> {
         self.artifacts.as_ref()
+    }
+
+    /// A request header the gateway passed as exchange context (only `x-lucid-*` headers reach
+    /// auditors), by case-insensitive name. Always `None` in the artifact phase, whose
+    /// `artifacts` document is the artifact descriptor, not a request's headers.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        if self.phase == Phase::Artifact {
+            return None;
+        }
+        let headers = self.artifacts.as_ref()?.get("headers")?.as_object()?;
+        // The gateway lowercases names, so the exact lookup normally hits; the scan keeps the
+        // accessor case-insensitive for contexts built some other way.
+        headers
+            .get(name)
+            .or_else(|| {
+                headers
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value)
+            })?
+            .as_str()
     }
 
     /// The text an auditor should scan in the current phase; see [`Input::texts_in`].
@@ -577,6 +633,54 @@ mod tests {
                 .messages()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn headers_come_from_the_exchange_context() {
+        let context = r#"{"headers": {"x-lucid-region": "eu-west-1", "x-lucid-n": 3}}"#;
+        let input = Input::new(Phase::Request, "{}")
+            .unwrap()
+            .with_artifacts(context)
+            .unwrap();
+        assert_eq!(input.header("x-lucid-region"), Some("eu-west-1"));
+        assert_eq!(input.header("X-Lucid-Region"), Some("eu-west-1"));
+        assert_eq!(input.header("x-lucid-n"), None, "not a string");
+        assert_eq!(input.header("x-lucid-other"), None);
+        assert_eq!(input.artifacts_json().unwrap()["headers"]["x-lucid-n"], 3);
+
+        let built = Input::new(Phase::Response, "{}")
+            .unwrap()
+            .with_header("X-Lucid-Region", "us")
+            .with_header("x-lucid-tier", "gold");
+        assert_eq!(built.header("x-lucid-region"), Some("us"));
+        assert_eq!(built.header("x-lucid-tier"), Some("gold"));
+        assert_eq!(
+            Input::new(Phase::Request, "{}")
+                .unwrap()
+                .header("x-lucid-region"),
+            None
+        );
+        let odd = Input::new(Phase::Request, "{}")
+            .unwrap()
+            .with_artifacts(r#"{"headers": ["x-lucid-region"]}"#)
+            .unwrap();
+        assert_eq!(odd.header("x-lucid-region"), None);
+        assert_eq!(
+            odd.with_header("x-lucid-region", "eu")
+                .header("x-lucid-region"),
+            Some("eu")
+        );
+    }
+
+    #[test]
+    fn the_artifact_phase_has_no_headers() {
+        let descriptor = r#"{"plugin_set_hash": "ab", "headers": {"x-lucid-region": "eu"}}"#;
+        let input = Input::new(Phase::Artifact, "")
+            .unwrap()
+            .with_artifacts(descriptor)
+            .unwrap();
+        assert_eq!(input.header("x-lucid-region"), None);
+        assert_eq!(input.artifacts_json().unwrap()["plugin_set_hash"], "ab");
     }
 
     #[test]
