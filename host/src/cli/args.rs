@@ -438,6 +438,12 @@ pub enum AuditorCommand {
     ///   lucid auditor test plugins/pii.wasm --contract --inputs cases/ --json
     #[command(verbatim_doc_comment)]
     Test(Box<TestArgs>),
+    /// Score an auditor on labelled examples (JSON Lines, see bench/quality/README.md):
+    /// precision, recall and F1 per label, per source and per split, and its cost per call.
+    ///
+    /// Example: `lucid auditor eval plugins/pii.wasm --data pii.jsonl --predict pii_entities`;
+    /// `--predict injection_detected=injection` turns a boolean claim into a label.
+    Eval(Box<super::eval::EvalArgs>),
     /// Sign an auditor: write FILE.wasm.sig, an Ed25519 signature over the file's SHA-256.
     Sign {
         /// The auditor component.

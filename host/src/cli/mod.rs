@@ -13,6 +13,7 @@ mod attest;
 mod auditor;
 mod chain;
 mod contract;
+mod eval;
 mod passport;
 mod policy;
 mod serve;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(&args),
         Command::Auditor(AuditorCommand::Inspect { file }) => auditor::inspect(&file),
         Command::Auditor(AuditorCommand::Test(args)) => auditor::test(&args),
+        Command::Auditor(AuditorCommand::Eval(args)) => eval::eval(&args),
         Command::Auditor(AuditorCommand::Sign { file, key }) => auditor::sign(&file, &key),
         Command::Auditor(AuditorCommand::Verify { file, trusted_keys }) => {
             auditor::verify(&file, &trusted_keys)
