@@ -1,19 +1,27 @@
 //! The `pii` auditor: reports whether an exchange carries personal data (emails, phone numbers,
-//! payment cards, IBANs, US social security numbers).
+//! payment cards, IBANs, US social security numbers, IP addresses) or secrets (vendor API keys,
+//! JWTs, private keys, passwords and tokens assigned in text).
 //!
-//! Evidence never contains the matched values, only their kinds and counts: receipts must not
-//! become a second copy of the data they flag.
+//! In the request phase it scans every message of the conversation and the arguments of earlier
+//! tool calls; in the response phase the model's answer and the tool calls it asks for (leaks).
+//!
+//! Evidence never contains the matched values, only their kinds, counts and byte spans:
+//! receipts must not become a second copy of the data they flag, and the spans are what a
+//! redactor needs to blank the values out.
 
 mod scan;
 
 use std::collections::BTreeMap;
 
-use lucid_auditor_sdk::serde_json::json;
+use lucid_auditor_sdk::serde_json::{Value, json};
 use lucid_auditor_sdk::{
-    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, ToolCallOrigin, Vocabulary,
+    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, ToolCallOrigin,
+    Vocabulary,
 };
 
-pub use scan::{Kind, scan};
+pub use scan::{Entity, Kind, KindSet, scan};
+
+const DEFAULT_MAX_SPANS: u64 = 100;
 
 pub struct Pii;
 
@@ -22,39 +30,73 @@ impl Auditor for Pii {
         Vocabulary::new(
             "pii",
             env!("CARGO_PKG_VERSION"),
-            "Detects personal data in prompts and responses: email addresses, phone numbers, \
-             Luhn-valid payment card numbers, mod-97-valid IBANs and US social security numbers",
+            "Detects personal data and secrets in prompts and responses: emails, phone numbers, \
+             payment cards, IBANs, US SSNs, IP addresses, API keys, JWTs, private keys and \
+             secrets assigned in text",
         )
         .phases([Phase::Request, Phase::Response])
         .claim(ClaimSpec::new(
             "pii_detected",
             ClaimType::Boolean,
-            "at least one piece of personal data was found",
+            "at least one piece of personal data or secret was found",
         ))
         .claim(ClaimSpec::new(
             "pii_entities",
             ClaimType::StringList,
-            "the distinct kinds found, sorted: credit_card, email, iban, phone, us_ssn",
+            "the distinct kinds found, sorted: api_key, credit_card, email, iban, ip_address, \
+             jwt, phone, private_key, secret, us_ssn; metadata.spans locates each match \
+             (kind, source message/response/tool_call, index, UTF-8 byte start and end)",
         ))
         .claim(ClaimSpec::new(
             "pii_count",
             ClaimType::Count,
             "the number of matches; metadata.kinds counts them per kind",
         ))
+        .setting(SettingSpec::string_list(
+            "kinds",
+            Kind::ALL.map(Kind::as_str),
+            "the kinds to report (default: all)",
+        ))
+        .setting(SettingSpec::boolean(
+            "scan_tool_calls",
+            true,
+            "also scan the arguments of the phase's tool calls",
+        ))
+        .setting(SettingSpec::count(
+            "max_spans",
+            DEFAULT_MAX_SPANS,
+            "at most this many spans in pii_entities' metadata (counts stay exact)",
+        ))
     }
 
     fn observe(input: &Input) -> Result<Vec<Claim>, Error> {
+        let settings = Settings::read(input)?;
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for text in scanned_texts(input) {
-            for kind in scan(text) {
-                *counts.entry(kind.as_str()).or_default() += 1;
+        let mut spans = Vec::new();
+        let mut total = 0u64;
+        for (source, index, text) in scanned_texts(input, settings.scan_tool_calls) {
+            for entity in scan(text, settings.kinds) {
+                total += 1;
+                *counts.entry(entity.kind.as_str()).or_default() += 1;
+                if spans.len() < settings.max_spans {
+                    spans.push(json!({
+                        "kind": entity.kind.as_str(),
+                        "source": source,
+                        "index": index,
+                        "start": entity.start,
+                        "end": entity.end,
+                    }));
+                }
             }
         }
-        let total = counts.values().sum();
+        let truncated = total > spans.len() as u64;
         Ok(vec![
             Claim::boolean("pii_detected", total > 0),
             // BTreeMap keys are already sorted and distinct.
-            Claim::string_list("pii_entities", counts.keys().copied()),
+            Claim::string_list("pii_entities", counts.keys().copied()).with_metadata(json!({
+                "spans": Value::Array(spans),
+                "spans_truncated": truncated,
+            })),
             Claim::count("pii_count", total).with_metadata(json!({ "kinds": counts })),
         ])
     }
@@ -62,139 +104,78 @@ impl Auditor for Pii {
 
 lucid_auditor_sdk::export_auditor!(Pii);
 
-/// The phase's text plus the arguments of the tool calls that belong to it: personal data sent
-/// to or produced for a tool is as sensitive as data in a message.
-fn scanned_texts(input: &Input) -> Vec<&str> {
-    let mut texts = input.texts();
+struct Settings {
+    kinds: KindSet,
+    scan_tool_calls: bool,
+    max_spans: usize,
+}
+
+impl Settings {
+    fn read(input: &Input) -> Result<Self, Error> {
+        let settings = input.settings();
+        let kinds = match settings.string_list("kinds") {
+            None => KindSet::ALL,
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    Kind::from_name(name.trim()).ok_or_else(|| {
+                        Error::invalid_input(format!(
+                            "setting 'kinds' names unknown kind '{name}'; expected some of {}",
+                            Kind::ALL.map(Kind::as_str).join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<KindSet, Error>>()?,
+        };
+        let max_spans = settings.count("max_spans").unwrap_or(DEFAULT_MAX_SPANS);
+        Ok(Self {
+            kinds,
+            scan_tool_calls: settings.boolean("scan_tool_calls").unwrap_or(true),
+            max_spans: usize::try_from(max_spans).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+/// Where a scanned text comes from, as the SDK presents it; a span's offsets are byte offsets
+/// into exactly that text:
+/// - `message`, index i: `input.messages()[i].content()` (text parts joined with `\n`);
+/// - `response`, index 0: `input.response_text()` (the choices' contents joined with `\n`);
+/// - `tool_call`, index i: `input.tool_calls()[i].arguments()`.
+///
+/// Tool calls count in the phase they belong to: personal data sent to or produced for a tool
+/// is as sensitive as data in a message.
+fn scanned_texts(input: &Input, tool_calls: bool) -> Vec<(&'static str, usize, &str)> {
     let phase = input.phase();
-    texts.extend(
-        input
-            .tool_calls()
+    let mut texts: Vec<(&'static str, usize, &str)> = match phase {
+        Phase::Request => input
+            .messages()
             .iter()
-            .filter(|call| match call.origin() {
-                ToolCallOrigin::Request { .. } => phase == Phase::Request,
-                ToolCallOrigin::Response { .. } => phase == Phase::Response,
-            })
-            .map(|call| call.arguments()),
-    );
+            .enumerate()
+            .map(|(i, message)| ("message", i, message.content()))
+            .collect(),
+        Phase::Response => input
+            .response_text()
+            .map(|text| ("response", 0, text))
+            .into_iter()
+            .collect(),
+        Phase::Artifact | Phase::Execution => Vec::new(),
+    };
+    if tool_calls {
+        texts.extend(
+            input
+                .tool_calls()
+                .iter()
+                .enumerate()
+                .filter(|(_, call)| match call.origin() {
+                    ToolCallOrigin::Request { .. } => phase == Phase::Request,
+                    ToolCallOrigin::Response { .. } => phase == Phase::Response,
+                })
+                .map(|(i, call)| ("tool_call", i, call.arguments())),
+        );
+    }
+    texts.retain(|(_, _, text)| !text.is_empty());
     texts
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lucid_auditor_sdk::serde_json::{Value, json};
-
-    fn request(content: &str) -> Input {
-        let body = json!({ "messages": [{ "role": "user", "content": content }] });
-        Input::new(Phase::Request, &body.to_string()).unwrap()
-    }
-
-    fn observe(input: &Input) -> Vec<Claim> {
-        let claims = Pii::observe(input).unwrap();
-        Pii::describe()
-            .check_claims(input.phase(), &claims)
-            .unwrap();
-        claims
-    }
-
-    #[test]
-    fn vocabulary_is_valid() {
-        Pii::describe().validate().unwrap();
-    }
-
-    #[test]
-    fn clean_text_reports_nothing() {
-        let claims = observe(&request(
-            "What is the capital of France? I have 3 cats and 12345 apples.",
-        ));
-        assert_eq!(claims[0].as_boolean(), Some(false));
-        assert_eq!(claims[1].as_string_list(), Some(&[][..]));
-        assert_eq!(claims[2].as_count(), Some(0));
-    }
-
-    #[test]
-    fn every_kind_is_reported_sorted_and_counted() {
-        let text = "Mail ann@example.com or bob@example.org, call (555) 123-4567, card 4111 1111 1111 1111, \
-                    IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789.";
-        let claims = observe(&request(text));
-        assert_eq!(claims[0].as_boolean(), Some(true));
-        let kinds: Vec<&str> = claims[1]
-            .as_string_list()
-            .unwrap()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(kinds, ["credit_card", "email", "iban", "phone", "us_ssn"]);
-        assert_eq!(claims[2].as_count(), Some(6));
-        assert_eq!(claims[2].metadata().unwrap()["kinds"]["email"], 2);
-    }
-
-    #[test]
-    fn evidence_never_contains_the_values() {
-        let claims = observe(&request(
-            "reach me at jane.doe@example.com or +44 20 7946 0958",
-        ));
-        for claim in &claims {
-            let rendered = format!(
-                "{:?}{}",
-                claim.value(),
-                claim.metadata().unwrap_or(&Value::Null)
-            );
-            assert!(!rendered.contains("jane"), "{rendered}");
-            assert!(!rendered.contains("7946"), "{rendered}");
-        }
-    }
-
-    #[test]
-    fn the_response_phase_scans_the_response_and_its_tool_calls() {
-        let response = json!({ "choices": [{ "message": {
-            "role": "assistant",
-            "content": "Sure, the number is +1 415 555 2671.",
-            "tool_calls": [{ "id": "c1", "type": "function",
-                "function": { "name": "email", "arguments": "{\"to\":\"ops@example.net\"}" } }]
-        } }] });
-        let input = Input::new(
-            Phase::Response,
-            r#"{"messages":[{"role":"user","content":"my ssn is 123-45-6789"}]}"#,
-        )
-        .unwrap()
-        .with_response(&response.to_string())
-        .unwrap();
-        let claims = observe(&input);
-        let kinds: Vec<&str> = claims[1]
-            .as_string_list()
-            .unwrap()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        // The request's SSN belongs to the request phase, not this one.
-        assert_eq!(kinds, ["email", "phone"]);
-    }
-
-    #[test]
-    fn the_request_phase_scans_every_message_and_earlier_tool_calls() {
-        let body = json!({ "messages": [
-            { "role": "system", "content": "Escalate to 020 7946 0958." },
-            { "role": "assistant", "content": null, "tool_calls": [{ "id": "c1", "type": "function",
-                "function": { "name": "pay", "arguments": "{\"card\":\"5500-0000-0000-0004\"}" } }] },
-            { "role": "user", "content": [{ "type": "text", "text": "thanks" }] }
-        ] });
-        let claims = observe(&Input::new(Phase::Request, &body.to_string()).unwrap());
-        let kinds: Vec<&str> = claims[1]
-            .as_string_list()
-            .unwrap()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(kinds, ["credit_card", "phone"]);
-    }
-
-    #[test]
-    fn invalid_json_is_invalid_input() {
-        assert!(matches!(
-            Input::new(Phase::Request, "{"),
-            Err(Error::InvalidInput(_))
-        ));
-    }
-}
+mod tests;

@@ -1,0 +1,680 @@
+//! Credentials: private key PEM blocks, JSON Web Tokens, vendor API keys recognized by their
+//! prefixes, and generic secrets — high-entropy values assigned to a name such as `password`,
+//! `api_key` or `token`, passwords in URLs, and `Bearer` tokens.
+//!
+//! Spans cover what must be redacted: the whole PEM block, the whole token, and for an
+//! assignment the value only (the name stays readable).
+
+use super::text::{at_word_start, entropy, find, is_word};
+use super::{Kind, Scanner};
+
+pub(crate) fn scan(scanner: &mut Scanner) {
+    private_keys(scanner);
+    tokens(scanner);
+    assignments(scanner);
+    url_passwords(scanner);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private keys: `-----BEGIN … PRIVATE KEY-----` to the matching END line.
+
+const BEGIN: &[u8] = b"-----BEGIN ";
+const DASHES: &[u8] = b"-----";
+
+fn private_keys(scanner: &mut Scanner) {
+    let mut from = 0;
+    // Where no END marker follows any more: a text of many BEGIN lines without END is scanned
+    // once, not once per BEGIN.
+    let mut no_end_after = usize::MAX;
+    while let Some(begin) = find(scanner.bytes(), from, BEGIN) {
+        let bytes = scanner.bytes();
+        let label_start = begin + BEGIN.len();
+        let Some(label_end) =
+            find(bytes, label_start, DASHES).filter(|end| end - label_start <= 40)
+        else {
+            from = label_start;
+            continue;
+        };
+        let label = &bytes[label_start..label_end];
+        if !(label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")) {
+            from = label_end;
+            continue;
+        }
+        let body = label_end + DASHES.len();
+        let end = if body >= no_end_after {
+            None
+        } else {
+            match find(bytes, body, b"-----END ") {
+                Some(end_marker) => {
+                    let after = end_marker + b"-----END ".len();
+                    find(bytes, after, DASHES)
+                        .filter(|close| close - after <= 40)
+                        .map(|close| close + DASHES.len())
+                }
+                None => {
+                    no_end_after = body;
+                    None
+                }
+            }
+        };
+        // Without an END line (a key pasted in part) the block runs as far as its base64 does.
+        let end = end.unwrap_or_else(|| base64_body_end(bytes, body));
+        scanner.record(Kind::PrivateKey, begin, end);
+        from = end;
+    }
+}
+
+/// The end of base64 lines starting at `from`; line breaks may be real or JSON-escaped (`\n`).
+fn base64_body_end(bytes: &[u8], from: usize) -> usize {
+    let mut end = from;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') {
+            i += 1;
+            end = i;
+        } else if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
+            i += 1;
+        } else if b == b'\\' && matches!(bytes.get(i + 1), Some(b'n' | b'r')) {
+            i += 2;
+        } else if b == b':' || b == b'-' || b == b',' {
+            // Header lines of encrypted keys: `Proc-Type: 4,ENCRYPTED`.
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens with a recognizable shape: JWTs and vendor keys.
+
+/// A token character of base64url and the key alphabets.
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn tokens(scanner: &mut Scanner) {
+    let mut i = 0;
+    while i < scanner.bytes().len() {
+        let bytes = scanner.bytes();
+        let b = bytes[i];
+        let candidate = matches!(b, b'e' | b'A' | b'g' | b'x' | b's' | b'r' | b'h' | b'n')
+            && (i == 0 || !is_token(bytes[i - 1]) || super::text::escaped_boundary(bytes, i));
+        if !candidate {
+            i += 1;
+            continue;
+        }
+        let found = jwt_at(bytes, i)
+            .map(|end| (Kind::Jwt, end))
+            .or_else(|| vendor_key_at(bytes, i).map(|end| (Kind::ApiKey, end)));
+        match found {
+            Some((kind, end)) => {
+                scanner.record(kind, i, end);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+/// The end of the run of `accept` bytes starting at `from`.
+fn run(bytes: &[u8], from: usize, accept: impl Fn(u8) -> bool) -> usize {
+    let mut end = from;
+    while end < bytes.len() && accept(bytes[end]) {
+        end += 1;
+    }
+    end
+}
+
+/// `header.payload.signature`, each base64url; header and payload are JSON objects, so both
+/// start with `ey` (`{"` encoded). Encrypted tokens (JWE) have five parts.
+fn jwt_at(bytes: &[u8], start: usize) -> Option<usize> {
+    if !bytes[start..].starts_with(b"eyJ") {
+        return None;
+    }
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let header_end = run(bytes, start, is_b64);
+    if header_end - start < 10 || bytes.get(header_end) != Some(&b'.') {
+        return None;
+    }
+    let payload = header_end + 1;
+    let payload_end = run(bytes, payload, is_b64);
+    if payload_end - payload < 10 || !bytes[payload..].starts_with(b"ey") {
+        return None;
+    }
+    let mut end = payload_end;
+    // The signature (empty for `alg: none`), and two more parts for JWE.
+    for _ in 0..3 {
+        if bytes.get(end) != Some(&b'.') {
+            break;
+        }
+        let part_end = run(bytes, end + 1, is_b64);
+        if part_end == end + 1 && bytes.get(part_end).is_some_and(|b| is_b64(*b)) {
+            break;
+        }
+        end = part_end;
+    }
+    if bytes.get(end) == Some(&b'.') && end == payload_end {
+        end += 1; // `header.payload.` with an empty signature
+    }
+    (end >= bytes.len() || !is_b64(bytes[end])).then_some(end)
+}
+
+/// One vendor key format: a literal prefix, then a body of `min..=max` bytes of `alphabet`.
+struct VendorKey {
+    prefix: &'static [u8],
+    min: usize,
+    max: usize,
+    alphabet: fn(u8) -> bool,
+}
+
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn upper_alnum(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+fn lower_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+fn word_char(b: u8) -> bool {
+    is_word(b)
+}
+
+fn token_char(b: u8) -> bool {
+    is_token(b)
+}
+
+/// Formats as published by the vendors (and used by secret scanners such as gitleaks).
+const VENDOR_KEYS: &[VendorKey] = &[
+    // AWS access key ids: AKIA (long-term), ASIA (temporary) and friends, 16 base32 characters.
+    VendorKey {
+        prefix: b"AKIA",
+        min: 16,
+        max: 16,
+        alphabet: upper_alnum,
+    },
+    VendorKey {
+        prefix: b"ASIA",
+        min: 16,
+        max: 16,
+        alphabet: upper_alnum,
+    },
+    VendorKey {
+        prefix: b"ABIA",
+        min: 16,
+        max: 16,
+        alphabet: upper_alnum,
+    },
+    VendorKey {
+        prefix: b"ACCA",
+        min: 16,
+        max: 16,
+        alphabet: upper_alnum,
+    },
+    VendorKey {
+        prefix: b"A3T",
+        min: 17,
+        max: 17,
+        alphabet: upper_alnum,
+    },
+    // GitHub: classic tokens by type, and fine-grained personal access tokens.
+    VendorKey {
+        prefix: b"ghp_",
+        min: 36,
+        max: 251,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"gho_",
+        min: 36,
+        max: 251,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"ghu_",
+        min: 36,
+        max: 251,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"ghs_",
+        min: 36,
+        max: 251,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"ghr_",
+        min: 36,
+        max: 251,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"github_pat_",
+        min: 22,
+        max: 251,
+        alphabet: word_char,
+    },
+    // Slack bot, user, app-level, refresh and legacy tokens.
+    VendorKey {
+        prefix: b"xoxb-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxp-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxa-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxe-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxe.",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxo-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxr-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xoxs-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"xapp-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    // Anthropic before OpenAI: both start with `sk-`.
+    VendorKey {
+        prefix: b"sk-ant-",
+        min: 32,
+        max: 255,
+        alphabet: token_char,
+    },
+    // OpenAI: legacy `sk-…`, project, service-account and admin keys.
+    VendorKey {
+        prefix: b"sk-proj-",
+        min: 40,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"sk-svcacct-",
+        min: 40,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"sk-admin-",
+        min: 40,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"sk-",
+        min: 32,
+        max: 255,
+        alphabet: token_char,
+    },
+    // Stripe secret and restricted keys (publishable `pk_` keys are public by design).
+    VendorKey {
+        prefix: b"sk_live_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"sk_test_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"sk_prod_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"rk_live_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"rk_test_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"rk_prod_",
+        min: 10,
+        max: 247,
+        alphabet: alnum,
+    },
+    // Google API keys.
+    VendorKey {
+        prefix: b"AIza",
+        min: 35,
+        max: 35,
+        alphabet: token_char,
+    },
+    // GitLab personal access tokens, Hugging Face and npm tokens.
+    VendorKey {
+        prefix: b"glpat-",
+        min: 20,
+        max: 255,
+        alphabet: token_char,
+    },
+    VendorKey {
+        prefix: b"hf_",
+        min: 34,
+        max: 34,
+        alphabet: alnum,
+    },
+    VendorKey {
+        prefix: b"npm_",
+        min: 36,
+        max: 36,
+        alphabet: lower_alnum,
+    },
+];
+
+fn vendor_key_at(bytes: &[u8], start: usize) -> Option<usize> {
+    let rest = &bytes[start..];
+    let key = VENDOR_KEYS
+        .iter()
+        .find(|key| rest.starts_with(key.prefix))?;
+    let body = start + key.prefix.len();
+    let end = run(bytes, body, key.alphabet);
+    let len = end - body;
+    if !(key.min..=key.max).contains(&len) || bytes.get(end).is_some_and(|b| is_token(*b)) {
+        return None;
+    }
+    // `sk-` and the like are also ordinary words (`sk-learn`): a key body mixes digits and
+    // letters.
+    let body = &bytes[body..end];
+    let mixed = body.iter().any(u8::is_ascii_digit) && body.iter().any(u8::is_ascii_alphabetic);
+    mixed.then_some(end)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic secrets: a credential-like name, an assignment, and a random-looking value.
+
+/// Names (compared without case, `_` and `-`) that announce a secret value when an identifier
+/// ends with them: `DB_PASSWORD`, `apiKey`, `client-secret`, `aws_secret_access_key`.
+const SECRET_NAMES: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"apikey",
+    b"accesskey",
+    b"privatekey",
+    b"authkey",
+    b"clientkey",
+    b"secretkey",
+    b"signingkey",
+    b"encryptionkey",
+    b"masterkey",
+    b"credential",
+    b"credentials",
+    b"authorization",
+];
+
+/// Values that stand for a secret without being one.
+const PLACEHOLDERS: &[&[u8]] = &[
+    b"your",
+    b"xxxx",
+    b"****",
+    b"....",
+    b"<",
+    b">",
+    b"${",
+    b"{{",
+    b"%(",
+    b"example",
+    b"changeme",
+    b"placeholder",
+    b"redacted",
+    b"dummy",
+    b"secret",
+    b"password",
+    b"token",
+    b"environ",
+    b"process.env",
+    b"getenv",
+    b"null",
+    b"none",
+    b"undefined",
+];
+
+const MIN_SECRET_LEN: usize = 10;
+const MAX_SECRET_LEN: usize = 512;
+/// Bits per character: random hex is ~3.7-4, base64 ~4.5-5.5, words and identifiers below 3.3.
+pub(crate) const MIN_ENTROPY: f64 = 3.0;
+
+fn assignments(scanner: &mut Scanner) {
+    let mut i = 0;
+    while i < scanner.bytes().len() {
+        let bytes = scanner.bytes();
+        if !(bytes[i].is_ascii_alphabetic() && at_word_start(bytes, i)) {
+            i += 1;
+            continue;
+        }
+        let name_end = run(bytes, i, |b| is_word(b) || b == b'-' || b == b'.');
+        let found = names_secret(&bytes[i..name_end])
+            .then(|| value_after(bytes, name_end))
+            .flatten();
+        match found {
+            Some((start, end)) => {
+                scanner.record(Kind::Secret, start, end);
+                i = end;
+            }
+            None => i = name_end.max(i + 1),
+        }
+    }
+}
+
+/// Whether an identifier names a secret: it ends with one of [`SECRET_NAMES`] (or its plural),
+/// or is `key`. The last dotted part counts (`settings.SECRET_KEY`). `tokenizer` and
+/// `token_count` do not end with a secret name; `max_tokens` does and is rejected by its value.
+fn names_secret(name: &[u8]) -> bool {
+    if name.len() > 64 {
+        return false;
+    }
+    let last = name.rsplit(|b| *b == b'.').next().unwrap_or(name);
+    let mut folded = [0u8; 64];
+    let mut len = 0;
+    for &b in last {
+        if b != b'_' && b != b'-' {
+            folded[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+    }
+    let folded = &folded[..len];
+    // Public keys are not secret.
+    if folded.starts_with(b"pub") {
+        return false;
+    }
+    let singular = folded.strip_suffix(b"s").unwrap_or(folded);
+    folded == b"key"
+        || SECRET_NAMES
+            .iter()
+            .any(|secret| folded.ends_with(secret) || singular.ends_with(secret))
+}
+
+/// The value assigned after a name ending at `pos`: `= v`, `: v`, `:= v`, `=> v`, with the
+/// name's closing quote and the value's quotes allowed, or `Bearer v` for `Authorization`.
+fn value_after(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let mut p = pos;
+    // The name's closing quote or bracket: `"api_key": …`, `['token'] = …`.
+    while p < bytes.len() && matches!(bytes[p], b'"' | b'\'' | b'`' | b']') && p - pos < 2 {
+        p += 1;
+    }
+    p = skip_spaces(bytes, p);
+    match bytes.get(p..p + 2) {
+        Some(b":=" | b"=>") => p += 2,
+        _ => match bytes.get(p) {
+            Some(b'=') if bytes.get(p + 1) != Some(&b'=') => p += 1,
+            Some(b':') => p += 1,
+            _ => return None,
+        },
+    }
+    p = skip_spaces(bytes, p);
+    if bytes.get(p) == Some(&b'@') {
+        p += 1; // C# verbatim strings: @"…"
+    }
+    // `Authorization: Bearer …` / `Basic …`
+    for scheme in [&b"Bearer "[..], b"bearer ", b"Basic ", b"Token "] {
+        if bytes[p..].starts_with(scheme) {
+            p += scheme.len();
+            break;
+        }
+    }
+    let quote = match bytes.get(p) {
+        Some(q @ (b'"' | b'\'' | b'`')) => {
+            p += 1;
+            Some(*q)
+        }
+        _ => None,
+    };
+    let start = p;
+    let end = match quote {
+        Some(q) => run(bytes, start, |b| b != q && b != b'\n' && b != b'\\'),
+        None => unquoted_end(bytes, start),
+    };
+    let value = &bytes[start..end];
+    is_secret_value(value).then_some((start, start + value.len()))
+}
+
+/// The end of an unquoted value: up to a space, quote, `,` or `;`, and before `&name=` (the
+/// next URL parameter). Generated passwords hold `)`, `]` and `}`; trailing ones that close
+/// nothing opened in the value, and a sentence's final `.`, are not part of it.
+fn unquoted_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = run(bytes, start, |b| {
+        !(b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'"' | b'\'' | b'`' | b'\\'))
+    });
+    if let Some(amp) = bytes[start..end].iter().enumerate().position(|(i, b)| {
+        *b == b'&' && {
+            let name_end = run(bytes, start + i + 1, is_word);
+            name_end > start + i + 1 && bytes.get(name_end) == Some(&b'=')
+        }
+    }) {
+        end = start + amp;
+    }
+    loop {
+        let value = &bytes[start..end];
+        let Some(&last) = value.last() else { break };
+        let open = match last {
+            b')' => b'(',
+            b']' => b'[',
+            b'}' => b'{',
+            b'.' => {
+                end -= 1;
+                continue;
+            }
+            _ => break,
+        };
+        let opened = value.iter().filter(|b| **b == open).count();
+        let closed = value.iter().filter(|b| **b == last).count();
+        if closed > opened {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+fn skip_spaces(bytes: &[u8], mut p: usize) -> usize {
+    while p < bytes.len() && (bytes[p] == b' ' || bytes[p] == b'\t') {
+        p += 1;
+    }
+    p
+}
+
+/// Long enough, random-looking, mixing character classes, and no placeholder.
+pub(crate) fn is_secret_value(value: &[u8]) -> bool {
+    if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
+        return false;
+    }
+    let digits = value.iter().any(u8::is_ascii_digit);
+    let lower = value.iter().any(u8::is_ascii_lowercase);
+    let upper = value.iter().any(u8::is_ascii_uppercase);
+    let other = value.iter().any(|b| !b.is_ascii_alphanumeric());
+    let letters = lower || upper;
+    // Generated secrets mix letters with digits (or both cases with symbols); words, model
+    // names (`bert-base-uncased`), numbers and masked matches (runs of `x`) do not, or carry
+    // little entropy. Secrets have no spaces.
+    ((letters && digits) || (lower && upper && other))
+        && !value.iter().any(u8::is_ascii_whitespace)
+        && entropy(value) >= MIN_ENTROPY
+        && !PLACEHOLDERS
+            .iter()
+            .any(|p| super::text::contains_ignore_case(value, p))
+}
+
+/// `scheme://user:password@host`: the password.
+fn url_passwords(scanner: &mut Scanner) {
+    let mut from = 0;
+    while let Some(sep) = find(scanner.bytes(), from, b"://") {
+        let bytes = scanner.bytes();
+        let user_start = sep + 3;
+        let authority_end = run(bytes, user_start, |b| {
+            !(b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'"' | b'\'' | b'`'))
+        });
+        let authority = &bytes[user_start..authority_end];
+        from = authority_end.max(user_start);
+        let Some(at) = authority.iter().rposition(|b| *b == b'@') else {
+            continue;
+        };
+        let Some(colon) = authority[..at].iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (start, end) = (user_start + colon + 1, user_start + at);
+        let password = &bytes[start..end];
+        let placeholder = PLACEHOLDERS
+            .iter()
+            .any(|p| super::text::contains_ignore_case(password, p))
+            || password.eq_ignore_ascii_case(b"pass")
+            || password.iter().all(|b| *b == b'x');
+        if password.len() >= 4 && !placeholder {
+            scanner.record(Kind::Secret, start, end);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+use super::*;
+
+#[test]
+fn vocabulary_is_valid() {
+    Pii::describe().validate().unwrap();
+}
