@@ -19,8 +19,10 @@ pub(crate) fn scan(scanner: &mut Scanner) {
     }
 }
 
+/// Local parts may hold non-ASCII letters (RFC 6531: `jörg@…`); stopping at them would leave
+/// part of the address outside the span, so UTF-8 bytes count as local characters.
 fn is_local(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"._%+-'".contains(&b)
+    b.is_ascii_alphanumeric() || b"._%+-'".contains(&b) || b >= 0x80
 }
 
 fn is_domain(b: u8) -> bool {
@@ -46,7 +48,11 @@ fn around(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
         start += 1;
     }
     let local = &bytes[start..at];
-    if local.is_empty() || local[local.len() - 1] == b'.' || local.len() > 64 {
+    if local.is_empty()
+        || local[local.len() - 1] == b'.'
+        || local.len() > 64
+        || !local.iter().any(u8::is_ascii_alphanumeric)
+    {
         return None;
     }
     let mut end = at + 1;

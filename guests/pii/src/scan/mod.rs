@@ -155,6 +155,12 @@ impl Scanner {
     /// for a boundary, and the text keeps its length.
     pub(crate) fn record(&mut self, kind: Kind, start: usize, end: usize) {
         self.found.push(Entity { kind, start, end });
+        self.mask(start, end);
+    }
+
+    /// Masks bytes that are no match but must not be read as one (the user name in
+    /// `user:pass@host` is not an email's local part).
+    pub(crate) fn mask(&mut self, start: usize, end: usize) {
         self.bytes[start..end].fill(text::MASK);
     }
 }

@@ -333,9 +333,10 @@ impl Span {
             return true;
         }
         // North American: 555-123-4567, 555.123.4567, 1 555 123 4567; area codes start 2-9.
+        // (123-456-7890, the placeholder everyone writes, is phone-shaped too.)
         let north_american = match groups {
-            [3, 3, 4] => d[0] >= 2,
-            [1, 3, 3, 4] => d[0] == 1 && d[1] >= 2,
+            [3, 3, 4] => true,
+            [1, 3, 3, 4] => d[0] == 1,
             _ => false,
         };
         if north_american {
@@ -361,9 +362,13 @@ impl Span {
             return true;
         }
         // Three or more groups that are not thousands: 8 812 415-86-83, 12 3915-0008,
-        // 32 12 34 56, 609-141-777.
-        let many = (self.group_count >= 3 && n >= 9) || (self.group_count >= 4 && n >= 8);
-        many && groups.iter().skip(1).all(|len| *len >= 2) && !self.looks_like_thousands()
+        // 32 12 34 56, 609-141-777. Not a card's 4-4-4 nor an SSN's 3-2-4.
+        let many = (self.group_count >= 3 && n >= 9)
+            || (self.group_count >= 4 && n >= 8 && self.separators & SEP_DOT == 0);
+        many && groups.iter().skip(1).all(|len| *len >= 2)
+            && !self.looks_like_thousands()
+            && !groups.iter().all(|len| *len == 4)
+            && !self.is_ssn_shaped()
     }
 
     /// `1 234 567`, `609.141.777`: how amounts are grouped. Phone numbers are grouped so too
@@ -373,6 +378,10 @@ impl Span {
         (self.separators == SEP_SPACE || self.separators == SEP_DOT)
             && (1..=3).contains(&groups[0])
             && groups[1..].iter().all(|len| *len == 3)
+    }
+
+    fn is_ssn_shaped(&self) -> bool {
+        self.groups() == [3, 2, 4]
     }
 
     fn is_zip_plus_four(&self) -> bool {

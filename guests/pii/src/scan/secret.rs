@@ -73,9 +73,16 @@ fn base64_body_end(bytes: &[u8], from: usize) -> usize {
         if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') {
             i += 1;
             end = i;
-        } else if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
+        } else if matches!(b, b'\n' | b'\r') {
+            // A blank line ends the block.
+            if bytes[end..i].contains(&b'\n') && b == b'\n' {
+                break;
+            }
             i += 1;
         } else if b == b'\\' && matches!(bytes.get(i + 1), Some(b'n' | b'r')) {
+            if bytes[end..i].windows(2).any(|w| w == b"\\n") && bytes[i + 1] == b'n' {
+                break;
+            }
             i += 2;
         } else if b == b':' || b == b'-' || b == b',' {
             // Header lines of encrypted keys: `Proc-Type: 4,ENCRYPTED`.
@@ -121,8 +128,16 @@ fn tokens(scanner: &mut Scanner) {
 
 /// The end of the run of `accept` bytes starting at `from`.
 fn run(bytes: &[u8], from: usize, accept: impl Fn(u8) -> bool) -> usize {
+    run_max(bytes, from, usize::MAX, accept)
+}
+
+/// The end of the run of `accept` bytes starting at `from`, reading at most `max` bytes: a
+/// value longer than any secret is rejected without being read to its end, which keeps
+/// `password=password=…` linear.
+fn run_max(bytes: &[u8], from: usize, max: usize, accept: impl Fn(u8) -> bool) -> usize {
+    let limit = bytes.len().min(from.saturating_add(max));
     let mut end = from;
-    while end < bytes.len() && accept(bytes[end]) {
+    while end < limit && accept(bytes[end]) {
         end += 1;
     }
     end
@@ -170,6 +185,15 @@ struct VendorKey {
     alphabet: fn(u8) -> bool,
 }
 
+const fn key(prefix: &'static [u8], min: usize, max: usize, alphabet: fn(u8) -> bool) -> VendorKey {
+    VendorKey {
+        prefix,
+        min,
+        max,
+        alphabet,
+    }
+}
+
 fn alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
@@ -193,223 +217,48 @@ fn token_char(b: u8) -> bool {
 /// Formats as published by the vendors (and used by secret scanners such as gitleaks).
 const VENDOR_KEYS: &[VendorKey] = &[
     // AWS access key ids: AKIA (long-term), ASIA (temporary) and friends, 16 base32 characters.
-    VendorKey {
-        prefix: b"AKIA",
-        min: 16,
-        max: 16,
-        alphabet: upper_alnum,
-    },
-    VendorKey {
-        prefix: b"ASIA",
-        min: 16,
-        max: 16,
-        alphabet: upper_alnum,
-    },
-    VendorKey {
-        prefix: b"ABIA",
-        min: 16,
-        max: 16,
-        alphabet: upper_alnum,
-    },
-    VendorKey {
-        prefix: b"ACCA",
-        min: 16,
-        max: 16,
-        alphabet: upper_alnum,
-    },
-    VendorKey {
-        prefix: b"A3T",
-        min: 17,
-        max: 17,
-        alphabet: upper_alnum,
-    },
+    key(b"AKIA", 16, 16, upper_alnum),
+    key(b"ASIA", 16, 16, upper_alnum),
+    key(b"ABIA", 16, 16, upper_alnum),
+    key(b"ACCA", 16, 16, upper_alnum),
+    key(b"A3T", 17, 17, upper_alnum),
     // GitHub: classic tokens by type, and fine-grained personal access tokens.
-    VendorKey {
-        prefix: b"ghp_",
-        min: 36,
-        max: 251,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"gho_",
-        min: 36,
-        max: 251,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"ghu_",
-        min: 36,
-        max: 251,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"ghs_",
-        min: 36,
-        max: 251,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"ghr_",
-        min: 36,
-        max: 251,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"github_pat_",
-        min: 22,
-        max: 251,
-        alphabet: word_char,
-    },
+    key(b"ghp_", 36, 251, alnum),
+    key(b"gho_", 36, 251, alnum),
+    key(b"ghu_", 36, 251, alnum),
+    key(b"ghs_", 36, 251, alnum),
+    key(b"ghr_", 36, 251, alnum),
+    key(b"github_pat_", 22, 251, word_char),
     // Slack bot, user, app-level, refresh and legacy tokens.
-    VendorKey {
-        prefix: b"xoxb-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxp-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxa-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxe-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxe.",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxo-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxr-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xoxs-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"xapp-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
+    key(b"xoxb-", 20, 255, token_char),
+    key(b"xoxp-", 20, 255, token_char),
+    key(b"xoxa-", 20, 255, token_char),
+    key(b"xoxe-", 20, 255, token_char),
+    key(b"xoxe.", 20, 255, token_char),
+    key(b"xoxo-", 20, 255, token_char),
+    key(b"xoxr-", 20, 255, token_char),
+    key(b"xoxs-", 20, 255, token_char),
+    key(b"xapp-", 20, 255, token_char),
     // Anthropic before OpenAI: both start with `sk-`.
-    VendorKey {
-        prefix: b"sk-ant-",
-        min: 32,
-        max: 255,
-        alphabet: token_char,
-    },
+    key(b"sk-ant-", 32, 255, token_char),
     // OpenAI: legacy `sk-…`, project, service-account and admin keys.
-    VendorKey {
-        prefix: b"sk-proj-",
-        min: 40,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"sk-svcacct-",
-        min: 40,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"sk-admin-",
-        min: 40,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"sk-",
-        min: 32,
-        max: 255,
-        alphabet: token_char,
-    },
+    key(b"sk-proj-", 40, 255, token_char),
+    key(b"sk-svcacct-", 40, 255, token_char),
+    key(b"sk-admin-", 40, 255, token_char),
+    key(b"sk-", 32, 255, token_char),
     // Stripe secret and restricted keys (publishable `pk_` keys are public by design).
-    VendorKey {
-        prefix: b"sk_live_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"sk_test_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"sk_prod_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"rk_live_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"rk_test_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"rk_prod_",
-        min: 10,
-        max: 247,
-        alphabet: alnum,
-    },
+    key(b"sk_live_", 10, 247, alnum),
+    key(b"sk_test_", 10, 247, alnum),
+    key(b"sk_prod_", 10, 247, alnum),
+    key(b"rk_live_", 10, 247, alnum),
+    key(b"rk_test_", 10, 247, alnum),
+    key(b"rk_prod_", 10, 247, alnum),
     // Google API keys.
-    VendorKey {
-        prefix: b"AIza",
-        min: 35,
-        max: 35,
-        alphabet: token_char,
-    },
+    key(b"AIza", 35, 35, token_char),
     // GitLab personal access tokens, Hugging Face and npm tokens.
-    VendorKey {
-        prefix: b"glpat-",
-        min: 20,
-        max: 255,
-        alphabet: token_char,
-    },
-    VendorKey {
-        prefix: b"hf_",
-        min: 34,
-        max: 34,
-        alphabet: alnum,
-    },
-    VendorKey {
-        prefix: b"npm_",
-        min: 36,
-        max: 36,
-        alphabet: lower_alnum,
-    },
+    key(b"glpat-", 20, 255, token_char),
+    key(b"hf_", 34, 34, alnum),
+    key(b"npm_", 36, 36, lower_alnum),
 ];
 
 fn vendor_key_at(bytes: &[u8], start: usize) -> Option<usize> {
@@ -575,7 +424,9 @@ fn value_after(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
     };
     let start = p;
     let end = match quote {
-        Some(q) => run(bytes, start, |b| b != q && b != b'\n' && b != b'\\'),
+        Some(q) => run_max(bytes, start, MAX_SECRET_LEN + 1, |b| {
+            b != q && b != b'\n' && b != b'\\'
+        }),
         None => unquoted_end(bytes, start),
     };
     let value = &bytes[start..end];
@@ -586,7 +437,7 @@ fn value_after(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
 /// next URL parameter). Generated passwords hold `)`, `]` and `}`; trailing ones that close
 /// nothing opened in the value, and a sentence's final `.`, are not part of it.
 fn unquoted_end(bytes: &[u8], start: usize) -> usize {
-    let mut end = run(bytes, start, |b| {
+    let mut end = run_max(bytes, start, MAX_SECRET_LEN + 1, |b| {
         !(b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'"' | b'\'' | b'`' | b'\\'))
     });
     if let Some(amp) = bytes[start..end].iter().enumerate().position(|(i, b)| {
@@ -667,6 +518,10 @@ fn url_passwords(scanner: &mut Scanner) {
             continue;
         };
         let (start, end) = (user_start + colon + 1, user_start + at);
+        // `user:pass@host` is no email address, whatever the password.
+        let user_end = user_start + colon;
+        scanner.mask(user_start, user_end);
+        let bytes = scanner.bytes();
         let password = &bytes[start..end];
         let placeholder = PLACEHOLDERS
             .iter()
@@ -675,6 +530,8 @@ fn url_passwords(scanner: &mut Scanner) {
             || password.iter().all(|b| *b == b'x');
         if password.len() >= 4 && !placeholder {
             scanner.record(Kind::Secret, start, end);
+        } else {
+            scanner.mask(start, end);
         }
     }
 }
