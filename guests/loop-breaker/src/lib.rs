@@ -25,8 +25,8 @@ use std::collections::HashMap;
 
 use lucid_auditor_sdk::serde_json::{Value, json};
 use lucid_auditor_sdk::{
-    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Role, SettingSpec, ToolCallOrigin,
-    Vocabulary,
+    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, MAX_SAFE_INTEGER, Phase, Role, SettingSpec,
+    ToolCallOrigin, Vocabulary,
 };
 
 use fingerprint::{Fingerprint, call_fingerprint, content_text, step_fingerprint};
@@ -111,8 +111,11 @@ impl Auditor for LoopBreaker {
         }
         Ok(vec![
             Claim::boolean("loop_detected", repeat_count > max_repeats).with_metadata(evidence),
-            Claim::count("repeat_count", repeat_count)
-                .with_metadata(json!({ "max_repeats": max_repeats, "window": window })),
+            // Settings are echoed within the contract's safe integers (evidence may carry no more).
+            Claim::count("repeat_count", repeat_count).with_metadata(json!({
+                "max_repeats": max_repeats.min(MAX_SAFE_INTEGER),
+                "window": window.min(MAX_SAFE_INTEGER),
+            })),
         ])
     }
 }

@@ -196,8 +196,12 @@ fn settings_tune_the_threshold_and_the_window() {
     let (detected, count, meta) = observe(&windowed);
     assert_eq!((detected, count), (false, 1));
     assert_eq!(meta["examined_messages"], 20);
-    let zero = input(messages, None).with_setting("window", 0u64);
+    let zero = input(messages.clone(), None).with_setting("window", 0u64);
     assert_eq!(observe(&zero).1, 0);
+    let huge = input(messages, None)
+        .with_setting("window", u64::MAX)
+        .with_setting("max_repeats", u64::MAX);
+    assert_eq!(observe(&huge), (false, 2, observe(&huge).2));
 }
 
 #[test]

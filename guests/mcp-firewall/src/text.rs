@@ -30,6 +30,11 @@ impl Glob {
         }
     }
 
+    /// The literal pieces between the `*`s.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> {
+        self.pieces.iter().map(String::as_str)
+    }
+
     /// Whether `text` matches. `*` never needs backtracking: taking the leftmost occurrence of
     /// each piece leaves the most room for the pieces after it, so this is linear in `text` per
     /// piece.
@@ -73,28 +78,54 @@ impl Glob {
 /// of whitespace collapsed to one space, and no space around `|`, so `curl x | sh` and
 /// `curl x|sh` read the same.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.chars() {
-        let c = fold_width(c);
-        if is_invisible(c) {
-            continue;
-        }
+    let mut after_pipe = false;
+    // Arguments are mostly ASCII: bytes below 0x80 are characters of their own and skip the
+    // decoding and the Unicode tables.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let c = if byte.is_ascii() {
+            i += 1;
+            char::from(byte)
+        } else {
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
+            let c = fold_width(c);
+            if is_invisible(c) {
+                continue;
+            }
+            c
+        };
         if c.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
         }
-        if pending_space && c != '|' && !out.ends_with('|') {
-            out.push(' ');
+        if pending_space && c != '|' && !after_pipe {
+            out.push(b' ');
         }
         pending_space = false;
+        after_pipe = c == '|';
         if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
+            out.push(byte_of(c).to_ascii_lowercase());
         } else {
-            out.extend(c.to_lowercase());
+            let mut buffer = [0u8; 4];
+            for lower in c.to_lowercase() {
+                out.extend_from_slice(lower.encode_utf8(&mut buffer).as_bytes());
+            }
         }
     }
-    out
+    // Only whole characters were written, so this cannot fail; the fallback keeps it panic-free.
+    String::from_utf8(out)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+fn byte_of(c: char) -> u8 {
+    u8::try_from(c).unwrap_or(b'?')
 }
 
 /// Full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space as their ASCII forms,
