@@ -73,6 +73,7 @@ const CARD: &[Cue] = &[
     word(b"cc"),
     word(b"pan"),
     prefix(b"pay"),
+    word(b"paid"),
     prefix(b"charg"),
     word(b"cvv"),
     word(b"cvc"),
@@ -124,9 +125,42 @@ const OTHER_NUMBER: &[Cue] = &[
     word(b"pages"),
     word(b"chapter"),
     word(b"section"),
+    prefix(b"account"),
+    word(b"acct"),
+    prefix(b"passport"),
+    prefix(b"licen"),
+    word(b"policy"),
+    word(b"member"),
+    word(b"membership"),
+    word(b"customer"),
+    word(b"employee"),
+    word(b"student"),
+    word(b"patient"),
+    word(b"case"),
+    word(b"claim"),
+    prefix(b"confirmation"),
+    word(b"booking"),
+    prefix(b"transaction"),
+    word(b"txn"),
+    word(b"vat"),
+    word(b"ein"),
+    word(b"nhs"),
+    word(b"medicare"),
+    word(b"bank"),
+    word(b"sort"),
+    word(b"swift"),
+    word(b"bic"),
+    word(b"vin"),
+    word(b"mrn"),
+    word(b"record"),
+    word(b"population"),
+    word(b"salary"),
+    word(b"total"),
+    word(b"amount"),
+    word(b"balance"),
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Topic {
     Phone,
     Card,
@@ -137,11 +171,52 @@ pub(crate) enum Topic {
 
 /// Whether a cue of `topic` stands before `start` (within the window and on the same line).
 pub(crate) fn before(bytes: &[u8], start: usize, topic: Topic) -> bool {
-    let (cues, window) = match topic {
-        Topic::Phone => (PHONE, WINDOW),
-        Topic::Card => (CARD, WINDOW),
-        Topic::Ssn => (SSN, WINDOW),
-        Topic::OtherNumber => (OTHER_NUMBER, NEAR_WINDOW),
+    let window = match topic {
+        Topic::OtherNumber => NEAR_WINDOW,
+        _ => WINDOW,
+    };
+    within(bytes, start, topic, window)
+}
+
+/// Whether the label right before `start` is a cue of `topic`: the last word, skipping the
+/// words that only say "number" ("order no. 4", "invoice number: 4", "ticket #4"). Numbers
+/// whose shape already says what they are yield only to such a label, not to a word further
+/// away ("the number on file for this account is (555) 123-4567" is a phone number).
+pub(crate) fn right_before(bytes: &[u8], start: usize, topic: Topic) -> bool {
+    const FILLER: [&[u8]; 5] = [b"number", b"no", b"nr", b"num", b"nos"];
+    let mut end = start;
+    loop {
+        while end > 0 && !is_word(bytes[end - 1]) && bytes[end - 1] < 0x80 {
+            if bytes[end - 1] == b'\n' {
+                return false;
+            }
+            end -= 1;
+        }
+        let mut from = end;
+        while from > 0 && (is_word(bytes[from - 1]) || bytes[from - 1] >= 0x80) {
+            from -= 1;
+        }
+        let word = &bytes[from..end];
+        if word.is_empty() {
+            return topic == Topic::OtherNumber && bytes[..start].trim_ascii_end().ends_with(b"#");
+        }
+        if FILLER
+            .iter()
+            .any(|filler| word.eq_ignore_ascii_case(filler))
+        {
+            end = from;
+            continue;
+        }
+        return within(bytes, start, topic, start - from);
+    }
+}
+
+fn within(bytes: &[u8], start: usize, topic: Topic, window: usize) -> bool {
+    let cues = match topic {
+        Topic::Phone => PHONE,
+        Topic::Card => CARD,
+        Topic::Ssn => SSN,
+        Topic::OtherNumber => OTHER_NUMBER,
     };
     let from = start.saturating_sub(window);
     let line_start = bytes[from..start]
@@ -167,7 +242,7 @@ pub(crate) fn before(bytes: &[u8], start: usize, topic: Topic) -> bool {
         i = end;
     }
     // A '#' right before the number: "order #1234", "#4521".
-    matches!(topic, Topic::OtherNumber)
+    topic == Topic::OtherNumber
         && region
             .iter()
             .rev()
@@ -203,6 +278,13 @@ mod tests {
         assert!(cue("#", Topic::OtherNumber));
         assert!(!cue("refund ", Topic::OtherNumber));
         assert!(cue("SSN ", Topic::Ssn));
+        let last = |text: &str| right_before(text.as_bytes(), text.len(), Topic::OtherNumber);
+        assert!(last("Order no. "));
+        assert!(last("the invoice #"));
+        assert!(!last("The number on file for this account is "));
+        assert!(!last("order\n"));
+        assert!(last("routing number: "));
+        assert!(last("#"));
         assert!(cue("Téléphone : ", Topic::Phone));
     }
 

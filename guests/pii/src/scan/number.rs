@@ -267,7 +267,7 @@ impl Span {
         // them. Printed 4-4-4 is a card's grouping.
         let ambiguous = (n == 12 && self.group_count == 1)
             || (n == 13 && ean13_ok(self.digits()))
-            || (self.group_count == 1 && cue::before(bytes, self.start, Topic::OtherNumber));
+            || (self.group_count == 1 && cue::right_before(bytes, self.start, Topic::OtherNumber));
         !ambiguous || cue::before(bytes, self.start, Topic::Card)
     }
 
@@ -313,13 +313,25 @@ impl Span {
         if currency_before(bytes, self.start) {
             return false;
         }
-        let named_other = cue::before(bytes, self.start, Topic::OtherNumber);
         if self.is_structured_phone() {
+            // A grouped number yields only to a label right before it; one unbroken run is
+            // more often an id, and yields to any such word nearby.
+            let named_other = if self.group_count == 1 {
+                cue::before(bytes, self.start, Topic::OtherNumber)
+            } else {
+                cue::right_before(bytes, self.start, Topic::OtherNumber)
+            };
             return !named_other;
         }
-        // Anything else of phone length is a phone number when it is called one.
-        let plausible_groups = groups.iter().skip(1).all(|len| *len >= 2) && groups.len() <= 6;
-        plausible_groups && !named_other && cue::before(bytes, self.start, Topic::Phone)
+        // Anything else of phone length is a phone number when it is called one (and nothing
+        // else near it says it is an order or account number). A run of seven digits is too
+        // often a count or an id.
+        let plausible_groups = groups.iter().skip(1).all(|len| *len >= 2)
+            && groups.len() <= 6
+            && (self.group_count > 1 || n >= 8);
+        plausible_groups
+            && !cue::before(bytes, self.start, Topic::OtherNumber)
+            && cue::before(bytes, self.start, Topic::Phone)
     }
 
     /// Shapes that are phone numbers wherever they stand.

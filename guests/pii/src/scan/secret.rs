@@ -106,9 +106,29 @@ fn tokens(scanner: &mut Scanner) {
     let mut i = 0;
     while i < scanner.bytes().len() {
         let bytes = scanner.bytes();
-        let b = bytes[i];
-        let candidate = matches!(b, b'e' | b'A' | b'g' | b'x' | b's' | b'r' | b'h' | b'n')
-            && (i == 0 || !is_token(bytes[i - 1]) || super::text::escaped_boundary(bytes, i));
+        // The first two bytes of every JWT and key prefix: most words are rejected here.
+        let candidate =
+            matches!(
+                bytes.get(i..i + 2),
+                Some(
+                    b"ey"
+                        | b"AK"
+                        | b"AS"
+                        | b"AB"
+                        | b"AC"
+                        | b"A3"
+                        | b"AI"
+                        | b"gh"
+                        | b"gi"
+                        | b"gl"
+                        | b"xo"
+                        | b"xa"
+                        | b"sk"
+                        | b"rk"
+                        | b"hf"
+                        | b"np"
+                )
+            ) && (i == 0 || !is_token(bytes[i - 1]) || super::text::escaped_boundary(bytes, i));
         if !candidate {
             i += 1;
             continue;
@@ -346,9 +366,10 @@ fn assignments(scanner: &mut Scanner) {
             continue;
         }
         let name_end = run(bytes, i, |b| is_word(b) || b == b'-' || b == b'.');
-        let found = names_secret(&bytes[i..name_end])
-            .then(|| value_after(bytes, name_end))
-            .flatten();
+        // The assignment is checked before the name: most words are followed by no `=` or `:`.
+        let found = assigned_at(bytes, name_end)
+            .filter(|_| names_secret(&bytes[i..name_end]))
+            .and_then(|value| value_after(bytes, value));
         match found {
             Some((start, end)) => {
                 scanner.record(Kind::Secret, start, end);
@@ -387,9 +408,9 @@ fn names_secret(name: &[u8]) -> bool {
             .any(|secret| folded.ends_with(secret) || singular.ends_with(secret))
 }
 
-/// The value assigned after a name ending at `pos`: `= v`, `: v`, `:= v`, `=> v`, with the
-/// name's closing quote and the value's quotes allowed, or `Bearer v` for `Authorization`.
-fn value_after(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
+/// Where the value starts after a name ending at `pos`: `= v`, `: v`, `:= v`, `=> v`, with the
+/// name's closing quote allowed (`"api_key": …`, `['token'] = …`).
+fn assigned_at(bytes: &[u8], pos: usize) -> Option<usize> {
     let mut p = pos;
     // The name's closing quote or bracket: `"api_key": …`, `['token'] = …`.
     while p < bytes.len() && matches!(bytes[p], b'"' | b'\'' | b'`' | b']') && p - pos < 2 {
@@ -404,7 +425,12 @@ fn value_after(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
             _ => return None,
         },
     }
-    p = skip_spaces(bytes, p);
+    Some(skip_spaces(bytes, p))
+}
+
+/// The value starting at `p` (quoted or not, or `Bearer v` for `Authorization`), if it looks
+/// like a secret.
+fn value_after(bytes: &[u8], mut p: usize) -> Option<(usize, usize)> {
     if bytes.get(p) == Some(&b'@') {
         p += 1; // C# verbatim strings: @"…"
     }
