@@ -132,11 +132,16 @@ mod tests {
 
     #[test]
     fn a_bundle_list_picks_the_auditors_that_run_and_the_file_can_add_one() {
-        let mut config = Config::default();
-        config.bundle_auditors = Some(["pii".to_string()].into());
-        assert!(!resolve(&config, &vocabulary()).unwrap().enabled);
-        config.bundle_auditors = Some(["token_budget".to_string()].into());
-        assert!(resolve(&config, &vocabulary()).unwrap().enabled);
+        let listing = |id: &str| Config {
+            bundle_auditors: Some([id.to_string()].into()),
+            ..Config::default()
+        };
+        assert!(!resolve(&listing("pii"), &vocabulary()).unwrap().enabled);
+        assert!(
+            resolve(&listing("token_budget"), &vocabulary())
+                .unwrap()
+                .enabled
+        );
         let mut named = Config::parse(
             "[auditors.token_budget]
 enabled = true

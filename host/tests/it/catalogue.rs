@@ -19,7 +19,10 @@ fn every_shipped_auditor_loads_together_and_matches_the_shipped_vocabularies() {
     let shipped = lucid_policy::shipped_vocabularies();
     let built: BTreeSet<&str> = set.plugins.iter().map(|p| p.auditor.id()).collect();
     let listed: BTreeSet<&str> = shipped.iter().map(|v| v.id.as_str()).collect();
-    assert_eq!(built, listed, "plugins/ and lucid_policy::shipped_vocabularies() differ");
+    assert_eq!(
+        built, listed,
+        "plugins/ and lucid_policy::shipped_vocabularies() differ"
+    );
     for vocabulary in &shipped {
         let plugin = set
             .plugins
@@ -39,5 +42,27 @@ fn every_shipped_auditor_loads_together_and_matches_the_shipped_vocabularies() {
             .map(|(name, ty)| (name.clone(), ty.to_string()))
             .collect();
         assert_eq!(declared, expected, "auditor {}", vocabulary.id);
+    }
+}
+
+#[test]
+fn the_shipped_setting_defaults_are_the_built_auditors() {
+    let set = PluginLoader::new(sandbox(), None, Admission::default())
+        .scan(&plugins_dir(), None)
+        .unwrap();
+    for (id, settings) in lucid_policy::shipped_setting_defaults() {
+        let plugin = set
+            .plugins
+            .iter()
+            .find(|p| p.auditor.id() == id)
+            .unwrap_or_else(|| panic!("no shipped auditor {id}"));
+        let defaults = plugin.auditor.vocabulary.default_settings();
+        for (name, value) in settings {
+            let built = defaults
+                .0
+                .get(&name)
+                .unwrap_or_else(|| panic!("{id} declares no setting {name}"));
+            assert_eq!(built.to_json(), value, "{id}.{name}");
+        }
     }
 }
