@@ -733,7 +733,7 @@ def build() -> Builder:
             # secrets.token_urlsafe, over a seeded generator.
             raw = rng.randbytes(rng.choice([18, 24, 32]))
             value = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-            source = "python:token_urlsafe"
+            source = f"python=={sys.version_info.major}.{sys.version_info.minor}:base64url_random"
         elif generator == 2:
             # Quotes and backslashes would end the value early in every frame.
             value = fake.password(length=rng.choice([14, 16, 20]), special_chars=True).replace("'", "!")

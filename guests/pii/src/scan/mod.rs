@@ -137,9 +137,10 @@ impl Scanner {
         }
     }
 
-    /// Every kind needs a digit, an `@`, or a key prefix among its first bytes; most chat text
-    /// has none of the digits and `@`, but letters are everywhere, so only digits and `@` are
-    /// checked here and the secret pass does its own prefilter.
+    /// Whether nothing can match: every kind holds a digit, an `@` (emails), a `-` (PEM
+    /// blocks, Slack and OpenAI keys), a `:` (IPv6, URLs) or a `=`/`:` (assignments). Vendor
+    /// keys are accepted only when they mix digits and letters, and a JWT without a digit, `-`
+    /// or `=` is too rare to matter. Plain prose skips every pass.
     fn is_clean(&self) -> bool {
         !self
             .bytes
