@@ -187,7 +187,10 @@ impl Settings {
                 .iter()
                 .map(|name| parse_role(name))
                 .collect::<Result<Vec<_>, _>>()?,
-            None => DEFAULT_ROLES.iter().map(|name| parse_role(name)).collect::<Result<_, _>>()?,
+            None => DEFAULT_ROLES
+                .iter()
+                .map(|name| parse_role(name))
+                .collect::<Result<_, _>>()?,
         };
         Ok(Self { threshold, roles })
     }
@@ -280,7 +283,8 @@ mod tests {
 
     fn answer(text: &str) -> Input {
         let request = json!({ "messages": [{ "role": "user", "content": "Tell me something." }] });
-        let response = json!({ "choices": [{ "message": { "role": "assistant", "content": text } }] });
+        let response =
+            json!({ "choices": [{ "message": { "role": "assistant", "content": text } }] });
         Input::new(Phase::Response, &request.to_string())
             .unwrap()
             .with_response(&response.to_string())
@@ -305,14 +309,21 @@ mod tests {
         ] {
             let observed = run(&user(text));
             assert!(!observed.toxic, "{text}: {}", observed.score);
-            assert!(observed.categories.is_empty(), "{text}: {:?}", observed.categories);
+            assert!(
+                observed.categories.is_empty(),
+                "{text}: {:?}",
+                observed.categories
+            );
         }
     }
 
     #[test]
     fn abuse_is_toxic_with_its_category() {
         for (text, category) in [
-            ("You are a worthless piece of shit and everyone hates you", "harassment"),
+            (
+                "You are a worthless piece of shit and everyone hates you",
+                "harassment",
+            ),
             ("I will find you and I will kill you", "threat"),
             ("go kill yourself, nobody would miss you", "self_harm"),
             ("send me your nudes right now", "sexual"),
@@ -330,7 +341,9 @@ mod tests {
 
     #[test]
     fn responses_are_scanned() {
-        let observed = run(&answer("Shut up, you pathetic idiot. Nobody cares about you."));
+        let observed = run(&answer(
+            "Shut up, you pathetic idiot. Nobody cares about you.",
+        ));
         assert!(observed.toxic, "{}", observed.score);
         assert!(observed.categories.iter().any(|c| c == "harassment"));
         let observed = run(&answer(
@@ -373,7 +386,11 @@ mod tests {
         let observed = run(&user("you are a disgusting moron"));
         let metadata = observed.metadata.to_string();
         assert!(!metadata.contains("moron"), "{metadata}");
-        assert!(observed.metadata["rules"].as_array().is_some_and(|r| !r.is_empty()));
+        assert!(
+            observed.metadata["rules"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        );
         assert!(observed.metadata["model"].as_f64().is_some());
     }
 
@@ -400,7 +417,11 @@ mod tests {
         ] {
             assert!(!run(&user(text)).toxic, "{text}");
         }
-        for text in ["y0u are a f*cking 1d10t", "ｙｏｕ ａｒｅ ａ ｆｕｃｋｉｎｇ ｉｄｉｏｔ", "you are a f\u{200B}ucking idiot"] {
+        for text in [
+            "y0u are a f*cking 1d10t",
+            "ｙｏｕ ａｒｅ ａ ｆｕｃｋｉｎｇ ｉｄｉｏｔ",
+            "you are a f\u{200B}ucking idiot",
+        ] {
             assert!(run(&user(text)).toxic, "{text}");
         }
     }
@@ -413,7 +434,10 @@ mod tests {
         text.push_str(&filler.repeat(2000));
         let observed = run(&user(&text));
         assert!(observed.metadata["truncated"].as_bool() == Some(true) || observed.toxic);
-        let small = format!("{}You are a fucking idiot and I will kill you.", filler.repeat(100));
+        let small = format!(
+            "{}You are a fucking idiot and I will kill you.",
+            filler.repeat(100)
+        );
         let observed = run(&user(&small));
         assert!(observed.toxic, "{}", observed.score);
         assert!(observed.categories.iter().any(|c| c == "threat"));

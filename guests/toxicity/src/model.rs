@@ -55,9 +55,9 @@ impl<'a> Model<'a> {
     /// Reads `LTOX`, version, bucket bits, two reserved bytes, scale and bias (f32, little
     /// endian), then `2^bits` signed bytes.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ModelError> {
-        let header = bytes
-            .get(..HEADER_LEN)
-            .ok_or_else(|| ModelError(format!("{} bytes; expected a 16-byte header", bytes.len())))?;
+        let header = bytes.get(..HEADER_LEN).ok_or_else(|| {
+            ModelError(format!("{} bytes; expected a 16-byte header", bytes.len()))
+        })?;
         if &header[..4] != MAGIC {
             return Err(ModelError("magic is not LTOX".into()));
         }
@@ -98,26 +98,49 @@ impl<'a> Model<'a> {
         })
     }
 
-    /// The logit of one window of tokens (the bias alone for an empty window).
-    pub fn window_logit(&self, tokens: &[Token]) -> f64 {
-        let mut sum = 0i64;
-        let mut count = 0u32;
-        for_each_feature(tokens, self.mask, |bucket| {
-            // `bucket` is masked to the table size, so the index is always in bounds.
-            sum += i64::from(self.weights[bucket as usize] as i8);
-            count += 1;
-        });
-        if count == 0 {
-            return self.bias;
-        }
-        self.bias + self.scale * sum as f64 / f64::from(count).sqrt()
-    }
-
-    /// The highest window logit of a token sequence.
+    /// The highest logit over the windows of a token sequence (see [`windows`]).
+    ///
+    /// Each token's features are looked up once: per token the sum and count of its word and
+    /// character n-gram weights, and apart the weight of its bigram with the next token (which
+    /// a window holds only when it holds both tokens). Windows overlap by half, so this halves
+    /// the work of scoring window by window, with the same integer sums.
     pub fn logit(&self, tokens: &[Token]) -> f64 {
-        windows(tokens)
-            .map(|window| self.window_logit(window))
-            .fold(f64::NEG_INFINITY, f64::max)
+        let weight = |bucket: u32| i64::from(self.weights[(bucket & self.mask) as usize] as i8);
+        let mut own: Vec<(i64, u32)> = Vec::with_capacity(tokens.len());
+        let mut bigrams: Vec<i64> = Vec::with_capacity(tokens.len());
+        let mut scratch = Scratch::default();
+        for (i, token) in tokens.iter().enumerate() {
+            let (mut sum, mut count) = (0i64, 0u32);
+            token_features(token, &mut scratch, |bucket| {
+                sum += weight(bucket);
+                count += 1;
+            });
+            own.push((sum, count));
+            bigrams.push(
+                tokens
+                    .get(i + 1)
+                    .map_or(0, |next| weight(bigram(token, next))),
+            );
+        }
+        let mut best = f64::NEG_INFINITY;
+        for (start, end) in window_ranges(tokens.len()) {
+            let (mut sum, mut count) = (0i64, 0u32);
+            for &(s, c) in &own[start..end] {
+                sum += s;
+                count += c;
+            }
+            if end > start {
+                sum += bigrams[start..end - 1].iter().sum::<i64>();
+                count += (end - start - 1) as u32;
+            }
+            let logit = if count == 0 {
+                self.bias
+            } else {
+                self.bias + self.scale * sum as f64 / f64::from(count).sqrt()
+            };
+            best = best.max(logit);
+        }
+        best
     }
 }
 
@@ -144,38 +167,39 @@ impl Token {
 /// Splits `text` into normalised tokens, reading at most `max_bytes` of it.
 pub fn tokenize(text: &str, max_bytes: usize) -> Vec<Token> {
     let mut out = Vec::new();
-    let mut current: Vec<char> = Vec::new();
+    let mut raw = String::new();
     let mut quoted = false;
     let mut end = text.len().min(max_bytes);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     for c in text[..end].chars() {
-        let code = u32::from(c);
-        if is_dropped(code) {
+        if c.is_ascii() {
+            // The common case, without the Unicode tables.
+            if c.is_ascii_alphanumeric() || matches!(c, '*' | '@' | '$') {
+                raw.push(c.to_ascii_lowercase());
+            } else if c != '\'' {
+                finish(&mut raw, &mut out, quoted);
+                if c == '"' {
+                    quoted = !quoted;
+                }
+            }
+            continue;
+        }
+        if is_dropped(u32::from(c)) {
             continue;
         }
         let c = fold_fullwidth(c);
         if is_token_char(c) {
-            current.push(lower(c));
+            raw.push(lower(c));
             continue;
         }
-        if let Some(token) = finish(&mut current) {
-            out.push(Token {
-                text: token,
-                quoted,
-            });
-        }
+        finish(&mut raw, &mut out, quoted);
         if matches!(c, '"' | '\u{201C}' | '\u{201D}' | '\u{00AB}' | '\u{00BB}') {
             quoted = !quoted;
         }
     }
-    if let Some(token) = finish(&mut current) {
-        out.push(Token {
-            text: token,
-            quoted,
-        });
-    }
+    finish(&mut raw, &mut out, quoted);
     out
 }
 
@@ -239,67 +263,67 @@ fn leet(c: char) -> char {
     }
 }
 
-fn finish(current: &mut Vec<char>) -> Option<String> {
+/// Turns the lowercased characters of one word into a token (or nothing) and clears `raw`.
+fn finish(raw: &mut String, out: &mut Vec<Token>, quoted: bool) {
+    if raw.is_empty() {
+        return;
+    }
     // Mentions ("@user") and markdown emphasis ("**bold**") are not part of the word; a star
     // inside one ("f*ck") is a masked letter and stays.
-    let start = current
-        .iter()
-        .take_while(|&&c| c == '@' || c == '*')
-        .count();
-    let end = current.len()
-        - current[start..]
-            .iter()
-            .rev()
-            .take_while(|&&c| c == '*')
-            .count();
-    let chars = &current[start..end];
-    let token = if chars.is_empty() {
-        None
-    } else if chars.iter().all(char::is_ascii_digit) {
-        Some("0".to_owned())
-    } else {
-        let fold = chars
-            .iter()
-            .any(|&c| c.is_ascii_lowercase() || !c.is_ascii());
-        let mut out = String::new();
-        let (mut last, mut before) = (None, None);
-        let mut kept = 0;
-        for &c in chars {
-            let c = if fold { leet(c) } else { c };
-            if last == Some(c) && before == Some(c) {
-                continue;
+    let word = raw.trim_start_matches(['@', '*']).trim_end_matches('*');
+    if !word.is_empty() {
+        let text = if word.bytes().all(|b| b.is_ascii_digit()) {
+            "0".to_owned()
+        } else {
+            // Fold look-alike digits only in words with letters: "sh1t", not "2024".
+            let fold = word
+                .bytes()
+                .any(|b| b.is_ascii_lowercase() || !b.is_ascii());
+            let mut text = String::with_capacity(word.len().min(4 * MAX_TOKEN_CHARS));
+            let (mut last, mut before) = (None, None);
+            let mut kept = 0;
+            for c in word.chars() {
+                let c = if fold { leet(c) } else { c };
+                // "soooo" and "sooo" are one word: runs longer than two are cut to two.
+                if last == Some(c) && before == Some(c) {
+                    continue;
+                }
+                if kept == MAX_TOKEN_CHARS {
+                    break;
+                }
+                text.push(c);
+                kept += 1;
+                before = last;
+                last = Some(c);
             }
-            if kept == MAX_TOKEN_CHARS {
-                break;
-            }
-            out.push(c);
-            kept += 1;
-            before = last;
-            last = Some(c);
-        }
-        Some(out)
-    };
-    current.clear();
-    token
+            text
+        };
+        out.push(Token { text, quoted });
+    }
+    raw.clear();
 }
 
 /// Windows of at most [`WINDOW`] tokens, each starting [`STRIDE`] after the previous one; one
 /// (possibly empty) window for a short text.
 pub fn windows(tokens: &[Token]) -> impl Iterator<Item = &[Token]> {
+    window_ranges(tokens.len()).map(|(start, end)| &tokens[start..end])
+}
+
+fn window_ranges(len: usize) -> impl Iterator<Item = (usize, usize)> {
     let mut start = 0;
     let mut done = false;
     std::iter::from_fn(move || {
         if done {
             return None;
         }
-        let end = (start + WINDOW).min(tokens.len());
-        let window = &tokens[start..end];
-        if end >= tokens.len() {
+        let end = (start + WINDOW).min(len);
+        let range = (start, end);
+        if end >= len {
             done = true;
         } else {
             start += STRIDE;
         }
-        Some(window)
+        Some(range)
     })
 }
 
@@ -319,39 +343,55 @@ impl Fnv {
         }
         self
     }
+
+    const fn feed_const(mut self, bytes: &[u8]) -> Self {
+        let mut i = 0;
+        while i < bytes.len() {
+            self.0 ^= bytes[i] as u32;
+            self.0 = self.0.wrapping_mul(0x0100_0193);
+            i += 1;
+        }
+        self
+    }
 }
 
-/// Calls `f` with the bucket of every feature of `tokens`, in train.py's order: per token its
-/// word, the bigram with the next token, then its character 3-, 4- and 5-grams of `<token>`.
-fn for_each_feature(tokens: &[Token], mask: u32, mut f: impl FnMut(u32)) {
-    let word = Fnv::new().feed(b"w\x01");
-    let bigram = Fnv::new().feed(b"b\x01");
-    let chargram = Fnv::new().feed(b"c\x01");
-    let mut bracketed = String::new();
-    let mut starts: Vec<usize> = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        let text = token.text.as_bytes();
-        f(word.feed(text).0 & mask);
-        if let Some(next) = tokens.get(i + 1) {
-            f(bigram
-                .feed(text)
-                .feed(b"\x01")
-                .feed(next.text.as_bytes())
-                .0
-                & mask);
-        }
-        bracketed.clear();
-        bracketed.push('<');
-        bracketed.push_str(&token.text);
-        bracketed.push('>');
-        starts.clear();
-        starts.extend(bracketed.char_indices().map(|(at, _)| at));
-        starts.push(bracketed.len());
-        let chars = starts.len() - 1;
-        for n in NGRAMS {
-            for j in 0..(chars + 1).saturating_sub(n) {
-                f(chargram.feed(&bracketed.as_bytes()[starts[j]..starts[j + n]]).0 & mask);
-            }
+const WORD: Fnv = Fnv::new().feed_const(b"w\x01");
+const BIGRAM: Fnv = Fnv::new().feed_const(b"b\x01");
+const CHARGRAM: Fnv = Fnv::new().feed_const(b"c\x01");
+
+/// Buffers reused from token to token.
+#[derive(Default)]
+struct Scratch {
+    bracketed: String,
+    starts: Vec<usize>,
+}
+
+/// The (unmasked) hash of the bigram feature of `token` followed by `next`.
+fn bigram(token: &Token, next: &Token) -> u32 {
+    BIGRAM
+        .feed(token.text.as_bytes())
+        .feed(b"\x01")
+        .feed(next.text.as_bytes())
+        .0
+}
+
+/// Calls `f` with the (unmasked) hash of each of `token`'s own features, in train.py's order:
+/// the word, then the character 3-, 4- and 5-grams of `<token>`.
+fn token_features(token: &Token, scratch: &mut Scratch, mut f: impl FnMut(u32)) {
+    f(WORD.feed(token.text.as_bytes()).0);
+    let Scratch { bracketed, starts } = scratch;
+    bracketed.clear();
+    bracketed.push('<');
+    bracketed.push_str(&token.text);
+    bracketed.push('>');
+    starts.clear();
+    starts.extend(bracketed.char_indices().map(|(at, _)| at));
+    starts.push(bracketed.len());
+    let chars = starts.len() - 1;
+    let bytes = bracketed.as_bytes();
+    for n in NGRAMS {
+        for j in 0..(chars + 1).saturating_sub(n) {
+            f(CHARGRAM.feed(&bytes[starts[j]..starts[j + n]]).0);
         }
     }
 }
@@ -377,7 +417,10 @@ mod tests {
             let expected = case["logit"].as_f64().unwrap();
             let got = model.logit(&tokenize(text, usize::MAX));
             // f32 scale and bias in the file against Python's f64: agree to ~1e-6.
-            assert!((got - expected).abs() < 1e-4, "{text:?}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-4,
+                "{text:?}: {got} vs {expected}"
+            );
         }
     }
 
