@@ -367,15 +367,18 @@ fn assignments(scanner: &mut Scanner) {
         }
         let name_end = run(bytes, i, |b| is_word(b) || b == b'-' || b == b'.');
         // The assignment is checked before the name: most words are followed by no `=` or `:`.
-        let found = assigned_at(bytes, name_end)
+        let value = assigned_at(bytes, name_end)
             .filter(|_| names_secret(&bytes[i..name_end]))
-            .and_then(|value| value_after(bytes, value));
-        match found {
-            Some((start, end)) => {
+            .map(|value| value_at(bytes, value));
+        match value {
+            Some((start, end)) if is_secret_value(&bytes[start..end]) => {
                 scanner.record(Kind::Secret, start, end);
                 i = end;
             }
-            None => i = name_end.max(i + 1),
+            // A run longer than any secret: the names inside it are skipped too, which keeps
+            // `password=password=…` linear.
+            Some((start, end)) if end - start > MAX_SECRET_LEN => i = end,
+            _ => i = name_end.max(i + 1),
         }
     }
 }
@@ -428,9 +431,9 @@ fn assigned_at(bytes: &[u8], pos: usize) -> Option<usize> {
     Some(skip_spaces(bytes, p))
 }
 
-/// The value starting at `p` (quoted or not, or `Bearer v` for `Authorization`), if it looks
-/// like a secret.
-fn value_after(bytes: &[u8], mut p: usize) -> Option<(usize, usize)> {
+/// The value starting at `p`: quoted or not, after `Bearer ` for `Authorization`. Read up to
+/// one byte past the longest secret.
+fn value_at(bytes: &[u8], mut p: usize) -> (usize, usize) {
     if bytes.get(p) == Some(&b'@') {
         p += 1; // C# verbatim strings: @"…"
     }
@@ -455,8 +458,7 @@ fn value_after(bytes: &[u8], mut p: usize) -> Option<(usize, usize)> {
         }),
         None => unquoted_end(bytes, start),
     };
-    let value = &bytes[start..end];
-    is_secret_value(value).then_some((start, start + value.len()))
+    (start, end)
 }
 
 /// The end of an unquoted value: up to a space, quote, `,` or `;`, and before `&name=` (the
@@ -468,7 +470,7 @@ fn unquoted_end(bytes: &[u8], start: usize) -> usize {
     });
     if let Some(amp) = bytes[start..end].iter().enumerate().position(|(i, b)| {
         *b == b'&' && {
-            let name_end = run(bytes, start + i + 1, is_word);
+            let name_end = run_max(bytes, start + i + 1, 64, is_word);
             name_end > start + i + 1 && bytes.get(name_end) == Some(&b'=')
         }
     }) {
