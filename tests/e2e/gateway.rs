@@ -4,6 +4,7 @@
 use std::path::Path;
 
 mod attestation;
+mod catalogue;
 mod hostile;
 mod load;
 
