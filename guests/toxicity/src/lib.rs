@@ -27,14 +27,14 @@ use rules::{Category, Rules};
 
 /// Score at or above which `toxic` is true, unless configured otherwise. Picked on the tune
 /// split (best F1); see bench/quality/toxicity/DATASHEET.md.
-pub const DEFAULT_THRESHOLD: f64 = 0.5;
+pub const DEFAULT_THRESHOLD: f64 = 0.4;
 /// Roles whose messages are scanned in the request phase, unless configured otherwise: what
 /// the user wrote. The operator's system prompt may quote banned words on purpose, and earlier
 /// assistant turns were audited in their own response phase.
 pub const DEFAULT_ROLES: [&str; 1] = ["user"];
 /// At most this much text is read per call (a hostile 10 MB message must not blow the
 /// deadline); metadata says when text was left unread.
-pub const MAX_SCAN_BYTES: usize = 256 * 1024;
+pub const MAX_SCAN_BYTES: usize = 64 * 1024;
 /// A rule category is listed in `toxic_categories` when its weight reaches this, or when the
 /// text is toxic anyway (then even weak evidence such as one profane word names the kind).
 const CATEGORY_MIN: f64 = 0.5;
@@ -89,82 +89,88 @@ impl Auditor for Toxicity {
     }
 
     fn observe(input: &Input) -> Result<Vec<Claim>, Error> {
-        let settings = Settings::read(input)?;
         let model = Model::embedded().map_err(|err| Error::failed(err.to_string()))?;
-        let rules = Rules::new();
-
-        let mut report = Report::default();
-        let mut budget = MAX_SCAN_BYTES;
-        for text in scanned_texts(input, &settings.roles) {
-            if budget == 0 {
-                report.truncated = true;
-                break;
-            }
-            report.truncated |= text.len() > budget;
-            let tokens = tokenize(text, budget);
-            budget = budget.saturating_sub(text.len());
-            report.texts += 1;
-            report.tokens += tokens.len();
-            if tokens.is_empty() {
-                continue;
-            }
-            let probability = sigmoid(model.logit(&tokens));
-            let hits = rules.scan(&tokens);
-            let mut per_category: BTreeMap<Category, f64> = BTreeMap::new();
-            for hit in &hits {
-                let weight = per_category.entry(hit.category).or_default();
-                *weight = weight.max(hit.weight);
-                if !report.rules.contains(&hit.rule) {
-                    report.rules.push(hit.rule);
-                }
-            }
-            let clean = (1.0 - probability)
-                * per_category
-                    .values()
-                    .map(|weight| 1.0 - weight)
-                    .product::<f64>();
-            report.score = report.score.max(1.0 - clean);
-            report.model = report.model.max(probability);
-            for (category, weight) in per_category {
-                let best = report.categories.entry(category).or_default();
-                *best = best.max(weight);
-            }
-        }
-        report.rules.sort_unstable();
-
-        let toxic = report.score >= settings.threshold;
-        let mut found: Vec<&str> = report
-            .categories
-            .iter()
-            .filter(|&(_, &weight)| weight >= CATEGORY_MIN || (toxic && weight > 0.0))
-            .map(|(category, _)| category.as_str())
-            .collect();
-        if toxic && found.is_empty() {
-            found.push(OTHER);
-        }
-        found.sort_unstable();
-
-        let categories: BTreeMap<&str, f64> = report
-            .categories
-            .iter()
-            .map(|(category, weight)| (category.as_str(), round(*weight)))
-            .collect();
-        Ok(vec![
-            Claim::score("toxicity", report.score).with_metadata(json!({
-                "model": round(report.model),
-                "categories": categories,
-                "rules": report.rules,
-                "texts": report.texts,
-                "tokens": report.tokens,
-                "truncated": report.truncated,
-            })),
-            Claim::boolean("toxic", toxic),
-            Claim::string_list("toxic_categories", found),
-        ])
+        observe_with(input, &model)
     }
 }
 
 lucid_auditor_sdk::export_auditor!(Toxicity);
+
+/// [`Toxicity::observe`] with another set of weights: the evaluation example scores each
+/// cross-validation fold with the model that did not see it.
+pub fn observe_with(input: &Input, model: &Model<'_>) -> Result<Vec<Claim>, Error> {
+    let settings = Settings::read(input)?;
+    let rules = Rules::new();
+
+    let mut report = Report::default();
+    let mut budget = MAX_SCAN_BYTES;
+    for text in scanned_texts(input, &settings.roles) {
+        if budget == 0 {
+            report.truncated = true;
+            break;
+        }
+        report.truncated |= text.len() > budget;
+        let tokens = tokenize(text, budget);
+        budget = budget.saturating_sub(text.len());
+        report.texts += 1;
+        report.tokens += tokens.len();
+        if tokens.is_empty() {
+            continue;
+        }
+        let probability = sigmoid(model.logit(&tokens));
+        let hits = rules.scan(&tokens);
+        let mut per_category: BTreeMap<Category, f64> = BTreeMap::new();
+        for hit in &hits {
+            let weight = per_category.entry(hit.category).or_default();
+            *weight = weight.max(hit.weight);
+            if !report.rules.contains(&hit.rule) {
+                report.rules.push(hit.rule);
+            }
+        }
+        let clean = (1.0 - probability)
+            * per_category
+                .values()
+                .map(|weight| 1.0 - weight)
+                .product::<f64>();
+        report.score = report.score.max(1.0 - clean);
+        report.model = report.model.max(probability);
+        for (category, weight) in per_category {
+            let best = report.categories.entry(category).or_default();
+            *best = best.max(weight);
+        }
+    }
+    report.rules.sort_unstable();
+
+    let toxic = report.score >= settings.threshold;
+    let mut found: Vec<&str> = report
+        .categories
+        .iter()
+        .filter(|&(_, &weight)| weight >= CATEGORY_MIN || (toxic && weight > 0.0))
+        .map(|(category, _)| category.as_str())
+        .collect();
+    if toxic && found.is_empty() {
+        found.push(OTHER);
+    }
+    found.sort_unstable();
+
+    let categories: BTreeMap<&str, f64> = report
+        .categories
+        .iter()
+        .map(|(category, weight)| (category.as_str(), round(*weight)))
+        .collect();
+    Ok(vec![
+        Claim::score("toxicity", report.score).with_metadata(json!({
+            "model": round(report.model),
+            "categories": categories,
+            "rules": report.rules,
+            "texts": report.texts,
+            "tokens": report.tokens,
+            "truncated": report.truncated,
+        })),
+        Claim::boolean("toxic", toxic),
+        Claim::string_list("toxic_categories", found),
+    ])
+}
 
 struct Settings {
     threshold: f64,

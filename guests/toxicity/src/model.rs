@@ -22,6 +22,112 @@ pub const MAX_TOKEN_CHARS: usize = 24;
 pub const WINDOW: usize = 64;
 const STRIDE: usize = 32;
 const NGRAMS: [usize; 3] = [3, 4, 5];
+/// Feature sums are divided by `sqrt(max(count, MIN_NORM))`: a text of a few words ("Who are
+/// you?") carries little evidence either way, so its score stays near the prior instead of
+/// swinging on one word.
+const MIN_NORM: u32 = 64;
+
+/// Function words give no word or character features of their own, only bigrams ("you idiot"):
+/// comment corpora's insults are short and in the second person, so on their own these words
+/// would teach the model that "Who are you?" is abuse. Sorted, for binary search.
+const STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "also",
+    "am",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "being",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "down",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "him",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "may",
+    "me",
+    "might",
+    "mine",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "not",
+    "of",
+    "on",
+    "or",
+    "our",
+    "ours",
+    "out",
+    "over",
+    "shall",
+    "she",
+    "should",
+    "so",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "too",
+    "u",
+    "up",
+    "ur",
+    "us",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
 
 /// The weights file is malformed (only possible after a bad retraining: it is embedded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +242,7 @@ impl<'a> Model<'a> {
             let logit = if count == 0 {
                 self.bias
             } else {
-                self.bias + self.scale * sum as f64 / f64::from(count).sqrt()
+                self.bias + self.scale * sum as f64 / f64::from(count.max(MIN_NORM)).sqrt()
             };
             best = best.max(logit);
         }
@@ -376,8 +482,11 @@ fn bigram(token: &Token, next: &Token) -> u32 {
 }
 
 /// Calls `f` with the (unmasked) hash of each of `token`'s own features, in train.py's order:
-/// the word, then the character 3-, 4- and 5-grams of `<token>`.
+/// the word, then the character 3-, 4- and 5-grams of `<token>`; none for a stopword.
 fn token_features(token: &Token, scratch: &mut Scratch, mut f: impl FnMut(u32)) {
+    if STOPWORDS.binary_search(&token.text.as_str()).is_ok() {
+        return;
+    }
     f(WORD.feed(token.text.as_bytes()).0);
     let Scratch { bracketed, starts } = scratch;
     bracketed.clear();
@@ -422,6 +531,11 @@ mod tests {
                 "{text:?}: {got} vs {expected}"
             );
         }
+    }
+
+    #[test]
+    fn stopwords_are_sorted() {
+        assert!(STOPWORDS.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]
