@@ -1,41 +1,98 @@
-//! The `grounding` auditor: how much of the model's answer the request's own sources support.
+//! The `grounding` auditor: which share of the model's answer is supported by the context the
+//! request gave it: tool results, documents marked as context inside messages, and a top-level
+//! `documents` array.
 //!
-//! Sources are the request's system, developer and user messages and tool (or legacy function)
-//! results — the documents, retrieved passages and tool outputs an answer should rest on; the
-//! model's own earlier turns are not evidence. The answer is cut into sentences; a sentence with
-//! fewer than three content words ("Sure!", "Here it is:") is not judged. A judged sentence is
-//! supported when
+//! Support is lexical. The answer is split into sentences; a sentence that states something
+//! checkable (a number, a name, or at least three content words) is *supported* when
 //!
-//! - at least `min_support` of its content words (lowercased, plural and verb endings folded,
-//!   stop words left out) occur in the sources, and
-//! - every number in it, and every capitalised word after its first (a rough stand-in for
-//!   names), occurs in the sources: a right-sounding sentence with a wrong figure or name is
-//!   the hallucination this auditor exists for.
+//! - at least `min_support` of its content words (stemmed, function words left out) occur in
+//!   the sources, and
+//! - every number in it occurs in the sources (by value: "1,000" is "1000.0"), and
+//! - every name in it (a capitalised word past the sentence's first, or an acronym) occurs in
+//!   the sources.
 //!
-//! `grounding_score` is the share of judged sentences that are supported; `grounded` is that
-//! score at or above `threshold`. When the sources hold fewer than `min_context_words` content
-//! words there is nothing to ground on: the auditor then claims only `grounded` = true with
-//! confidence 0 and `no_context` in its metadata, and no `grounding_score`, so a policy can tell
-//! "not applicable" (`!(context.claims has grounding_score)`) from "grounded".
+//! `grounding_score` is the share of checkable sentences that are supported. A paraphrase with
+//! other words counts as unsupported; a sentence that reuses the sources' words to say
+//! something else counts as supported: this is evidence for a policy, not a fact-checker.
 //!
-//! This is lexical support, not entailment: a sentence that reuses the sources' words to say
-//! the opposite ("X is not Y") counts as supported, and a faithful paraphrase in other words
-//! does not.
+//! Without any context there is nothing to be grounded in: the score is 0, `grounded` false,
+//! and `grounding_context` false, so a policy can require grounding only where context was
+//! given (`grounding_context && !grounded`).
 
-use std::collections::HashSet;
+pub mod text;
 
-use lucid_auditor_sdk::serde_json::json;
+use lucid_auditor_sdk::serde_json::{Value, json};
 use lucid_auditor_sdk::{
     Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Role, SettingSpec, Vocabulary,
 };
 
+use text::{Evidence, claim, sentences};
+
+/// Score at or above which `grounded` is true, unless configured otherwise.
 pub const DEFAULT_THRESHOLD: f64 = 0.7;
+/// Share of a sentence's content words that must occur in the sources, unless configured.
 pub const DEFAULT_MIN_SUPPORT: f64 = 0.6;
-pub const DEFAULT_MIN_CONTEXT_WORDS: u64 = 20;
-/// Sentences with fewer content words are not judged.
-const MIN_JUDGED_WORDS: usize = 3;
-/// At most this many unsupported sentence indexes go into the metadata.
-const MAX_LISTED: usize = 32;
+/// Roles whose whole messages are context, unless configured: tool (and legacy function)
+/// results.
+pub const DEFAULT_CONTEXT_ROLES: [&str; 1] = ["tool"];
+/// A sentence with fewer content words, and no number or name, states nothing to check
+/// ("Sure, here it is.").
+const MIN_CLAIM_WORDS: usize = 3;
+/// At most this much context and answer is read (hostile sizes must not blow the deadline);
+/// metadata says when some was left unread.
+pub const MAX_CONTEXT_BYTES: usize = 1 << 20;
+pub const MAX_ANSWER_BYTES: usize = 128 * 1024;
+/// At most this many unsupported sentence indexes in the metadata (counts stay exact).
+const MAX_LISTED: usize = 100;
+
+const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
+
+/// Tags that wrap retrieved text inside a message: `<context>…</context>`, `<document id=3>…`.
+const CONTEXT_TAGS: &[&str] = &[
+    "context",
+    "contexts",
+    "doc",
+    "document",
+    "documents",
+    "knowledge",
+    "passage",
+    "passages",
+    "reference",
+    "references",
+    "retrieved",
+    "search_results",
+    "source",
+    "sources",
+];
+
+/// Labels that open a section of retrieved text inside a message ("Context:", "## Documents").
+const CONTEXT_LABELS: &[&str] = &[
+    "background",
+    "context",
+    "contexts",
+    "document",
+    "documents",
+    "excerpts",
+    "knowledge",
+    "passage",
+    "passages",
+    "reference",
+    "references",
+    "retrieved",
+    "search results",
+    "source",
+    "sources",
+];
+
+/// Labels that close such a section: what follows is the user's own request.
+const END_LABELS: &[&str] = &[
+    "instruction",
+    "instructions",
+    "query",
+    "question",
+    "task",
+    "user question",
+];
 
 pub struct Grounding;
 
@@ -44,433 +101,522 @@ impl Auditor for Grounding {
         Vocabulary::new(
             "grounding",
             env!("CARGO_PKG_VERSION"),
-            "Share of the answer's sentences supported by the request's sources (system, user \
-             and tool messages): content-word overlap, with every number and name required to \
-             occur in the sources",
+            "Measures which share of the answer's sentences is supported by the context the \
+             request gave: tool results, documents marked as context in messages (<context>, \
+             <document> tags, 'Context:' sections) and a top-level documents array. Lexical \
+             support: content-word overlap per sentence, and every number and name must occur \
+             in the sources",
         )
         .phases([Phase::Response])
         .claim(ClaimSpec::new(
             "grounding_score",
             ClaimType::ScoreNormalized,
-            "share of judged answer sentences supported by the sources; absent when the \
-             request carries no context to ground on",
+            "share of the answer's checkable sentences supported by the context (1 when the \
+             answer states nothing checkable, 0 when there is no context); metadata: sentences, \
+             supported, unsupported (sentence indexes, in the order the auditor splits the \
+             answer), skipped, missing_numbers, missing_entities, context_sources, no_context, \
+             truncated",
         ))
         .claim(ClaimSpec::new(
             "grounded",
             ClaimType::Boolean,
-            "grounding_score >= threshold (true, with confidence 0, when there is no context)",
+            "grounding_score is at or above the threshold setting (false without context)",
+        ))
+        .claim(ClaimSpec::new(
+            "grounding_context",
+            ClaimType::Boolean,
+            "the request carried context to ground the answer in",
         ))
         .setting(SettingSpec::number(
             "threshold",
             DEFAULT_THRESHOLD,
-            "grounding_score at or above which the answer is grounded (0..1)",
+            "grounding_score at or above which grounded is true (0..=1)",
         ))
         .setting(SettingSpec::number(
             "min_support",
             DEFAULT_MIN_SUPPORT,
-            "share of a sentence's content words that must occur in the sources (0..1)",
+            "share of a sentence's content words that must occur in the context (0..=1)",
         ))
-        .setting(SettingSpec::count(
-            "min_context_words",
-            DEFAULT_MIN_CONTEXT_WORDS,
-            "sources with fewer content words count as no context",
+        .setting(SettingSpec::string_list(
+            "context_roles",
+            DEFAULT_CONTEXT_ROLES,
+            "roles whose whole messages are context (system, developer, user, assistant, \
+             tool); marked documents in other messages count too",
         ))
     }
 
     fn observe(input: &Input) -> Result<Vec<Claim>, Error> {
-        let unit = |name: &str, default: f64| -> Result<f64, Error> {
-            let v = input.settings().number(name).unwrap_or(default);
-            if (0.0..=1.0).contains(&v) {
-                Ok(v)
-            } else {
-                Err(Error::InvalidInput(format!(
-                    "setting {name} must be within 0..1, got {v}"
-                )))
-            }
-        };
-        let threshold = unit("threshold", DEFAULT_THRESHOLD)?;
-        let min_support = unit("min_support", DEFAULT_MIN_SUPPORT)?;
-        let min_context = input
-            .settings()
-            .count("min_context_words")
-            .unwrap_or(DEFAULT_MIN_CONTEXT_WORDS);
+        let settings = Settings::read(input)?;
+        let mut truncated = false;
 
-        let mut sources = Sources::default();
-        for message in input.messages() {
-            if matches!(
-                message.role(),
-                Role::System | Role::Developer | Role::User | Role::Tool | Role::Function
-            ) {
-                sources.add(message.content());
+        let mut evidence = Evidence::default();
+        let mut budget = MAX_CONTEXT_BYTES;
+        let sources = context_texts(input, &settings.context_roles);
+        for source in &sources {
+            let taken = prefix(source, budget);
+            truncated |= taken.len() < source.len();
+            budget -= taken.len();
+            evidence.add(taken);
+        }
+        let has_context = !evidence.is_empty();
+
+        let answer = input.response_text().unwrap_or_default();
+        let answer_read = prefix(answer, MAX_ANSWER_BYTES);
+        truncated |= answer_read.len() < answer.len();
+
+        let mut report = Report::default();
+        for (index, sentence) in sentences(answer_read).into_iter().enumerate() {
+            let claim = claim(sentence);
+            if !claim.is_checkable(MIN_CLAIM_WORDS) {
+                report.skipped += 1;
+                continue;
+            }
+            report.sentences += 1;
+            let missing_numbers = claim
+                .numbers
+                .iter()
+                .filter(|&&n| !evidence.has_number(n))
+                .count();
+            let missing_entities = claim
+                .entities
+                .iter()
+                .filter(|e| !evidence.has_word(e))
+                .count();
+            let found = claim.words.iter().filter(|w| evidence.has_word(w)).count();
+            let support = if claim.words.is_empty() {
+                1.0
+            } else {
+                found as f64 / claim.words.len() as f64
+            };
+            report.missing_numbers += missing_numbers;
+            report.missing_entities += missing_entities;
+            if has_context
+                && support >= settings.min_support
+                && missing_numbers == 0
+                && missing_entities == 0
+            {
+                report.supported += 1;
+            } else {
+                report.unsupported += 1;
+                if report.listed.len() < MAX_LISTED {
+                    report.listed.push(index);
+                }
             }
         }
-        let answer = input.response_text().unwrap_or("");
-        if (sources.content_words as u64) < min_context {
-            return Ok(vec![
-                Claim::boolean("grounded", true)
-                    .with_confidence(0.0)
-                    .with_metadata(json!({
-                        "no_context": true,
-                        "context_words": sources.content_words,
-                        "min_context_words": min_context,
-                    })),
-            ]);
-        }
-        let report = judge(answer, &sources, min_support);
-        let score = if report.judged == 0 {
+
+        let score = if !has_context {
+            0.0
+        } else if report.sentences == 0 {
             1.0
         } else {
-            report.supported as f64 / report.judged as f64
+            report.supported as f64 / report.sentences as f64
         };
         let metadata = json!({
             "sentences": report.sentences,
-            "judged": report.judged,
             "supported": report.supported,
-            "unsupported": report.unsupported,
-            "context_words": sources.content_words,
-            "min_support": min_support,
+            "unsupported": report.listed,
+            "skipped": report.skipped,
+            "missing_numbers": report.missing_numbers,
+            "missing_entities": report.missing_entities,
+            "context_sources": sources.len(),
+            "no_context": !has_context,
+            "truncated": truncated,
         });
         Ok(vec![
             Claim::score("grounding_score", score).with_metadata(metadata),
-            Claim::boolean("grounded", score >= threshold)
-                .with_metadata(json!({ "threshold": threshold })),
+            Claim::boolean("grounded", has_context && score >= settings.threshold),
+            Claim::boolean("grounding_context", has_context),
         ])
     }
 }
 
 lucid_auditor_sdk::export_auditor!(Grounding);
 
-/// Words every English sentence uses; they say nothing about support.
-const STOP_WORDS: &[&str] = &[
-    "about", "above", "after", "again", "all", "also", "and", "any", "are", "because", "been",
-    "before", "being", "both", "but", "can", "could", "did", "does", "doing", "down", "during",
-    "each", "few", "for", "from", "further", "had", "has", "have", "having", "her", "here", "hers",
-    "him", "his", "how", "into", "its", "itself", "just", "more", "most", "much", "must", "not",
-    "now", "off", "once", "only", "other", "our", "ours", "out", "over", "own", "same", "she",
-    "should", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there",
-    "these", "they", "this", "those", "through", "too", "under", "until", "very", "was", "were",
-    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
-    "you", "your", "yours", "yes", "may", "might", "shall", "one", "per", "via", "let",
-];
-
-fn is_stop(word: &str) -> bool {
-    STOP_WORDS.contains(&word)
-}
-
-/// A word folded so that plurals and common verb endings meet: `cities` ~ `city`, `rated` ~
-/// `rate`, `running` ~ `runn`. Crude on purpose: it only has to make the same word meet itself.
-fn fold(word: &str) -> String {
-    let w = word.to_lowercase();
-    for (suffix, keep) in [("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")] {
-        if w.len() > suffix.len() + 3
-            && let Some(stem) = w.strip_suffix(suffix)
-        {
-            return format!("{stem}{keep}");
-        }
-    }
-    w
-}
-
-/// A token of text: letters and digits, with `.`/`,` kept inside numbers (`3.5`, `1,200`).
-fn tokens(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, c) in text.char_indices() {
-        let inside_number = (c == '.' || c == ',')
-            && start.is_some()
-            && i > 0
-            && bytes[i - 1].is_ascii_digit()
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-        if c.is_alphanumeric() || inside_number {
-            start.get_or_insert(i);
-        } else if let Some(s) = start.take() {
-            out.push(&text[s..i]);
-        }
-    }
-    if let Some(s) = start {
-        out.push(&text[s..]);
-    }
-    out.into_iter()
-}
-
-fn is_number(token: &str) -> bool {
-    token.chars().any(|c| c.is_ascii_digit())
-}
-
-/// A number as written, without grouping commas: `1,200` and `1200` are the same figure.
-fn number_key(token: &str) -> String {
-    token.chars().filter(|c| *c != ',').collect()
-}
-
-fn is_content(token: &str) -> bool {
-    is_number(token) || (token.chars().count() >= 3 && !is_stop(&token.to_lowercase()))
-}
-
-/// What the sources say: their folded content words and their numbers.
 #[derive(Default)]
-pub struct Sources {
-    words: HashSet<String>,
-    numbers: HashSet<String>,
-    content_words: usize,
+struct Report {
+    sentences: usize,
+    supported: usize,
+    unsupported: usize,
+    skipped: usize,
+    missing_numbers: usize,
+    missing_entities: usize,
+    listed: Vec<usize>,
 }
 
-impl Sources {
-    pub fn add(&mut self, text: &str) {
-        for token in tokens(text) {
-            if !is_content(token) {
-                continue;
+struct Settings {
+    threshold: f64,
+    min_support: f64,
+    context_roles: Vec<Role>,
+}
+
+impl Settings {
+    fn read(input: &Input) -> Result<Self, Error> {
+        let share = |name: &str, default: f64| {
+            let value = input.settings().number(name).unwrap_or(default);
+            if (0.0..=1.0).contains(&value) {
+                Ok(value)
+            } else {
+                Err(Error::invalid_input(format!(
+                    "setting '{name}' is {value}; expected a number in 0..=1"
+                )))
             }
-            self.content_words += 1;
-            if is_number(token) {
-                self.numbers.insert(number_key(token));
-            }
-            self.words.insert(fold(token));
-        }
-    }
-}
-
-/// The answer's sentences, judged.
-#[derive(Debug, PartialEq)]
-pub struct Report {
-    pub sentences: usize,
-    pub judged: usize,
-    pub supported: usize,
-    /// Indexes of unsupported sentences (the first [`MAX_LISTED`]).
-    pub unsupported: Vec<usize>,
-}
-
-/// Cut text into sentences: at `.`, `!`, `?` (and their CJK forms) followed by white space or
-/// the end, and at line breaks. A dot inside a number or an abbreviation followed by a
-/// lowercase letter does not end a sentence.
-fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = match c {
-            '\n' => Some(i),
-            '。' | '！' | '？' => Some(i + c.len_utf8()),
-            '.' | '!' | '?' => match chars.peek() {
-                None => Some(i + 1),
-                Some(&(_, next)) if next.is_whitespace() => {
-                    // "e.g. the" and "3. x" style breaks are kept together when the next word
-                    // starts in lowercase.
-                    let rest = text[i + 1..].trim_start();
-                    let lower_next = rest.chars().next().is_some_and(char::is_lowercase);
-                    (!lower_next).then_some(i + 1)
-                }
-                _ => None,
-            },
-            _ => None,
         };
-        if let Some(end) = end {
-            let s = text[start..end].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = end;
+        let context_roles = match input.settings().string_list("context_roles") {
+            Some(names) => names
+                .iter()
+                .map(|name| parse_role(name))
+                .collect::<Result<_, _>>()?,
+            None => DEFAULT_CONTEXT_ROLES
+                .iter()
+                .map(|name| parse_role(name))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            threshold: share("threshold", DEFAULT_THRESHOLD)?,
+            min_support: share("min_support", DEFAULT_MIN_SUPPORT)?,
+            context_roles,
+        })
+    }
+}
+
+fn parse_role(name: &str) -> Result<Role, Error> {
+    match name {
+        "system" => Ok(Role::System),
+        "developer" => Ok(Role::Developer),
+        "user" => Ok(Role::User),
+        "assistant" => Ok(Role::Assistant),
+        "tool" => Ok(Role::Tool),
+        other => Err(Error::invalid_input(format!(
+            "setting 'context_roles' has '{other}'; expected some of {}",
+            ROLES.join(", ")
+        ))),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The context the request carries: whole messages of the context roles, marked documents in
+/// the other messages, and a top-level `documents` array (strings, or objects with a `text`,
+/// `content`, `snippet` or `data` field).
+fn context_texts<'a>(input: &'a Input, roles: &[Role]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for message in input.messages() {
+        let role = match message.role() {
+            Role::Function => &Role::Tool,
+            role => role,
+        };
+        if roles.contains(role) {
+            out.push(message.content());
+        } else {
+            out.extend(marked_documents(message.content()));
         }
     }
-    let s = text[start..].trim();
-    if !s.is_empty() {
-        out.push(s);
+    if let Some(documents) = input
+        .request_json()
+        .get("documents")
+        .and_then(Value::as_array)
+    {
+        for document in documents {
+            let text = match document {
+                Value::String(text) => Some(text.as_str()),
+                Value::Object(fields) => ["text", "content", "snippet", "data"]
+                    .iter()
+                    .find_map(|key| fields.get(*key).and_then(Value::as_str)),
+                _ => None,
+            };
+            out.extend(text);
+        }
     }
+    out.retain(|text| !text.trim().is_empty());
     out
 }
 
-/// Judge every sentence of `answer` against `sources`.
-pub fn judge(answer: &str, sources: &Sources, min_support: f64) -> Report {
-    let mut report = Report {
-        sentences: 0,
-        judged: 0,
-        supported: 0,
-        unsupported: Vec::new(),
-    };
-    for (index, sentence) in sentences(answer).into_iter().enumerate() {
-        report.sentences += 1;
-        let (mut content, mut found, mut facts_ok) = (0usize, 0usize, true);
-        for (position, token) in tokens(sentence).enumerate() {
-            if !is_content(token) {
-                continue;
-            }
-            content += 1;
-            let known = sources.words.contains(&fold(token));
-            found += usize::from(known);
-            if is_number(token) {
-                facts_ok &= sources.numbers.contains(&number_key(token));
-            } else if position > 0 && token.chars().next().is_some_and(char::is_uppercase) {
-                facts_ok &= known;
-            }
-        }
-        if content < MIN_JUDGED_WORDS {
-            continue;
-        }
-        report.judged += 1;
-        if facts_ok && found as f64 >= min_support * content as f64 {
-            report.supported += 1;
-        } else if report.unsupported.len() < MAX_LISTED {
-            report.unsupported.push(index);
+/// Context marked inside a message: the inside of context tags (`<context>…</context>`, an
+/// unclosed tag runs to the end), and sections opened by a context label line ("Context:",
+/// "## Documents") up to a question/instruction label or the end of the message.
+pub fn marked_documents(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let lowered = text.to_ascii_lowercase();
+    // Tags. ASCII lowercasing keeps byte offsets, so they index `text` too.
+    let mut at = 0;
+    while let Some(open) = lowered[at..].find('<').map(|i| at + i) {
+        let name_end = lowered[open + 1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(lowered.len(), |i| open + 1 + i);
+        let name = &lowered[open + 1..name_end];
+        let Some(close_angle) = lowered[name_end..].find('>').map(|i| name_end + i) else {
+            break;
+        };
+        if CONTEXT_TAGS.contains(&name) && !lowered[name_end..close_angle].contains('<') {
+            let body_start = close_angle + 1;
+            let closing = format!("</{name}");
+            let body_end = lowered[body_start..]
+                .find(&closing)
+                .map_or(text.len(), |i| body_start + i);
+            out.push(&text[body_start..body_end]);
+            at = body_end.max(body_start);
+        } else {
+            at = open + 1;
         }
     }
-    report
+    // Labelled sections.
+    let mut section_start: Option<usize> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let label = line
+            .trim()
+            .trim_start_matches(['#', '*', ' '])
+            .trim_end_matches(['*', ' ']);
+        let label = label.to_ascii_lowercase();
+        let (head, rest) = match label.split_once(':') {
+            Some((head, rest)) => (head.trim().to_owned(), rest.trim().to_owned()),
+            None => (label.trim().to_owned(), String::new()),
+        };
+        let is_heading = label.contains(':') || line.trim_start().starts_with('#');
+        if is_heading && END_LABELS.contains(&head.as_str()) {
+            if let Some(start) = section_start.take() {
+                out.push(&text[start..offset]);
+            }
+        } else if is_heading && CONTEXT_LABELS.contains(&head.as_str()) && section_start.is_none() {
+            // "Context: the text…" on one line: the text starts after the colon.
+            section_start = Some(if rest.is_empty() {
+                offset + line.len()
+            } else {
+                offset + line.find(':').map_or(line.len(), |i| i + 1)
+            });
+        }
+        offset += line.len();
+    }
+    if let Some(start) = section_start {
+        out.push(&text[start..]);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lucid_auditor_sdk::serde_json::{Value, json};
 
-    const CONTEXT: &str = "The Eiffel Tower in Paris was completed in 1889 for the World's Fair. \
-        It is 330 metres tall and was designed by the engineering company of Gustave Eiffel. \
-        About seven million people visit the tower every year.";
+    struct Observed {
+        score: f64,
+        grounded: bool,
+        context: bool,
+        metadata: Value,
+    }
 
-    fn observe(messages: Value, answer: &str) -> Vec<Claim> {
-        let request = json!({"model": "m", "messages": messages}).to_string();
-        let response = json!({"choices": [{"index": 0, "message":
-            {"role": "assistant", "content": answer}}]})
-        .to_string();
-        let input = Input::new(Phase::Response, &request)
-            .unwrap()
-            .with_response(&response)
-            .unwrap();
-        let claims = Grounding::observe(&input).unwrap();
+    fn observe(input: &Input) -> Observed {
+        let claims = Grounding::observe(input).unwrap();
         Grounding::describe()
             .check_claims(input.phase(), &claims)
             .unwrap();
-        claims
+        Observed {
+            score: claims[0].as_score().unwrap(),
+            grounded: claims[1].as_boolean().unwrap(),
+            context: claims[2].as_boolean().unwrap(),
+            metadata: claims[0].metadata().cloned().unwrap_or(Value::Null),
+        }
     }
 
-    fn with_context(answer: &str) -> (f64, bool) {
-        let claims = observe(
-            json!([{"role": "system", "content": CONTEXT},
-                   {"role": "user", "content": "Tell me about the tower."}]),
+    fn exchange(messages: Value, answer: &str) -> Input {
+        let request = json!({ "model": "m", "messages": messages });
+        let response =
+            json!({ "choices": [{ "message": { "role": "assistant", "content": answer } }] });
+        Input::new(Phase::Response, &request.to_string())
+            .unwrap()
+            .with_response(&response.to_string())
+            .unwrap()
+    }
+
+    fn with_tool(result: &str, answer: &str) -> Input {
+        exchange(
+            json!([
+                { "role": "user", "content": "What did the report say?" },
+                { "role": "assistant", "content": null, "tool_calls": [
+                    { "id": "c1", "type": "function", "function": { "name": "search", "arguments": "{}" } } ] },
+                { "role": "tool", "tool_call_id": "c1", "content": result }
+            ]),
             answer,
-        );
-        (
-            claims[0].as_score().unwrap(),
-            claims[1].as_boolean().unwrap(),
         )
+    }
+
+    const REPORT: &str = "The 2023 annual report of Acme Corp shows revenue of 4.2 billion dollars, \
+        up 12% from 2022. Growth came mainly from the cloud division in Europe. The company \
+        opened 3 new offices in Berlin, Madrid and Warsaw, and hired 1,200 engineers.";
+
+    #[test]
+    fn vocabulary_is_valid() {
+        Grounding::describe().validate().unwrap();
     }
 
     #[test]
     fn a_faithful_answer_is_grounded() {
-        let (score, grounded) = with_context(
-            "The Eiffel Tower was completed in 1889. It is 330 metres tall. \
-             Gustave Eiffel's company designed it.",
-        );
-        assert_eq!(score, 1.0);
-        assert!(grounded);
-    }
-
-    #[test]
-    fn wrong_figures_and_names_are_not_supported() {
-        let (score, grounded) = with_context(
-            "The Eiffel Tower was completed in 1899. It is 330 metres tall. \
-             It was designed by Isambard Brunel's engineering company.",
-        );
-        assert!((score - 1.0 / 3.0).abs() < 1e-9, "{score}");
-        assert!(!grounded);
-    }
-
-    #[test]
-    fn an_invented_answer_scores_low() {
-        let (score, grounded) = with_context(
-            "The tower has a famous underwater restaurant. Its elevators run on steam power \
-             from nearby rivers. Tickets are free on national holidays.",
-        );
-        assert_eq!(score, 0.0);
-        assert!(!grounded);
-    }
-
-    #[test]
-    fn tool_results_are_sources_and_short_sentences_are_not_judged() {
-        let claims = observe(
-            json!([{"role": "user", "content": "Weather?"},
-                   {"role": "assistant", "content": null, "tool_calls": [{"id": "a",
-                     "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
-                   {"role": "tool", "tool_call_id": "a", "content":
-                     "Paris: 18 degrees Celsius, light rain expected in the evening, wind from \
-                      the west at 12 km/h, humidity 80 percent, sunrise 07:45, sunset 17:02."}]),
-            "Sure! In Paris it is 18 degrees Celsius with light rain expected in the evening.",
-        );
-        let meta = claims[0].metadata.clone().unwrap();
-        assert_eq!(meta["sentences"], 2);
-        assert_eq!(meta["judged"], 1);
-        assert_eq!(claims[0].as_score(), Some(1.0));
-    }
-
-    #[test]
-    fn no_context_is_said_not_scored() {
-        let claims = observe(
-            json!([{"role": "user", "content": "Write a haiku."}]),
-            "Autumn moon rises. Quiet water holds the light.",
-        );
-        assert_eq!(claims.len(), 1);
-        assert_eq!(claims[0].name, "grounded");
-        assert_eq!(claims[0].as_boolean(), Some(true));
-        assert_eq!(claims[0].confidence, 0.0);
-        assert_eq!(claims[0].metadata.as_ref().unwrap()["no_context"], true);
-    }
-
-    #[test]
-    fn the_model_s_own_turns_are_not_evidence() {
-        let claims = observe(
-            json!([{"role": "assistant", "content": CONTEXT},
-                   {"role": "user", "content": "Summarise."}]),
-            "The Eiffel Tower was completed in 1889.",
-        );
-        assert_eq!(claims[0].metadata.as_ref().unwrap()["no_context"], true);
-    }
-
-    #[test]
-    fn settings_are_bounded() {
-        let request = json!({"messages": [{"role": "system", "content": CONTEXT}]}).to_string();
-        let input = Input::new(Phase::Response, &request)
-            .unwrap()
-            .with_response(r#"{"choices":[{"message":{"content":"x"}}]}"#)
-            .unwrap()
-            .with_setting("threshold", 1.5);
-        assert!(matches!(
-            Grounding::observe(&input),
-            Err(Error::InvalidInput(m)) if m.contains("threshold")
+        let observed = observe(&with_tool(
+            REPORT,
+            "According to the report, Acme Corp's revenue was 4.2 billion dollars in 2023, up 12%. \
+             Growth came mostly from the cloud division in Europe. It opened 3 offices, in Berlin, \
+             Madrid and Warsaw, and hired 1,200 engineers.",
         ));
+        assert_eq!(observed.score, 1.0, "{}", observed.metadata);
+        assert!(observed.grounded && observed.context);
+        assert_eq!(observed.metadata["unsupported"], json!([]));
     }
 
     #[test]
-    fn sentences_split_at_ends_not_inside_numbers_or_abbreviations() {
-        assert_eq!(
-            sentences("It costs 3.5 euros, e.g. on Mondays. Next one!\nThird line"),
-            [
-                "It costs 3.5 euros, e.g. on Mondays.",
-                "Next one!",
-                "Third line"
-            ]
+    fn invented_numbers_names_and_statements_are_unsupported() {
+        let observed = observe(&with_tool(
+            REPORT,
+            "Acme Corp's revenue was 5.1 billion dollars in 2023. \
+             The company opened new offices in Berlin, Madrid and Paris. \
+             Its chief executive plans to take the firm private next spring. \
+             Growth came mainly from the cloud division in Europe.",
+        ));
+        assert_eq!(observed.metadata["sentences"], 4);
+        assert_eq!(observed.metadata["supported"], 1);
+        assert_eq!(observed.metadata["unsupported"], json!([0, 1, 2]));
+        assert!(observed.metadata["missing_numbers"].as_u64() >= Some(1));
+        assert!(observed.metadata["missing_entities"].as_u64() >= Some(1));
+        assert_eq!(observed.score, 0.25);
+        assert!(!observed.grounded);
+    }
+
+    #[test]
+    fn filler_sentences_are_not_counted() {
+        let observed = observe(&with_tool(
+            REPORT,
+            "Sure! Here you go. Revenue was 4.2 billion dollars in 2023. I hope this helps!",
+        ));
+        assert_eq!(observed.metadata["sentences"], 1);
+        assert_eq!(observed.metadata["skipped"], 3);
+        assert_eq!(observed.score, 1.0);
+    }
+
+    #[test]
+    fn no_context_is_reported_not_guessed() {
+        let input = exchange(
+            json!([{ "role": "user", "content": "Tell me about Lisbon." }]),
+            "Lisbon is the capital of Portugal and lies on the Tagus river.",
         );
-        assert_eq!(
-            sentences("东京是首都。大阪很大。"),
-            ["东京是首都。", "大阪很大。"]
+        let observed = observe(&input);
+        assert_eq!(observed.score, 0.0);
+        assert!(!observed.grounded && !observed.context);
+        assert_eq!(observed.metadata["no_context"], true);
+    }
+
+    #[test]
+    fn marked_documents_in_messages_are_context() {
+        let tagged = exchange(
+            json!([
+                { "role": "system", "content": format!("Answer from the documents.\n<document id=\"1\">{REPORT}</document>") },
+                { "role": "user", "content": "How many engineers were hired?" }
+            ]),
+            "Acme Corp hired 1,200 engineers in 2023.",
         );
-        assert!(sentences("   ").is_empty());
+        let observed = observe(&tagged);
+        assert!(
+            observed.context && observed.grounded,
+            "{}",
+            observed.metadata
+        );
+        let labelled = exchange(
+            json!([{ "role": "user", "content": format!("Context:\n{REPORT}\n\nQuestion: where are the new offices?") }]),
+            "The new offices are in Berlin, Madrid and Warsaw.",
+        );
+        assert!(observe(&labelled).grounded);
+        let question_only = exchange(
+            json!([{ "role": "user", "content": "Question: where are the new offices of Acme in Berlin?" }]),
+            "The new offices are in Berlin, Madrid and Warsaw.",
+        );
+        assert!(!observe(&question_only).context);
+        let documents = Input::new(
+            Phase::Response,
+            &json!({ "messages": [{ "role": "user", "content": "Summarise" }],
+                     "documents": [{ "title": "r", "text": REPORT }, "Berlin is in Germany."] })
+            .to_string(),
+        )
+        .unwrap()
+        .with_response(&json!({ "choices": [{ "message": { "content": "Acme opened 3 offices, one in Berlin." } }] }).to_string())
+        .unwrap();
+        assert!(observe(&documents).grounded);
     }
 
     #[test]
-    fn numbers_match_with_or_without_grouping() {
-        let mut sources = Sources::default();
-        sources.add("Revenue was 1,200 million dollars in the fiscal year.");
-        let r = judge("Revenue reached 1200 million dollars.", &sources, 0.5);
-        assert_eq!((r.judged, r.supported), (1, 1));
+    fn marked_documents_are_found() {
+        let text =
+            "Intro <context>alpha</context> mid <DOC id=2>beta</DOC> <b>bold</b> <source>gamma";
+        assert_eq!(marked_documents(text), ["alpha", "beta", "gamma"]);
+        let text = "You are helpful.\n## Sources\nfirst\nsecond\nInstructions: be brief\n";
+        assert_eq!(marked_documents(text), ["first\nsecond\n"]);
+        assert_eq!(marked_documents("Context: one line"), [" one line"]);
+        assert!(marked_documents("no markers < here > at all").is_empty());
+        assert!(marked_documents("<context").is_empty());
     }
 
     #[test]
-    fn huge_and_odd_input_stays_linear_and_safe() {
-        let context = "word ".repeat(50_000) + &"ünïcödé 数字 ".repeat(1000);
-        let answer =
-            "Several distinct sentences contain plain words. ".repeat(5_000) + "\u{200b}\u{202e}";
-        let mut sources = Sources::default();
-        sources.add(&context);
-        let r = judge(&answer, &sources, 0.6);
-        assert_eq!(r.judged, 5_000);
-        assert!(r.unsupported.len() <= MAX_LISTED);
+    fn settings_change_the_decision_and_are_checked() {
+        let answer = "Revenue was 4.2 billion dollars. Acme also launched a satellite programme.";
+        let observed = observe(&with_tool(REPORT, answer));
+        assert_eq!(observed.score, 0.5);
+        assert!(!observed.grounded);
+        assert!(observe(&with_tool(REPORT, answer).with_setting("threshold", 0.5)).grounded);
+        let strict = with_tool(
+            REPORT,
+            "Revenue grew strongly thanks to the cloud division.",
+        )
+        .with_setting("min_support", 1.0);
+        assert_eq!(observe(&strict).score, 0.0);
+        for (name, value) in [("threshold", 2.0), ("min_support", -0.1)] {
+            let err = Grounding::observe(&with_tool(REPORT, answer).with_setting(name, value))
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{name}");
+        }
+        let err = Grounding::observe(
+            &with_tool(REPORT, answer).with_setting("context_roles", vec!["bot".to_owned()]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(message) if message.contains("bot")));
+        // The user's message as context.
+        let user = exchange(
+            json!([{ "role": "user", "content": REPORT }]),
+            "Revenue was 4.2 billion dollars.",
+        );
+        assert!(!observe(&user).context);
+        let user = user.with_setting("context_roles", vec!["user".to_owned()]);
+        assert!(observe(&user).grounded);
+    }
+
+    #[test]
+    fn edge_cases() {
+        // Context, but an empty answer or one with nothing checkable: nothing is unsupported.
+        let empty = observe(&with_tool(REPORT, ""));
+        assert_eq!((empty.score, empty.grounded), (1.0, true));
+        let code = observe(&with_tool(REPORT, "```python\nprint(4.2 * 1200)\n```"));
+        assert_eq!(code.score, 1.0);
+        // No response body at all (a tool-call-only answer).
+        let input = Input::new(
+            Phase::Response,
+            &json!({ "messages": [{ "role": "tool", "content": REPORT }] }).to_string(),
+        )
+        .unwrap();
+        assert_eq!(observe(&input).metadata["sentences"], 0);
+    }
+
+    #[test]
+    fn hostile_sizes_and_unicode() {
+        let context = "Zürich liegt in der Schweiz. 東京は日本の首都です。 ".repeat(50_000);
+        let answer = "Zürich liegt in der Schweiz. ".repeat(10_000);
+        let observed = observe(&with_tool(&context, &answer));
+        assert_eq!(observed.metadata["truncated"], true);
+        assert_eq!(observed.score, 1.0);
+        let emoji = observe(&with_tool("🙂🙂🙂", "🎉 Party time in Zürich!"));
+        assert!(emoji.score < 1.0);
+        let nul = observe(&with_tool("a\u{0}b", "\u{0}\u{0}"));
+        assert_eq!(nul.metadata["sentences"], 0);
     }
 }
