@@ -26,7 +26,7 @@ use lucid_auditor_sdk::{
     Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Role, SettingSpec, Vocabulary,
 };
 
-use text::{Evidence, claim, sentences};
+use text::{Evidence, Normalizer, check, sentences};
 
 /// Score at or above which `grounded` is true, unless configured otherwise.
 pub const DEFAULT_THRESHOLD: f64 = 0.7;
@@ -40,8 +40,8 @@ pub const DEFAULT_CONTEXT_ROLES: [&str; 1] = ["tool"];
 const MIN_CLAIM_WORDS: usize = 3;
 /// At most this much context and answer is read (hostile sizes must not blow the deadline);
 /// metadata says when some was left unread.
-pub const MAX_CONTEXT_BYTES: usize = 1 << 20;
-pub const MAX_ANSWER_BYTES: usize = 128 * 1024;
+pub const MAX_CONTEXT_BYTES: usize = 128 * 1024;
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024;
 /// At most this many unsupported sentence indexes in the metadata (counts stay exact).
 const MAX_LISTED: usize = 100;
 
@@ -149,6 +149,7 @@ impl Auditor for Grounding {
         let settings = Settings::read(input)?;
         let mut truncated = false;
 
+        let mut normalizer = Normalizer::default();
         let mut evidence = Evidence::default();
         let mut budget = MAX_CONTEXT_BYTES;
         let sources = context_texts(input, &settings.context_roles);
@@ -156,7 +157,7 @@ impl Auditor for Grounding {
             let taken = prefix(source, budget);
             truncated |= taken.len() < source.len();
             budget -= taken.len();
-            evidence.add(taken);
+            evidence.add(taken, &mut normalizer);
         }
         let has_context = !evidence.is_empty();
 
@@ -166,28 +167,15 @@ impl Auditor for Grounding {
 
         let mut report = Report::default();
         for (index, sentence) in sentences(answer_read).into_iter().enumerate() {
-            let claim = claim(sentence);
-            if !claim.is_checkable(MIN_CLAIM_WORDS) {
+            let check = check(sentence, &evidence, &mut normalizer);
+            if !check.is_checkable(MIN_CLAIM_WORDS) {
                 report.skipped += 1;
                 continue;
             }
             report.sentences += 1;
-            let missing_numbers = claim
-                .numbers
-                .iter()
-                .filter(|&&n| !evidence.has_number(n))
-                .count();
-            let missing_entities = claim
-                .entities
-                .iter()
-                .filter(|e| !evidence.has_word(e))
-                .count();
-            let found = claim.words.iter().filter(|w| evidence.has_word(w)).count();
-            let support = if claim.words.is_empty() {
-                1.0
-            } else {
-                found as f64 / claim.words.len() as f64
-            };
+            let (missing_numbers, missing_entities) =
+                (check.missing_numbers, check.missing_entities);
+            let support = check.support();
             report.missing_numbers += missing_numbers;
             report.missing_entities += missing_entities;
             if has_context

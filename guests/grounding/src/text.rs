@@ -2,6 +2,7 @@
 //! a light suffix stemmer, numbers compared by value, function words left out.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
 
 /// Words that say nothing about the facts of a sentence: function words and the discourse
 /// of an assistant's answer ("Sure, here is...", "based on the provided context",
@@ -199,47 +200,122 @@ const ABBREVIATIONS: &[&str] = &[
     "no", "prof", "sr", "st", "u.s", "vs",
 ];
 
-/// One word of a text, as support is checked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Term {
-    /// A content word, stemmed.
-    Word(String),
+/// What one answer sentence states, checked against the evidence.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    /// Content words, and how many of them the sources have.
+    pub words: usize,
+    pub found: usize,
+    /// Numbers, and how many the sources lack.
+    pub numbers: usize,
+    pub missing_numbers: usize,
+    /// Names (capitalised words past the sentence's first, acronyms), and how many the sources
+    /// lack.
+    pub entities: usize,
+    pub missing_entities: usize,
+}
+
+impl Check {
+    /// Whether the sentence states anything checkable: a number, a name, or a few content
+    /// words. "Sure!" and "I hope this helps." are not claims and are not counted.
+    pub fn is_checkable(&self, min_words: usize) -> bool {
+        self.numbers > 0 || self.entities > 0 || self.words >= min_words
+    }
+
+    /// Share of the content words the sources have (1 when there are none).
+    pub fn support(&self) -> f64 {
+        if self.words == 0 {
+            1.0
+        } else {
+            self.found as f64 / self.words as f64
+        }
+    }
+}
+
+/// Checks one answer sentence against the evidence.
+pub fn check(sentence: &str, evidence: &Evidence, normalizer: &mut Normalizer) -> Check {
+    let mut check = Check::default();
+    for (index, raw) in raw_words(sentence).enumerate() {
+        match normalizer.term(raw) {
+            Some(Term::Number(value)) => {
+                check.numbers += 1;
+                check.missing_numbers += usize::from(!evidence.has_number(value));
+            }
+            Some(Term::Word(word)) => {
+                let known = evidence.has_word(word);
+                check.words += 1;
+                check.found += usize::from(known);
+                if is_entity(raw, index) {
+                    check.entities += 1;
+                    check.missing_entities += usize::from(!known);
+                }
+            }
+            None => {}
+        }
+    }
+    check
+}
+
+/// One word of a text, normalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Term<'a> {
+    /// A content word, lowercased and stemmed.
+    Word(&'a str),
     /// A number, by value ("1,000" and "1000.0" are the same number).
     Number(f64),
 }
 
-/// The words of an answer sentence that need support.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Claim {
-    pub words: Vec<String>,
-    pub numbers: Vec<f64>,
-    /// Capitalised words past the sentence's first word, and acronyms: names, places,
-    /// products. Stemmed like `words` (they are among them too).
-    pub entities: Vec<String>,
+/// Turns words into terms, reusing one buffer (a call normalises every word of the context
+/// and of the answer: no allocation per word).
+#[derive(Debug, Default)]
+pub struct Normalizer {
+    buffer: String,
 }
 
-impl Claim {
-    /// Whether the sentence states anything checkable: a number, a name, or a few content
-    /// words. "Sure!" and "I hope this helps." are not claims and are not counted.
-    pub fn is_checkable(&self, min_words: usize) -> bool {
-        !self.numbers.is_empty() || !self.entities.is_empty() || self.words.len() >= min_words
+impl Normalizer {
+    /// A word's term, or `None` for a function word.
+    pub fn term(&mut self, raw: &str) -> Option<Term<'_>> {
+        if raw.starts_with(|c: char| c.is_ascii_digit())
+            && let Some(value) = number(raw)
+        {
+            return Some(Term::Number(value));
+        }
+        let raw = raw
+            .strip_suffix("'s")
+            .or_else(|| raw.strip_suffix("’s"))
+            .unwrap_or(raw);
+        self.buffer.clear();
+        for c in raw.chars() {
+            match c {
+                '\'' | '’' | '.' => {}
+                c if c.is_ascii() => self.buffer.push(c.to_ascii_lowercase()),
+                c => self.buffer.extend(c.to_lowercase()),
+            }
+        }
+        if self.buffer.is_empty() || IGNORED.binary_search(&self.buffer.as_str()).is_ok() {
+            return None;
+        }
+        stem_in_place(&mut self.buffer);
+        Some(Term::Word(&self.buffer))
     }
 }
 
-/// Everything the sources say, as sets.
+/// Everything the sources say: their content words (stemmed) and numbers.
 #[derive(Debug, Default)]
 pub struct Evidence {
-    words: HashSet<String>,
+    words: HashSet<Box<str>, BuildFnv>,
     numbers: Vec<f64>,
 }
 
 impl Evidence {
-    pub fn add(&mut self, text: &str) {
+    pub fn add(&mut self, text: &str, normalizer: &mut Normalizer) {
         for raw in raw_words(text) {
-            match term(raw) {
+            match normalizer.term(raw) {
                 Some(Term::Number(value)) => self.numbers.push(value),
                 Some(Term::Word(word)) => {
-                    self.words.insert(word);
+                    if !self.words.contains(word) {
+                        self.words.insert(word.into());
+                    }
                 }
                 None => {}
             }
@@ -258,6 +334,34 @@ impl Evidence {
         self.numbers
             .iter()
             .any(|&known| (known - value).abs() <= 1e-9 * known.abs().max(1.0))
+    }
+}
+
+/// FNV-1a for the word set: short keys, no untrusted-collision concern worth SipHash's cost
+/// (a call is bounded in size and runs in a fresh instance).
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildFnv;
+
+impl BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
     }
 }
 
@@ -327,24 +431,6 @@ fn ends_with_abbreviation(before: &str) -> bool {
         || (!last.is_empty() && last.chars().all(|c| c.is_ascii_digit()) && before.trim() == last)
 }
 
-/// The claim of one answer sentence.
-pub fn claim(sentence: &str) -> Claim {
-    let mut claim = Claim::default();
-    for (index, raw) in raw_words(sentence).enumerate() {
-        match term(raw) {
-            Some(Term::Number(value)) => claim.numbers.push(value),
-            Some(Term::Word(word)) => {
-                if is_entity(raw, index) {
-                    claim.entities.push(word.clone());
-                }
-                claim.words.push(word);
-            }
-            None => {}
-        }
-    }
-    claim
-}
-
 /// A name: capitalised past the sentence's first word ("in Lisbon"), or an acronym anywhere
 /// ("NASA"). The first word is capitalised anyway and tells nothing.
 fn is_entity(raw: &str, index: usize) -> bool {
@@ -365,23 +451,6 @@ fn raw_words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
-/// A word's term, or `None` for a function word.
-pub fn term(raw: &str) -> Option<Term> {
-    if let Some(value) = number(raw) {
-        return Some(Term::Number(value));
-    }
-    let lowered = raw.to_lowercase();
-    let lowered = lowered
-        .trim_end_matches("'s")
-        .trim_end_matches("’s")
-        .replace(['\'', '’', '.'], "");
-    if lowered.is_empty() || IGNORED.binary_search(&lowered.as_str()).is_ok() {
-        return None;
-    }
-    // Tokens that mix letters and digits ("gpt-4o", "x86") are words, compared as written.
-    Some(Term::Word(stem(&lowered)))
-}
-
 /// A number written with digits: thousands separators and a trailing percent sign are
 /// dropped, a decimal point kept ("1,200.50", "3.5%", "2024").
 fn number(raw: &str) -> Option<f64> {
@@ -399,33 +468,36 @@ fn number(raw: &str) -> Option<f64> {
         .filter(|value| value.is_finite())
 }
 
-/// A light English suffix stemmer: enough that "reports", "reported" and "reporting" meet, and
-/// "hire", "hired", "hires" and "hiring" (a final `e` goes too).
-pub fn stem(word: &str) -> String {
+/// A light English suffix stemmer, in place: enough that "reports", "reported" and
+/// "reporting" meet, and "hire", "hired", "hires" and "hiring" (a final `e` goes too).
+pub fn stem_in_place(word: &mut String) {
     let chars = word.chars().count();
-    let ends = |suffix: &str, min: usize| word.ends_with(suffix) && chars >= min;
-    let base = if ends("ies", 5) {
-        format!("{}y", &word[..word.len() - 3])
+    let ends = |word: &str, suffix: &str, min: usize| word.ends_with(suffix) && chars >= min;
+    if ends(word, "ies", 5) {
+        word.truncate(word.len() - 3);
+        word.push('y');
     } else if ["sses", "shes", "ches", "xes", "zes"]
         .iter()
-        .any(|suffix| ends(suffix, 5))
+        .any(|suffix| ends(word, suffix, 5))
     {
-        word[..word.len() - 2].to_owned()
-    } else if ends("ing", 6) {
-        word[..word.len() - 3].to_owned()
-    } else if ends("ed", 5) {
-        word[..word.len() - 2].to_owned()
-    } else if ends("ly", 6) {
-        word[..word.len() - 2].to_owned()
-    } else if ends("s", 4) && !word.ends_with("ss") && !word.ends_with("us") {
-        word[..word.len() - 1].to_owned()
-    } else {
-        word.to_owned()
-    };
-    match base.strip_suffix('e') {
-        Some(stripped) if stripped.chars().count() >= 3 => stripped.to_owned(),
-        _ => base,
+        word.truncate(word.len() - 2);
+    } else if ends(word, "ing", 6) {
+        word.truncate(word.len() - 3);
+    } else if ends(word, "ed", 5) || ends(word, "ly", 6) {
+        word.truncate(word.len() - 2);
+    } else if ends(word, "s", 4) && !word.ends_with("ss") && !word.ends_with("us") {
+        word.truncate(word.len() - 1);
     }
+    if word.ends_with('e') && word.chars().count() >= 4 {
+        word.truncate(word.len() - 1);
+    }
+}
+
+/// [`stem_in_place`] on a copy.
+pub fn stem(word: &str) -> String {
+    let mut word = word.to_owned();
+    stem_in_place(&mut word);
+    word
 }
 
 #[cfg(test)]
@@ -457,22 +529,38 @@ mod tests {
         assert!(sentences("...  !!! \n\n ---").is_empty());
     }
 
+    fn evidence(text: &str) -> Evidence {
+        let mut evidence = Evidence::default();
+        evidence.add(text, &mut Normalizer::default());
+        evidence
+    }
+
     #[test]
-    fn claims_hold_words_numbers_and_names() {
-        let claim = claim("The Eiffel Tower in Paris is 330 metres tall and opened in 1,889.");
-        assert_eq!(claim.numbers, [330.0, 1889.0]);
-        assert_eq!(claim.entities, ["eiffel", "tower", "pari"]);
-        assert!(claim.words.contains(&stem("metre")));
-        assert!(!claim.words.contains(&"the".to_owned()));
-        assert!(claim.is_checkable(3));
-        assert!(!super::claim("Sure, here you go!").is_checkable(3));
-        assert_eq!(super::claim("NASA launched it").entities, ["nasa"]);
+    fn checks_count_words_numbers_and_names() {
+        let sources = evidence("Paris has the Eiffel Tower, 330 metres tall, opened in 1889.");
+        let mut normalizer = Normalizer::default();
+        let good = check(
+            "The Eiffel Tower in Paris is 330 metres tall and opened in 1,889.",
+            &sources,
+            &mut normalizer,
+        );
+        assert_eq!((good.numbers, good.missing_numbers), (2, 0));
+        assert_eq!((good.entities, good.missing_entities), (3, 0));
+        assert_eq!(good.support(), 1.0);
+        assert!(good.is_checkable(3));
+        let bad = check(
+            "NASA built the Eiffel Tower in 1900 in Lyon.",
+            &sources,
+            &mut normalizer,
+        );
+        assert_eq!((bad.numbers, bad.missing_numbers), (1, 1));
+        assert_eq!((bad.entities, bad.missing_entities), (4, 2));
+        assert!(!check("Sure, here you go!", &sources, &mut normalizer).is_checkable(3));
     }
 
     #[test]
     fn numbers_compare_by_value() {
-        let mut evidence = Evidence::default();
-        evidence.add("It costs 1,000.00 dollars, up 3.5% since 2020.");
+        let evidence = evidence("It costs 1,000.00 dollars, up 3.5% since 2020.");
         assert!(evidence.has_number(1000.0));
         assert!(evidence.has_number(3.5));
         assert!(evidence.has_number(2020.0));
@@ -501,9 +589,15 @@ mod tests {
 
     #[test]
     fn unicode_words_survive() {
-        let claim = claim("Zürich liegt in der Schweiz, 東京 ist größer.");
-        assert!(claim.entities.contains(&"schweiz".to_owned()));
-        assert!(claim.words.iter().any(|w| w == "東京"));
-        assert!(claim.words.iter().any(|w| w == "größer"));
+        let sources = evidence("Zürich liegt in der Schweiz; 東京 ist größer.");
+        let mut normalizer = Normalizer::default();
+        let found = check("ZÜRICH ist größer, 東京", &sources, &mut normalizer);
+        assert_eq!(found.words, found.found);
+        assert!(matches!(
+            normalizer.term("Größer"),
+            Some(Term::Word("größer"))
+        ));
+        assert_eq!(normalizer.term("the"), None);
+        assert_eq!(normalizer.term("1,5"), Some(Term::Number(15.0)));
     }
 }
