@@ -312,12 +312,11 @@ impl Evidence {
         for raw in raw_words(text) {
             match normalizer.term(raw) {
                 Some(Term::Number(value)) => self.numbers.push(value),
-                Some(Term::Word(word)) => {
-                    if !self.words.contains(word) {
-                        self.words.insert(word.into());
-                    }
+                // Look up before inserting: most words repeat, and a lookup does not allocate.
+                Some(Term::Word(word)) if !self.words.contains(word) => {
+                    self.words.insert(word.into());
                 }
-                None => {}
+                Some(Term::Word(_)) | None => {}
             }
         }
     }
