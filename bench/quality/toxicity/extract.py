@@ -175,7 +175,9 @@ def jsonl(text: str) -> list[dict]:
 
 
 def by_hash(items: list[str], cap: int) -> list[str]:
-    return sorted(set(items), key=lambda t: h(key_of(t)))[:cap]
+    # Texts that differ only in spacing share a key: the text itself breaks the tie, so the
+    # order never depends on set iteration (PYTHONHASHSEED).
+    return sorted(set(items), key=lambda t: (h(key_of(t)), t))[:cap]
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ def chatterbot(rows: Rows, a: Archive, tag: str) -> None:
             for i, utterance in enumerate(conversation or []):
                 if isinstance(utterance, str) and not CHATTERBOT_LEFT_OUT.search(utterance):
                     lines.append(("request" if i == 0 else "response", utterance))
-    unique = sorted(set(lines), key=lambda x: h(key_of(x[1])))
+    unique = sorted(set(lines), key=lambda x: (h(key_of(x[1])), x))
     for phase, text in unique[:CAP_CHATTERBOT]:
         rows.add(f"{tag}:chat", text, False, phase)
     for phase, text in unique[:CAP_CHATTERBOT_TRAIN]:
