@@ -89,6 +89,7 @@ pub fn shipped_vocabularies() -> Vec<AuditorVocabulary> {
             [
                 ("grounding_score", ClaimType::ScoreNormalized),
                 ("grounded", ClaimType::Boolean),
+                ("grounding_context", ClaimType::Boolean),
             ],
         ),
     ]
@@ -128,7 +129,7 @@ pub fn shipped_setting_defaults() -> Settings {
     );
     defaults.insert(
         "toxicity".into(),
-        [("threshold".to_string(), json!(0.5))].into(),
+        [("threshold".to_string(), json!(0.4))].into(),
     );
     defaults.insert(
         "geo_fence".into(),
