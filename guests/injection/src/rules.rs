@@ -338,13 +338,15 @@ fn evaluate_words(text: &str, canonical: &str, decode: bool, fired: &mut Vec<&'s
             fire(fired, rule);
         }
     }
-    if CJK_PAIRS
-        .iter()
-        .any(|(first, seconds)| near_pair(&lower, first, seconds))
+    // Both checks only where they can match: CJK text, and text with `<` or `[`.
+    if !lower.is_ascii()
+        && CJK_PAIRS
+            .iter()
+            .any(|(first, seconds)| near_pair(&lower, first, seconds))
     {
         fire(fired, &CJK_OVERRIDE);
     }
-    if TEMPLATE_TOKENS.iter().any(|token| lower.contains(token)) {
+    if lower.contains(['<', '[']) && TEMPLATE_TOKENS.iter().any(|token| lower.contains(token)) {
         fire(fired, &ROLE_SPOOFING);
     }
     if lower.lines().any(is_role_label) {
