@@ -27,9 +27,7 @@ fn start_with_guests(config: Option<&str>, extra: &[&str], guests: &[&str]) -> G
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    for name in ["pii", "injection", "token_budget"] {
-        std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
-    }
+    lucid_e2e::copy_shipped(&plugins);
     for name in guests {
         std::fs::copy(lucid_e2e::guest(name), plugins.join(format!("{name}.wasm"))).unwrap();
     }
@@ -164,7 +162,8 @@ fn an_allowed_exchange_is_answered_with_headers_and_a_verifiable_receipt() {
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["request", "response"]);
+    // The artifact phase (integrity, model_card) is attached to every exchange.
+    assert_eq!(phases, ["artifact", "request", "response"]);
     assert!(ar["measurements"]["auditors"]["pii"].is_string());
 
     let second = gw.chat("And of Spain?");
@@ -220,9 +219,12 @@ fn a_card_number_is_denied_in_the_request_phase_with_a_receipt() {
         .json();
     let ar = &evidence["ar"];
     assert_eq!(ar["decision"], "deny");
-    // The model was never called: only the request phase was judged.
-    assert_eq!(ar["phases"].as_array().unwrap().len(), 1);
-    assert_eq!(ar["phases"][0]["decision"]["effect"], "deny");
+    // The model was never called: only the request phase was judged (after the artifact
+    // phase, which every exchange carries).
+    assert_eq!(ar["phases"].as_array().unwrap().len(), 2);
+    assert_eq!(ar["phases"][0]["phase"], "artifact");
+    assert_eq!(ar["phases"][1]["phase"], "request");
+    assert_eq!(ar["phases"][1]["decision"]["effect"], "deny");
 }
 
 #[test]
@@ -243,9 +245,10 @@ fn a_response_phase_denial_withholds_the_answer() {
         )
         .json();
     let phases = evidence["ar"]["phases"].as_array().unwrap();
-    assert_eq!(phases[0]["decision"]["effect"], "allow");
-    assert_eq!(phases[1]["phase"], "response");
-    assert_eq!(phases[1]["decision"]["effect"], "deny");
+    assert_eq!(phases[1]["phase"], "request");
+    assert_eq!(phases[1]["decision"]["effect"], "allow");
+    assert_eq!(phases[2]["phase"], "response");
+    assert_eq!(phases[2]["decision"]["effect"], "deny");
 }
 
 #[test]
@@ -274,7 +277,7 @@ fn tool_calls_run_the_execution_phase() {
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["request", "execution", "response"]);
+    assert_eq!(phases, ["artifact", "request", "execution", "response"]);
 }
 
 fn sse_parts(body: &str) -> (Vec<Value>, Option<Value>, bool) {
@@ -494,7 +497,10 @@ fn api_keys_pick_the_scope_and_unknown_keys_are_refused() {
     );
     assert!(metrics.body.contains("lucid_auditor_seconds"));
     let auditors = gw.get("/v1/auditors", &auth).json();
-    assert_eq!(auditors["plugins"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        auditors["plugins"].as_array().unwrap().len(),
+        lucid_e2e::SHIPPED.len()
+    );
     let vocab = gw.get("/v1/auditors/pii/vocabulary", &auth).json();
     assert_eq!(vocab["vocabulary"]["id"], "pii");
     let policy = gw.get("/v1/policy", &auth).json();
@@ -753,9 +759,7 @@ fn a_bundle_preset_brings_its_policies_and_enforcement_for_every_org() {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    for name in ["pii", "injection", "token_budget"] {
-        std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
-    }
+    lucid_e2e::copy_shipped(&plugins);
     let mut cmd = lucid_e2e::lucid();
     cmd.current_dir(lucid_e2e::repo_root())
         .args([
@@ -825,7 +829,7 @@ fn removing_an_auditor_the_policy_needs_denies_everything_until_it_is_back() {
     let saved = gw._root.path().join("pii.wasm.saved");
     std::fs::rename(&pii, &saved).unwrap();
     gw.daemon
-        .wait_for("the listing without pii", |l| l.contains("(2 loaded"));
+        .wait_for("the listing without pii", |l| l.contains("(10 loaded"));
     // The balanced preset reads pii's claims: it no longer validates. Fail closed, receipted.
     let mut denied = None;
     eventually("a denial naming the policy problem", || {
@@ -861,7 +865,8 @@ fn a_gateway_started_without_a_needed_auditor_stays_up_and_denies() {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(plugin("injection"), plugins.join("injection.wasm")).unwrap();
+    lucid_e2e::copy_shipped(&plugins);
+    std::fs::remove_file(plugins.join("pii.wasm")).unwrap();
     let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));
     let config = root.path().join("lucid.toml");
     std::fs::write(&config, "[defaults]\ndeadline_ms = 5000\n").unwrap();
@@ -884,9 +889,7 @@ fn a_gateway_started_without_a_needed_auditor_stays_up_and_denies() {
     assert!(text.contains("no policy in force"), "{text}");
     // Adding the missing auditor fixes it by hot reload.
     std::fs::copy(plugin("pii"), plugins.join(".pii.part")).unwrap();
-    std::fs::copy(plugin("token_budget"), plugins.join(".tb.part")).unwrap();
     std::fs::rename(plugins.join(".pii.part"), plugins.join("pii.wasm")).unwrap();
-    std::fs::rename(plugins.join(".tb.part"), plugins.join("token_budget.wasm")).unwrap();
     eventually("allowed after the fix", || {
         agent
             .post(format!("{base}/v1/chat/completions"))

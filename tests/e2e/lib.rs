@@ -29,6 +29,29 @@ pub fn lucid_bin() -> PathBuf {
     bin
 }
 
+/// Every shipped auditor (`cargo xtask build` puts them into plugins/). The shipped presets read
+/// their claims, so a gateway on a shipped preset needs them all loaded.
+pub const SHIPPED: [&str; 11] = [
+    "pii",
+    "injection",
+    "token_budget",
+    "integrity",
+    "model_card",
+    "geo_fence",
+    "loop_breaker",
+    "mcp_firewall",
+    "token_economist",
+    "toxicity",
+    "grounding",
+];
+
+/// Copy every shipped auditor into `dir` (which must exist).
+pub fn copy_shipped(dir: &Path) {
+    for name in SHIPPED {
+        std::fs::copy(plugin(name), dir.join(format!("{name}.wasm"))).unwrap();
+    }
+}
+
 /// A shipped auditor built into plugins/.
 pub fn plugin(name: &str) -> PathBuf {
     let path = std::env::var_os("LUCID_TEST_PLUGINS")

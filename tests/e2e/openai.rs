@@ -9,16 +9,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lucid_e2e::{Daemon, plugin, preset, serve_cmd};
+use lucid_e2e::{Daemon, preset, serve_cmd};
 
 /// A gateway with the shipped auditors, the `balanced` preset and the given streaming mode.
 fn start(mode: &str) -> (tempfile::TempDir, Daemon, String) {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    for name in ["pii", "injection", "token_budget"] {
-        std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
-    }
+    lucid_e2e::copy_shipped(&plugins);
     let config = root.path().join("lucid.toml");
     std::fs::write(
         &config,

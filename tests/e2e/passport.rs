@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use lucid_e2e::{Daemon, lucid, plugin, preset, serve_cmd};
+use lucid_e2e::{Daemon, lucid, preset, serve_cmd};
 use serde_json::{Value, json};
 
 /// The admin token of the test gateway, and its SHA-256 as the config names it.
@@ -25,9 +25,7 @@ impl Gw {
         let root = tempfile::tempdir().unwrap();
         let plugins = root.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
-        for name in ["pii", "injection", "token_budget"] {
-            std::fs::copy(plugin(name), plugins.join(format!("{name}.wasm"))).unwrap();
-        }
+        lucid_e2e::copy_shipped(&plugins);
         let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));
         let config = root.path().join("lucid.toml");
         std::fs::write(
@@ -190,7 +188,7 @@ fn a_passport_from_a_gateway_says_what_was_decided_why_and_what_verifies() {
         .iter()
         .map(|ph| ph["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["request", "response"]);
+    assert_eq!(phases, ["artifact", "request", "response"]);
     let first_depth = p["chain"]["chain_depth"].as_u64().unwrap();
 
     let out = gw.passport(&denied, &["--json"]);
@@ -202,7 +200,7 @@ fn a_passport_from_a_gateway_says_what_was_decided_why_and_what_verifies() {
     let p = json_of(&out);
     assert_verified(&p);
     assert_eq!(p["exchange"]["decision"], "deny");
-    let request = &p["phases"][0];
+    let request = &p["phases"][1];
     assert_eq!(request["phase"], "request");
     assert_eq!(request["decision"], "deny");
     let reasons = request["reasons"].as_array().unwrap();
