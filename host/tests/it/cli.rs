@@ -1,4 +1,5 @@
-//! `lucid auditor inspect` and `lucid auditor test` on the shipped auditors and on bad files.
+//! `lucid auditor inspect`, `test` (one run and `--contract`) and `eval` on the shipped auditors
+//! and on bad files.
 
 use sha2::{Digest, Sha256};
 
@@ -482,4 +483,74 @@ fn a_broken_input_case_is_one_clear_error() {
         r#"{"phase": "request", "request": {"messages": 1}}"#,
         "messages",
     );
+}
+
+fn eval(name: &str, data: &str, extra: &[&str]) -> Run {
+    let (_dir, path) = temp_file("data.jsonl", data);
+    run(lucid()
+        .args(["auditor", "eval"])
+        .arg(plugin(name))
+        .arg("--data")
+        .arg(&path)
+        .args(extra))
+}
+
+#[test]
+fn eval_scores_labelled_examples_per_label_source_and_split() {
+    let data = [
+        r#"{"source": "a", "split": "tune", "text": "card 4111 1111 1111 1111 please", "labels": ["credit_card"]}"#,
+        r#"{"source": "a", "split": "tune", "text": "just a friendly hello", "labels": []}"#,
+        r#"{"source": "b", "split": "heldout", "phase": "response", "text": "write to bob@example.com", "labels": ["email"]}"#,
+        // A miss on purpose: the text holds no card, the label says it does.
+        r#"{"source": "b", "split": "heldout", "text": "nothing to see", "labels": ["credit_card"]}"#,
+    ]
+    .join("\n");
+    let out = eval("pii", &data, &["--predict", "pii_entities"]).json();
+    let card = &out["overall"]["labels"]["credit_card"];
+    assert_eq!(
+        (card["tp"].as_u64(), card["fn"].as_u64()),
+        (Some(1), Some(1)),
+        "{out}"
+    );
+    assert_eq!(card["precision"], 1.0);
+    assert_eq!(card["recall"], 0.5);
+    assert_eq!(out["overall"]["labels"]["email"]["tp"], 1);
+    assert_eq!(out["by_source"]["a"]["examples"], 2);
+    assert_eq!(out["by_split"]["heldout"]["examples"], 2);
+    assert!(out["cost"]["p50_us_2kb"].as_f64().unwrap() > 0.0);
+    // One split only, and a boolean claim turned into a label.
+    let tune = eval(
+        "pii",
+        &data,
+        &["--predict", "pii_entities", "--split", "tune"],
+    )
+    .json();
+    assert_eq!(tune["overall"]["examples"], 2);
+    let flag = eval("pii", &data, &["--predict", "pii_detected=credit_card"]).json();
+    assert_eq!(flag["overall"]["labels"]["credit_card"]["fp"], 1, "{flag}");
+}
+
+#[test]
+fn eval_errors_are_one_clear_line() {
+    let good = r#"{"source": "a", "text": "hi", "labels": []}"#;
+    for (data, extra, expected) in [
+        (
+            good,
+            &["--predict", "no_such_claim"][..],
+            "declares no claim 'no_such_claim'",
+        ),
+        ("{not json", &["--predict", "pii_entities"][..], "line 1"),
+        (
+            r#"{"source": "a", "phase": "execution", "text": "x"}"#,
+            &["--predict", "pii_entities"][..],
+            "request or response",
+        ),
+        ("", &["--predict", "pii_entities"][..], "no examples"),
+        (good, &["--predict", "a b"][..], "CLAIM or CLAIM=LABEL"),
+    ] {
+        let out = eval("pii", data, extra);
+        assert!(!out.status.success(), "{data}");
+        assert!(out.stderr.contains(expected), "{data}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
 }
