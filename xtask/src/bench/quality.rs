@@ -7,6 +7,7 @@
 //! the extraction, scores the real components with `lucid auditor eval` (tune and held-out
 //! splits apart), and writes bench/results/quality.{json,md} and the quality table of README.md.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -155,10 +156,6 @@ fn eval(scored: &Scored, data: &Path, split: &str) -> anyhow::Result<Value> {
     serde_json::from_slice(&out.stdout).context("lucid auditor eval printed no JSON")
 }
 
-fn figure(v: &Value) -> String {
-    v.as_f64().map_or("–".into(), |x| format!("{x:.3}"))
-}
-
 /// Whether `labels` (label → report) meet `goal`; `None` when a label has no examples.
 fn meets(goal: Goal, labels: &serde_json::Map<String, Value>) -> bool {
     let at_least = |v: &Value, min: f64| v.as_f64().is_some_and(|x| x >= min);
@@ -177,23 +174,96 @@ fn goal_text(goal: Goal) -> String {
     }
 }
 
-/// The Markdown rows of one report's labels.
-fn label_rows(md: &mut String, auditor: &str, split: &str, scope: &str, report: &Value) {
-    if let Some(labels) = report["labels"].as_object() {
-        for (label, r) in labels {
-            if r["positives"].as_u64() == Some(0) && r["fp"].as_u64() == Some(0) {
-                continue;
-            }
-            md.push_str(&format!(
-                "| {auditor} | {split} | {scope} | {label} | {} | {} | {} | {} | {} | {} |\n",
-                figure(&r["precision"]),
-                figure(&r["recall"]),
-                figure(&r["f1"]),
-                r["positives"],
-                r["fp"],
-                report["examples"],
-            ));
+/// Precision, recall and F1 of summed counts, as figures or `–`.
+fn prf(c: &Counts) -> (String, String, String) {
+    let ratio = |num: u64, den: u64| {
+        if den == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.3}", num as f64 / den as f64)
         }
+    };
+    (
+        ratio(c.tp, c.tp + c.fp),
+        ratio(c.tp, c.tp + c.fn_),
+        ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn_),
+    )
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    tp: u64,
+    fp: u64,
+    fn_: u64,
+}
+
+impl Counts {
+    fn of(r: &Value) -> Counts {
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        Counts {
+            tp: n("tp"),
+            fp: n("fp"),
+            fn_: n("fn"),
+        }
+    }
+
+    fn add(&mut self, other: Counts) {
+        self.tp += other.tp;
+        self.fp += other.fp;
+        self.fn_ += other.fn_;
+    }
+}
+
+/// Label → counts of one report (`overall` or a source's).
+fn label_counts(report: &Value) -> BTreeMap<String, Counts> {
+    report["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(label, r)| (label.clone(), Counts::of(r)))
+        .collect()
+}
+
+/// (package, label) → counts, summing a split's sources by package (`name==version`, the part
+/// of a source before its first `:`).
+fn package_counts(report: &Value) -> BTreeMap<(String, String), Counts> {
+    let mut out: BTreeMap<(String, String), Counts> = BTreeMap::new();
+    for (source, r) in report["by_source"].as_object().into_iter().flatten() {
+        let package = source.split(':').next().unwrap_or(source).to_string();
+        for (label, c) in label_counts(r) {
+            out.entry((package.clone(), label)).or_default().add(c);
+        }
+    }
+    out
+}
+
+/// The data packages a sources file names, as `name==version (licence)`.
+fn packages(sources: &Value) -> Vec<String> {
+    match &sources["packages"] {
+        Value::Array(list) => list
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}=={} ({})",
+                    p["name"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?"),
+                    p["licence"]
+                        .as_str()
+                        .or(p["license"].as_str())
+                        .unwrap_or("licence: see the datasheet"),
+                )
+            })
+            .collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(name, v)| {
+                format!(
+                    "{name}=={} (licence: see the datasheet)",
+                    v.as_str().unwrap_or("?")
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -204,9 +274,13 @@ pub fn run() -> anyhow::Result<()> {
     let auditors: Vec<&str> = SCORED.iter().map(|s| s.auditor).collect();
     let python = ensure_venv(&auditors)?;
     let mut results = Vec::new();
-    let mut md = String::from(
-        "| auditor | split | source | label | precision | recall | F1 | positives | false alarms | examples |\n\
+    let mut overall_md = String::from(
+        "| auditor | label | tune P | tune R | tune F1 | held-out P | held-out R | held-out F1 | held-out positives | held-out false alarms |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut package_md = String::from(
+        "| auditor | data package | label | P | R | F1 | positives | false alarms |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut goals = String::new();
     let mut sources_md = String::new();
@@ -220,14 +294,10 @@ pub fn run() -> anyhow::Result<()> {
         let mut per_split = serde_json::Map::new();
         for split in ["tune", "heldout"] {
             let report = eval(scored, &data, split)?;
-            let overall = &report["overall"];
-            label_rows(&mut md, scored.auditor, split, "all", overall);
-            if let Some(by_source) = report["by_source"].as_object() {
-                for (source, r) in by_source {
-                    label_rows(&mut md, scored.auditor, split, source, r);
-                }
-            }
-            let labels = overall["labels"].as_object().cloned().unwrap_or_default();
+            let labels = report["overall"]["labels"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             let quality_met = meets(scored.goal, &labels);
             let cost = report["cost"]["p50_us_2kb"].as_f64().unwrap_or(f64::MAX);
             let line = format!(
@@ -246,29 +316,51 @@ pub fn run() -> anyhow::Result<()> {
             goals.push_str(&line);
             per_split.insert(split.into(), report);
         }
-        if let Some(list) = sources.as_array() {
-            for s in list {
-                sources_md.push_str(&format!(
-                    "- `{}`: {} {} ({}) — {}\n",
-                    scored.auditor,
-                    s["name"].as_str().unwrap_or("?"),
-                    s["version"].as_str().unwrap_or(""),
-                    s["licence"]
-                        .as_str()
-                        .or(s["license"].as_str())
-                        .unwrap_or("licence unknown"),
-                    s["description"].as_str().unwrap_or(""),
-                ));
+        let tune = label_counts(&per_split["tune"]["overall"]);
+        let heldout = label_counts(&per_split["heldout"]["overall"]);
+        for (label, h) in &heldout {
+            let t = tune.get(label).copied().unwrap_or_default();
+            if h.tp + h.fn_ + t.tp + t.fn_ == 0 {
+                continue;
             }
+            let (tp, tr, tf) = prf(&t);
+            let (hp, hr, hf) = prf(h);
+            overall_md.push_str(&format!(
+                "| {} | {label} | {tp} | {tr} | {tf} | {hp} | {hr} | {hf} | {} | {} |\n",
+                scored.auditor,
+                h.tp + h.fn_,
+                h.fp
+            ));
         }
+        for ((package, label), c) in package_counts(&per_split["heldout"]) {
+            if c.tp + c.fn_ + c.fp == 0 {
+                continue;
+            }
+            let (p, r, f) = prf(&c);
+            package_md.push_str(&format!(
+                "| {} | {package} | {label} | {p} | {r} | {f} | {} | {} |\n",
+                scored.auditor,
+                c.tp + c.fn_,
+                c.fp
+            ));
+        }
+        sources_md.push_str(&format!(
+            "- `{}` (`bench/quality/{}/DATASHEET.md`): {}\n",
+            scored.auditor,
+            scored.auditor,
+            packages(&sources).join(", ")
+        ));
         results.push(json!({"auditor": scored.auditor, "sources": sources, "splits": per_split}));
     }
     let body = format!(
         "Scored by `cargo xtask bench quality` with `lucid auditor eval` (the real components in \
          the sandbox, default settings). `tune`: the part of each data set the rules, thresholds \
-         and models were developed on; `heldout`: the part never looked at while doing so. \
-         Positives: examples with the label; false alarms: examples without it that got it.\n\n\
-         {md}\n**Goals**\n\n{goals}\n**Data**\n\n{sources_md}"
+         and models were developed on; `held-out`: the part never looked at while doing so. A \
+         label is scored per example (P precision, R recall); positives: held-out examples with \
+         the label; false alarms: held-out examples without it that got it. Per-source figures \
+         of every data set are in `bench/results/quality.json`.\n\n\
+         {overall_md}\n**Held out, per data package**\n\n{package_md}\n**Goals**\n\n{goals}\n\
+         **Data**\n\n{sources_md}"
     );
     println!("{body}");
     let results_dir = crate::root().join("bench/results");
