@@ -5,7 +5,9 @@
 //! one user message (phase `request`) or a completion answering a fixed question (phase
 //! `response`); the auditor's claims become predicted labels by `--predict` rules; every label is
 //! scored as its own binary task per example (precision, recall, F1), overall, per source and
-//! per split. The cost per call is measured on the examples and on a 2 KB message.
+//! per split. A call that fails (trap, timeout, error) is counted and scored as predicting every
+//! label, as the gateway fails such an exchange closed. The cost per call is measured on the
+//! examples and on a 2 KB message.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -136,12 +138,21 @@ fn round(x: f64) -> f64 {
 #[derive(Default)]
 struct Group {
     examples: u64,
+    /// Examples whose call failed (scored as predicting every label).
+    failures: u64,
     labels: BTreeMap<String, Counts>,
 }
 
 impl Group {
-    fn add(&mut self, all: &BTreeSet<String>, expected: &BTreeSet<String>, got: &BTreeSet<String>) {
+    fn add(
+        &mut self,
+        all: &BTreeSet<String>,
+        expected: &BTreeSet<String>,
+        got: &BTreeSet<String>,
+        failed: bool,
+    ) {
         self.examples += 1;
+        self.failures += u64::from(failed);
         for label in all {
             self.labels
                 .entry(label.clone())
@@ -160,7 +171,12 @@ impl Group {
             total.tn += c.tn;
             labels.insert(label.clone(), c.report());
         }
-        json!({ "examples": self.examples, "micro": total.report(), "labels": labels })
+        json!({
+            "examples": self.examples,
+            "failures": self.failures,
+            "micro": total.report(),
+            "labels": labels,
+        })
     }
 }
 
@@ -270,11 +286,11 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             all.insert(label.clone());
         }
     }
-    let mut overall = Group::default();
-    let mut by_source: BTreeMap<String, Group> = BTreeMap::new();
-    let mut by_split: BTreeMap<String, Group> = BTreeMap::new();
+    // First every call, then the scores: every label is scored on every example, whichever
+    // example first showed it.
     let mut failures = 0u64;
     let mut spent = Duration::ZERO;
+    let mut predictions: Vec<Option<BTreeSet<String>>> = Vec::with_capacity(examples.len());
     for (phase, example) in &examples {
         if !vocabulary.observes(*phase) {
             bail!(
@@ -288,10 +304,10 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             &settings,
             &limits,
         );
-        let mut got = BTreeSet::new();
         match observed {
             Ok(o) => {
                 spent += o.duration;
+                let mut got = BTreeSet::new();
                 for claim in &o.claims {
                     for rule in &rules {
                         match (rule, &claim.value) {
@@ -309,36 +325,51 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+                // Labels the auditor reports that no example expects and no rule names (say,
+                // a pii kind the data has no examples of) are scored too: each is a false alarm.
+                all.extend(got.iter().cloned());
+                predictions.push(Some(got));
             }
             Err(e) => {
-                // A failed call predicts nothing; it is counted and reported, not hidden.
                 failures += 1;
                 tracing::warn!("example of {}: {e}", example.source);
+                predictions.push(None);
             }
         }
-        // Labels the auditor reports that no example expects and no rule names (say, a pii kind
-        // the data has no examples of) are scored too: on this data every one is a false alarm.
-        all.extend(got.iter().cloned());
+    }
+    let mut overall = Group::default();
+    let mut by_source: BTreeMap<String, Group> = BTreeMap::new();
+    let mut by_split: BTreeMap<String, Group> = BTreeMap::new();
+    for ((_, example), predicted) in examples.iter().zip(&predictions) {
+        // A failed call fails the exchange closed in the gateway, whatever the text was: it
+        // is scored as predicting every label (caught if positive, a false alarm if not).
+        let got = predicted.clone().unwrap_or_else(|| all.clone());
         let expected: BTreeSet<String> = example.labels.iter().cloned().collect();
         if args.show_errors && expected != got {
             let head: String = example.text.chars().take(200).collect();
             eprintln!(
-                "[{}] expected {:?} got {:?}: {}",
+                "[{}] expected {:?} got {:?}{}: {}",
                 example.source,
                 expected,
                 got,
+                if predicted.is_none() {
+                    " (the call failed)"
+                } else {
+                    ""
+                },
                 head.escape_debug()
             );
         }
-        overall.add(&all, &expected, &got);
+        let failed = predicted.is_none();
+        overall.add(&all, &expected, &got, failed);
         by_source
             .entry(example.source.clone())
             .or_default()
-            .add(&all, &expected, &got);
+            .add(&all, &expected, &got, failed);
         by_split
             .entry(example.split.clone())
             .or_default()
-            .add(&all, &expected, &got);
+            .add(&all, &expected, &got, failed);
     }
 
     // The cost of one call on a 2 KB message made of the examples' own texts.

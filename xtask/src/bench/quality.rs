@@ -300,8 +300,9 @@ pub fn run() -> anyhow::Result<()> {
                 .unwrap_or_default();
             let quality_met = meets(scored.goal, &labels);
             let cost = report["cost"]["p50_us_2kb"].as_f64().unwrap_or(f64::MAX);
+            let failures = report["failures"].as_u64().unwrap_or(0);
             let line = format!(
-                "- `{}` ({split}): {} — {}; {:.0} µs per call on a 2 KB message (goal ≤ {COST_GOAL_US:.0}) — {}\n",
+                "- `{}` ({split}): {} — {}; {failures} failed calls (scored as flagging); {:.0} µs per call on a 2 KB message (goal ≤ {COST_GOAL_US:.0}) — {}\n",
                 scored.auditor,
                 goal_text(scored.goal),
                 if quality_met { "met" } else { "NOT met" },
