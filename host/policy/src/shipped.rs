@@ -74,6 +74,7 @@ pub fn shipped_vocabularies() -> Vec<AuditorVocabulary> {
                 ("estimated_cost_micro_usd", ClaimType::Count),
                 ("estimated_latency_ms", ClaimType::DurationMs),
                 ("over_budget", ClaimType::Boolean),
+                ("latency_over_budget", ClaimType::Boolean),
             ],
         ),
         AuditorVocabulary::new(
