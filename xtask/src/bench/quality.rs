@@ -359,7 +359,9 @@ pub fn run() -> anyhow::Result<()> {
          and models were developed on; `held-out`: the part never looked at while doing so. A \
          label is scored per example (P precision, R recall); positives: held-out examples with \
          the label; false alarms: held-out examples without it that got it. Per-source figures \
-         of every data set are in `bench/results/quality.json`.\n\n\
+         of every data set are in `bench/results/quality.json`. The learned auditors' (injection, \
+         toxicity) tune figures are in-sample — their models were fitted on those rows; their \
+         out-of-fold tune figures, the fair comparison with held-out, are in their datasheets.\n\n\
          {overall_md}\n**Held out, per data package**\n\n{package_md}\n**Goals**\n\n{goals}\n\
          **Data**\n\n{sources_md}"
     );
