@@ -1,5 +1,5 @@
 //! The `token_economist` auditor: what an exchange costs in tokens, money and time, against a
-//! per-exchange budget.
+//! per-exchange cost budget, with the latency estimate against its own budget.
 //!
 //! - **Tokens**: the response's `usage` when the upstream reports it (it does for complete
 //!   chat completions; streamed ones carry it only with `stream_options.include_usage`),
@@ -52,7 +52,7 @@ impl Auditor for TokenEconomist {
             env!("CARGO_PKG_VERSION"),
             "Prices each exchange from the response's token usage (or an estimate) and a model \
              price table, estimates its latency from token counts, and flags exchanges over the \
-             cost or latency budget",
+             cost budget and, separately, estimates over the latency budget",
         )
         .phases([Phase::Execution, Phase::Response])
         .claim(ClaimSpec::new(
@@ -71,8 +71,14 @@ impl Auditor for TokenEconomist {
         .claim(ClaimSpec::new(
             "over_budget",
             ClaimType::Boolean,
-            "the cost is over budget_micro_usd or the estimated latency over latency_budget_ms; \
-             metadata says which",
+            "the estimated cost is over budget_micro_usd (the latency estimate does not count: \
+             see latency_over_budget)",
+        ))
+        .claim(ClaimSpec::new(
+            "latency_over_budget",
+            ClaimType::Boolean,
+            "the latency estimate is over latency_budget_ms; an estimate from token counts, so \
+             a long answer that was paid for is flagged here, not in over_budget",
         ))
         .setting(SettingSpec::string_list(
             "prices",
@@ -152,10 +158,12 @@ impl Auditor for TokenEconomist {
                     "tokens_per_second": tokens_per_second,
                     "prefill_tokens_per_second": PREFILL_TOKENS_PER_SECOND,
                 })),
-            Claim::boolean("over_budget", cost_over || latency_over).with_metadata(json!({
-                "cost_over": cost_over,
-                "latency_over": latency_over,
+            // Cost and latency are separate claims: a policy denying on cost must not deny a long
+            // answer whose tokens fit the budget just because generating them takes a while.
+            Claim::boolean("over_budget", cost_over).with_metadata(json!({
                 "budget_micro_usd": budget,
+            })),
+            Claim::boolean("latency_over_budget", latency_over).with_metadata(json!({
                 "latency_budget_ms": latency_budget,
             })),
         ])

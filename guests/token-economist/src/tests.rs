@@ -87,11 +87,8 @@ fn budgets_flag_cost_and_latency_separately() {
     // 20,000 × 15 + 2,000 × 75 = 450,000 micro-USD > 100,000; 4 s + 40 s < 60 s.
     let (cost, latency, over, claims) = observe(&big);
     assert_eq!((cost, latency, over), (450_000, 44_000, true));
-    let meta = claims[2].metadata().unwrap();
-    assert_eq!(
-        (meta["cost_over"].as_bool(), meta["latency_over"].as_bool()),
-        (Some(true), Some(false))
-    );
+    assert_eq!(claims[3].as_boolean(), Some(false), "latency within budget");
+    assert_eq!(claims[2].metadata().unwrap()["budget_micro_usd"], 100_000);
     assert!(
         !observe(&big.clone().with_setting("budget_micro_usd", 0u64)).2,
         "0 is no budget"
@@ -101,11 +98,35 @@ fn budgets_flag_cost_and_latency_separately() {
         .with_setting("budget_micro_usd", 1_000_000u64)
         .with_setting("tokens_per_second", 20u64);
     let (_, latency, over, claims) = observe(&slow);
-    assert_eq!((latency, over), (104_000, true));
-    assert_eq!(claims[2].metadata().unwrap()["latency_over"], true);
+    // A slow estimate is not a cost overrun.
+    assert_eq!((latency, over), (104_000, false));
+    assert_eq!(claims[3].as_boolean(), Some(true));
+    assert_eq!(claims[3].metadata().unwrap()["latency_budget_ms"], 60_000);
+    let patient = slow.clone().with_setting("latency_budget_ms", 200_000u64);
+    assert_eq!(observe(&patient).3[3].as_boolean(), Some(false));
     let no_estimate = slow.with_setting("tokens_per_second", 0u64);
     assert_eq!(observe(&no_estimate).1, 0);
-    assert!(!observe(&no_estimate).2);
+    assert_eq!(observe(&no_estimate).3[3].as_boolean(), Some(false));
+}
+
+#[test]
+fn a_long_paid_for_answer_is_not_over_budget() {
+    // 3,100 completion tokens at 50/s is 62 s of generation, over the 60 s latency budget, but
+    // gpt-4o-mini prices it at well under the cost budget: only latency_over_budget is set.
+    let long = chat("gpt-4o-mini", Some((500, 3_100)));
+    for phase in [Phase::Execution, Phase::Response] {
+        let input = exchange(
+            phase,
+            long.request_json().clone(),
+            long.response_json().cloned().unwrap(),
+        );
+        let (cost, latency, over, claims) = observe(&input);
+        assert!(cost < DEFAULT_BUDGET_MICRO_USD, "{cost}");
+        assert!(latency > DEFAULT_LATENCY_BUDGET_MS, "{latency}");
+        assert!(!over);
+        assert_eq!(claims[3].name(), "latency_over_budget");
+        assert_eq!(claims[3].as_boolean(), Some(true));
+    }
 }
 
 #[test]
