@@ -96,9 +96,11 @@ impl Auditor for McpFirewall {
             "denied_argument_patterns",
             DEFAULT_DENIED_ARGUMENT_PATTERNS,
             "text that may not appear in tool-call arguments: a substring, or a glob with `*`, \
-             matched case-insensitively on the decoded JSON strings with whitespace collapsed; \
-             destructive shell and SQL commands, credential files, metadata hosts and file:// \
-             by default",
+             matched case-insensitively on the decoded JSON strings with whitespace collapsed \
+             and paths folded (// and /./ are /, |/bin/sh is |sh); by default destructive \
+             shell commands (rm -rf with its flags in any order or spelling, mkfs, writes to \
+             disks, fork bombs), destructive SQL, credential and system files, metadata hosts, \
+             file:// and a download piped into a shell or sudo",
         ))
         .setting(SettingSpec::boolean(
             "inspect_declared",

