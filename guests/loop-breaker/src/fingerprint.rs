@@ -31,6 +31,48 @@ pub fn call_fingerprint(name: &str, arguments: &str) -> Fingerprint {
     hasher.finish()
 }
 
+/// A tool result's fingerprint: its text, trimmed.
+pub fn result_fingerprint(content: &str) -> Fingerprint {
+    let mut hasher = DefaultHasher::new();
+    content.trim().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A call together with what it got back (`None`: no result seen). Two calls repeat each other
+/// only when both match: polling a job whose status changes is progress, not a loop.
+pub fn outcome_fingerprint(call: Fingerprint, result: Option<Fingerprint>) -> Fingerprint {
+    let mut hasher = DefaultHasher::new();
+    call.hash(&mut hasher);
+    result.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Argument keys of numbers that only count attempts (compared with `_` and `-` removed, in
+/// lowercase): `{"q":"rust","attempt":3}` asks the same as `{"q":"rust","attempt":2}`.
+const ATTEMPT_KEYS: [&str; 10] = [
+    "attempt",
+    "attempts",
+    "attemptno",
+    "attemptnumber",
+    "retry",
+    "retries",
+    "retrycount",
+    "retrynumber",
+    "try",
+    "tries",
+];
+
+fn is_attempt_counter(key: &str, value: &Value) -> bool {
+    value.is_number() && {
+        let key: String = key
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        ATTEMPT_KEYS.contains(&key.as_str())
+    }
+}
+
 /// A step's fingerprint: who spoke, what they said (trimmed), and the calls they made in order.
 pub fn step_fingerprint(role: &str, content: &str, calls: &[Fingerprint]) -> Fingerprint {
     let mut hasher = DefaultHasher::new();
@@ -41,8 +83,9 @@ pub fn step_fingerprint(role: &str, content: &str, calls: &[Fingerprint]) -> Fin
 }
 
 /// Hashes a JSON value so that equal documents hash equally: object keys in sorted order,
-/// numbers by value (`1`, `1.0` and `1e0` are the same number). The parser's depth limit (128)
-/// bounds the recursion.
+/// numbers by value (`1`, `1.0` and `1e0` are the same number), and the numbers of attempt
+/// counters (`"attempt": 3`, `"retry_count": 2`) masked. The parser's depth limit (128) bounds
+/// the recursion.
 fn hash_value(value: &Value, hasher: &mut DefaultHasher) {
     match value {
         Value::Null => 0u8.hash(hasher),
@@ -84,7 +127,11 @@ fn hash_value(value: &Value, hasher: &mut DefaultHasher) {
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (key, item) in entries {
                 key.hash(hasher);
-                hash_value(item, hasher);
+                if is_attempt_counter(key, item) {
+                    6u8.hash(hasher); // a tag no JSON value uses: "some attempt number"
+                } else {
+                    hash_value(item, hasher);
+                }
             }
         }
     }
@@ -131,6 +178,35 @@ mod tests {
             assert_ne!(call_fingerprint("search", different), base, "{different}");
         }
         assert_ne!(call_fingerprint("lookup", r#"{"q":"rust","page":1}"#), base);
+    }
+
+    #[test]
+    fn attempt_counters_are_masked() {
+        let first = call_fingerprint("search", r#"{"q":"rust","attempt":1}"#);
+        for same in [
+            r#"{"q":"rust","attempt":11}"#,
+            r#"{"attempt":2.0,"q":"rust"}"#,
+        ] {
+            assert_eq!(call_fingerprint("search", same), first, "{same}");
+        }
+        assert_eq!(
+            call_fingerprint("f", r#"{"x":{"Retry_Count":1}}"#),
+            call_fingerprint("f", r#"{"x":{"Retry_Count":7}}"#)
+        );
+        // Only numbers are masked, and only under attempt keys.
+        assert_ne!(
+            call_fingerprint("f", r#"{"attempt":"a"}"#),
+            call_fingerprint("f", r#"{"attempt":"b"}"#)
+        );
+        assert_ne!(
+            call_fingerprint("f", r#"{"page":1}"#),
+            call_fingerprint("f", r#"{"page":2}"#)
+        );
+        assert_ne!(
+            call_fingerprint("search", r#"{"q":"rust"}"#),
+            first,
+            "the key itself still counts"
+        );
     }
 
     #[test]

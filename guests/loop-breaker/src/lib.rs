@@ -5,10 +5,15 @@
 //! messages of that history, and the response, two signals are measured:
 //!
 //! - **identical tool calls**: the same tool name with the same arguments, compared as
-//!   canonical JSON (key order, whitespace, escapes and `1` versus `1.0` do not matter; text that
-//!   is not JSON is compared trimmed). Call ids are ignored: every retry gets a new one.
+//!   canonical JSON (key order, whitespace, escapes and `1` versus `1.0` do not matter, nor the
+//!   number of an attempt counter such as `"attempt": 3`; text that is not JSON is compared
+//!   trimmed), that got the same result (the `tool` message answering the call's id). Polling
+//!   whose results change is progress, not a loop. A call whose result is not in the history
+//!   (the response's calls, above all) is taken to get what the previous identical call got.
+//!   Call ids are otherwise ignored: every retry gets a new one.
 //! - **step cycles**: the conversation seen as steps (an assistant message with its text and
-//!   calls, or a user message; tool results are observations, not steps), and the longest run of
+//!   calls and what they got, or a user message; tool results are not steps of their own), and
+//!   the longest run of
 //!   a block of 1 to 16 steps repeating back to back at the end of it: `A B A B A B` is a cycle of
 //!   length 2 repeated 3 times. This also catches loops without tools (the model and a scripted
 //!   client answering each other with the same text).
@@ -29,7 +34,10 @@ use lucid_auditor_sdk::{
     ToolCallOrigin, Vocabulary,
 };
 
-use fingerprint::{Fingerprint, call_fingerprint, content_text, step_fingerprint};
+use fingerprint::{
+    Fingerprint, call_fingerprint, content_text, outcome_fingerprint, result_fingerprint,
+    step_fingerprint,
+};
 
 /// How many times one identical call (or one cycle) may occur before it is a loop.
 pub const DEFAULT_MAX_REPEATS: u64 = 3;
@@ -53,9 +61,10 @@ impl Auditor for LoopBreaker {
         Vocabulary::new(
             "loop_breaker",
             env!("CARGO_PKG_VERSION"),
-            "Detects agent loops: the same tool called with the same (canonical JSON) arguments \
-             again and again, or the same steps repeating back to back, within the recent history \
-             and the response",
+            "Detects agent loops: the same tool called with the same (canonical JSON, attempt \
+             counters masked) arguments and getting the same result again and again, or the same \
+             steps repeating back to back, within the recent history and the response; polling \
+             whose results change is not a loop",
         )
         .phases([Phase::Execution])
         .claim(ClaimSpec::new(
@@ -67,8 +76,8 @@ impl Auditor for LoopBreaker {
         .claim(ClaimSpec::new(
             "repeat_count",
             ClaimType::Count,
-            "the highest repetition seen: occurrences of one identical tool call, or back-to-back \
-             repetitions of one cycle of steps, whichever is higher",
+            "the highest repetition seen: occurrences of one identical tool call with the same \
+             result, or back-to-back repetitions of one cycle of steps, whichever is higher",
         ))
         .setting(SettingSpec::count(
             "max_repeats",
@@ -88,7 +97,7 @@ impl Auditor for LoopBreaker {
         let max_repeats = settings.count("max_repeats").unwrap_or(DEFAULT_MAX_REPEATS);
         let window = settings.count("window").unwrap_or(DEFAULT_WINDOW);
         let history = History::new(input, usize::try_from(window).unwrap_or(usize::MAX));
-        let choices = response_steps(input);
+        let choices = response_steps(input, &history);
         let finding = if choices.is_empty() {
             history.evaluate(None)
         } else {
@@ -122,7 +131,8 @@ impl Auditor for LoopBreaker {
 
 lucid_auditor_sdk::export_auditor!(LoopBreaker);
 
-/// One step of the conversation: its fingerprint and the fingerprints of the calls it makes.
+/// One step of the conversation: its fingerprint and the outcome fingerprints (call and result)
+/// of the calls it makes.
 #[derive(Debug, Default)]
 struct Step<'a> {
     fingerprint: Fingerprint,
@@ -132,8 +142,10 @@ struct Step<'a> {
 /// The examined part of the request history, reduced to what the detectors compare.
 struct History<'a> {
     steps: Vec<Fingerprint>,
-    /// Identical call → (occurrences, tool name).
+    /// Identical call with the same result (an outcome fingerprint) → (occurrences, tool name).
     calls: HashMap<Fingerprint, (u64, &'a str)>,
+    /// Call fingerprint → the result its latest occurrence got, for calls not answered yet.
+    last_results: HashMap<Fingerprint, Option<Fingerprint>>,
     examined_messages: usize,
     examined_calls: usize,
 }
@@ -142,6 +154,14 @@ impl<'a> History<'a> {
     fn new(input: &'a Input, window: usize) -> Self {
         let messages = input.messages();
         let first = messages.len().saturating_sub(window);
+        let results = tool_results(input, first);
+        let mut history = History {
+            steps: Vec::new(),
+            calls: HashMap::new(),
+            last_results: HashMap::new(),
+            examined_messages: messages.len() - first,
+            examined_calls: 0,
+        };
         // The SDK lists calls in message order; group the examined ones by message.
         let mut calls_of: Vec<Vec<(Fingerprint, &str)>> = vec![Vec::new(); messages.len() - first];
         for call in input.tool_calls() {
@@ -149,15 +169,12 @@ impl<'a> History<'a> {
                 && message >= first
                 && let Some(slot) = calls_of.get_mut(message - first)
             {
-                slot.push((call_fingerprint(call.name(), call.arguments()), call.name()));
+                let print = call_fingerprint(call.name(), call.arguments());
+                let answered = call.id().and_then(|id| results.get(id)).copied();
+                let outcome = history.outcome(print, answered);
+                slot.push((outcome, call.name()));
             }
         }
-        let mut history = History {
-            steps: Vec::new(),
-            calls: HashMap::new(),
-            examined_messages: messages.len() - first,
-            examined_calls: 0,
-        };
         for (message, calls) in messages[first..].iter().zip(calls_of) {
             for &(fingerprint, name) in &calls {
                 history.calls.entry(fingerprint).or_insert((0, name)).0 += 1;
@@ -176,6 +193,20 @@ impl<'a> History<'a> {
                 .push(step_fingerprint(role, message.content(), &call_prints));
         }
         history
+    }
+
+    /// The outcome fingerprint of a call to `print` that got `result`; without a result, the
+    /// one the previous identical call got (a call not answered yet is expected to get what
+    /// its twin got). Remembers the result for the calls after it.
+    fn outcome(&mut self, print: Fingerprint, result: Option<Fingerprint>) -> Fingerprint {
+        let result = result.or_else(|| self.last_results.get(&print).copied().flatten());
+        self.last_results.insert(print, result);
+        outcome_fingerprint(print, result)
+    }
+
+    /// The outcome of a call in the response: no result yet, so the previous identical call's.
+    fn expected_outcome(&self, print: Fingerprint) -> Fingerprint {
+        outcome_fingerprint(print, self.last_results.get(&print).copied().flatten())
     }
 
     /// The repetitions with `choice` (one response choice) appended to the history.
@@ -267,9 +298,33 @@ pub fn longest_cycle(steps: &[Fingerprint]) -> Cycle {
     best
 }
 
+/// The results of the examined history: the fingerprint of each `tool` message's content by the
+/// `tool_call_id` it answers (the first answer when an id is answered twice). Results always
+/// follow their calls, so those of examined calls are examined too.
+fn tool_results(input: &Input, first: usize) -> HashMap<&str, Fingerprint> {
+    let mut results = HashMap::new();
+    let raw = input
+        .request_json()
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    // The SDK's messages are the request's, one for one and in order.
+    for (message, raw) in input.messages().iter().zip(raw).skip(first) {
+        if *message.role() == Role::Tool
+            && let Some(id) = raw.get("tool_call_id").and_then(Value::as_str)
+        {
+            results
+                .entry(id)
+                .or_insert_with(|| result_fingerprint(message.content()));
+        }
+    }
+    results
+}
+
 /// Each choice of the response as a step (choices are numbered by their position, as the SDK
 /// numbers the origins of their calls).
-fn response_steps(input: &Input) -> Vec<Step<'_>> {
+fn response_steps<'a>(input: &'a Input, history: &History<'a>) -> Vec<Step<'a>> {
     let Some(choices) = input
         .response_json()
         .and_then(|response| response.get("choices"))
@@ -277,13 +332,14 @@ fn response_steps(input: &Input) -> Vec<Step<'_>> {
     else {
         return Vec::new();
     };
-    let mut steps: Vec<Step<'_>> = choices.iter().map(|_| Step::default()).collect();
+    let mut steps: Vec<Step<'a>> = choices.iter().map(|_| Step::default()).collect();
     for call in input.tool_calls() {
         if let ToolCallOrigin::Response { choice } = call.origin()
             && let Some(step) = steps.get_mut(choice)
         {
+            let print = call_fingerprint(call.name(), call.arguments());
             step.calls
-                .push((call_fingerprint(call.name(), call.arguments()), call.name()));
+                .push((history.expected_outcome(print), call.name()));
         }
     }
     for (step, choice) in steps.iter_mut().zip(choices) {

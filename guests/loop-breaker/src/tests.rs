@@ -108,6 +108,79 @@ fn the_same_call_over_and_over_is_a_loop() {
 }
 
 #[test]
+fn polling_whose_results_change_is_not_a_loop() {
+    let mut messages = conversation();
+    for percent in [0, 10, 20, 30] {
+        step(
+            &mut messages,
+            "get_status",
+            r#"{"job":7}"#,
+            &format!("running {percent}%"),
+        );
+    }
+    let (detected, count, meta) = observe(&input(messages.clone(), None));
+    assert_eq!((detected, count), (false, 1));
+    assert_eq!(meta["cycle_length"], 0, "steps with different results");
+    // The response polls again: not answered yet, it is expected to get "30%" like the last one.
+    let response = response_calling("get_status", r#"{"job":7}"#);
+    let (detected, count, _) = observe(&input(messages.clone(), Some(response.clone())));
+    assert_eq!((detected, count), (false, 2));
+    // Once the status stops changing, polling it is a loop again.
+    for _ in 0..2 {
+        step(&mut messages, "get_status", r#"{"job":7}"#, "running 30% ");
+    }
+    let (detected, count, meta) = observe(&input(messages, Some(response)));
+    assert_eq!((detected, count), (true, 4));
+    assert_eq!(meta["tool"], "get_status");
+}
+
+#[test]
+fn attempt_counters_do_not_make_calls_different() {
+    let mut messages = conversation();
+    for attempt in 1..=11 {
+        step(
+            &mut messages,
+            "search",
+            &format!(r#"{{"q":"rust","attempt":{attempt}}}"#),
+            "no results",
+        );
+    }
+    let (detected, count, meta) = observe(&input(messages, None));
+    assert_eq!((detected, count), (true, 11));
+    assert_eq!(meta["tool"], "search");
+    // The same retries with changing results are not a loop.
+    let mut messages = conversation();
+    for attempt in 1..=11 {
+        step(
+            &mut messages,
+            "search",
+            &format!(r#"{{"q":"rust","attempt":{attempt}}}"#),
+            &format!("{attempt} results"),
+        );
+    }
+    assert_eq!(observe(&input(messages, None)).1, 1);
+}
+
+#[test]
+fn unanswered_calls_inherit_the_last_result() {
+    // Calls without a matching tool message (no id, or never answered) take the result of the
+    // previous identical call; a later answer starts a new run.
+    let mut messages = conversation();
+    step(&mut messages, "ping", "{}", "pong");
+    let bare = json!({ "role": "assistant", "content": null,
+        "tool_calls": [{ "type": "function", "function": { "name": "ping", "arguments": "{}" } }] });
+    messages.push(bare.clone());
+    messages.push(bare);
+    assert_eq!(observe(&input(messages.clone(), None)).1, 3);
+    step(&mut messages, "ping", "{}", "timeout");
+    let (_, count, _) = observe(&input(messages, Some(response_calling("ping", "{}"))));
+    assert_eq!(
+        count, 3,
+        "the three pongs; the timeout and the new call are two"
+    );
+}
+
+#[test]
 fn different_arguments_are_different_calls() {
     let mut messages = conversation();
     for page in 1..=6 {
