@@ -9,8 +9,11 @@
 //! - lexicon and phrase rules ([`rules`]) that name the categories (threat, self-harm, sexual,
 //!   hate, harassment, profanity) and add their weights `w` (the strongest per category).
 //!
-//! Long texts are scored in windows of 64 words and count as their worst window. Metadata holds
-//! scores, categories and rule ids, never the text.
+//! Long texts are scored in windows of 64 words and count as their worst window. A call reads at
+//! most [`MAX_SCAN_BYTES`]; when the texts are longer, each gets a share (short ones are read
+//! whole) and a long one is read in pieces spread from its start to its end (see [`plan`]), so
+//! padding cannot push abuse out of sight. Metadata holds scores, categories and rule ids,
+//! never the text.
 
 pub mod model;
 pub mod rules;
@@ -33,8 +36,18 @@ pub const DEFAULT_THRESHOLD: f64 = 0.4;
 /// assistant turns were audited in their own response phase.
 pub const DEFAULT_ROLES: [&str; 1] = ["user"];
 /// At most this much text is read per call (a hostile 10 MB message must not blow the
-/// deadline); metadata says when text was left unread.
+/// deadline); metadata says when text was left unread. The tokenizer and the rules cost about
+/// as much as the model per byte, so neither can read everything of a 4 MiB message in time.
 pub const MAX_SCAN_BYTES: usize = 64 * 1024;
+/// At most this many texts are read per call (each costs a model pass of its own); past that,
+/// the newest, the oldest and texts evenly spread between them.
+pub const MAX_TEXTS: usize = 128;
+/// A text longer than its share of [`MAX_SCAN_BYTES`] is read in pieces of about this size:
+/// several 64-word windows each, so a sentence is seen whole.
+const PIECE_BYTES: usize = 2 * 1024;
+/// How far a piece's edge moves to the nearest whitespace, so no word is cut ("assessment"
+/// cut to "ass...").
+const SNAP_BYTES: usize = 64;
 /// A rule category is listed in `toxic_categories` when its weight reaches this, or when the
 /// text is toxic anyway (then even weak evidence such as one profane word names the kind).
 const CATEGORY_MIN: f64 = 0.5;
@@ -103,16 +116,11 @@ pub fn observe_with(input: &Input, model: &Model<'_>) -> Result<Vec<Claim>, Erro
     let rules = Rules::new();
 
     let mut report = Report::default();
-    let mut budget = MAX_SCAN_BYTES;
-    for text in scanned_texts(input, &settings.roles) {
-        if budget == 0 {
-            report.truncated = true;
-            break;
-        }
-        report.truncated |= text.len() > budget;
-        let tokens = tokenize(text, budget);
-        budget = budget.saturating_sub(text.len());
-        report.texts += 1;
+    let plan = plan(&scanned_texts(input, &settings.roles));
+    report.texts = plan.texts;
+    report.truncated = plan.truncated;
+    for piece in plan.pieces {
+        let tokens = tokenize(piece, piece.len());
         report.tokens += tokens.len();
         if tokens.is_empty() {
             continue;
@@ -217,12 +225,13 @@ fn parse_role(name: &str) -> Result<Role, Error> {
 }
 
 /// Request phase: the messages of the configured roles (a legacy `function` message counts as
-/// `tool`). Response phase: the model's answer.
+/// `tool`), newest first. Response phase: the model's answer.
 fn scanned_texts<'a>(input: &'a Input, roles: &[Role]) -> Vec<&'a str> {
     match input.phase() {
         Phase::Request => input
             .messages()
             .iter()
+            .rev()
             .filter(|message| {
                 let role = match message.role() {
                     Role::Function => &Role::Tool,
@@ -236,6 +245,108 @@ fn scanned_texts<'a>(input: &'a Input, roles: &[Role]) -> Vec<&'a str> {
         Phase::Response => input.texts(),
         Phase::Artifact | Phase::Execution => Vec::new(),
     }
+}
+
+/// What one call reads: pieces of text, each scored on its own (a piece is a whole text when
+/// the budget allows).
+#[derive(Debug, Default)]
+pub struct Plan<'a> {
+    pub pieces: Vec<&'a str>,
+    /// How many texts are read, in whole or in part.
+    pub texts: usize,
+    /// Some text was left unread.
+    pub truncated: bool,
+}
+
+/// Spreads [`MAX_SCAN_BYTES`] over `texts` (most important first) so that no position is out
+/// of reach by padding: when everything fits, everything is read whole (and nothing changes for
+/// ordinary sizes); otherwise at most [`MAX_TEXTS`] texts are picked evenly, each gets a fair
+/// share (water-filling: short texts are read whole, the long ones split what is left), and a
+/// text longer than its share is read as its start, its end and evenly spaced pieces between.
+/// What lies between the pieces of a huge text is not read; `truncated` says so.
+pub fn plan<'a>(texts: &[&'a str]) -> Plan<'a> {
+    let mut truncated = false;
+    let picked: Vec<&'a str> = if texts.len() > MAX_TEXTS {
+        truncated = true;
+        let last = texts.len() - 1;
+        (0..MAX_TEXTS)
+            .filter_map(|i| texts.get(i * last / (MAX_TEXTS - 1)).copied())
+            .collect()
+    } else {
+        texts.to_vec()
+    };
+    let total: usize = picked.iter().map(|text| text.len()).sum();
+    if total <= MAX_SCAN_BYTES {
+        return Plan {
+            texts: picked.len(),
+            pieces: picked,
+            truncated,
+        };
+    }
+    let mut by_length: Vec<usize> = (0..picked.len()).collect();
+    by_length.sort_by_key(|&i| picked[i].len());
+    let mut shares = vec![0; picked.len()];
+    let mut left = MAX_SCAN_BYTES;
+    for (rank, &i) in by_length.iter().enumerate() {
+        let share = picked[i].len().min(left / (picked.len() - rank));
+        shares[i] = share;
+        left -= share;
+    }
+    let mut pieces = Vec::new();
+    for (text, share) in picked.iter().zip(shares) {
+        if share >= text.len() {
+            pieces.push(*text);
+        } else {
+            truncated = true;
+            pieces.extend(sample(text, share));
+        }
+    }
+    Plan {
+        texts: picked.len(),
+        pieces,
+        truncated,
+    }
+}
+
+/// About `share` bytes of `text` (which is longer) in pieces of about [`PIECE_BYTES`]: the first
+/// at its start, the last at its end, the others evenly spaced between.
+fn sample(text: &str, share: usize) -> impl Iterator<Item = &str> {
+    let count = (share / PIECE_BYTES).max(2);
+    let piece = share / count;
+    // u64: on wasm32 `i * span` could overflow usize for a text of hundreds of megabytes.
+    let span = (text.len() - piece) as u64;
+    let steps = (count - 1) as u64;
+    (0..count).map(move |i| {
+        let start = usize::try_from(i as u64 * span / steps).unwrap_or(0);
+        snap(text, start, start + piece)
+    })
+}
+
+/// `text[start..end]`, its edges moved inwards to character boundaries and, within
+/// [`SNAP_BYTES`], to whitespace, so the piece holds no cut words.
+fn snap(text: &str, mut start: usize, mut end: usize) -> &str {
+    let bytes = text.as_bytes();
+    end = end.min(text.len());
+    while start < end && !text.is_char_boundary(start) {
+        start += 1;
+    }
+    while end > start && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // ASCII whitespace is always a character boundary, so the slices below stay valid.
+    if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
+        let limit = (start + SNAP_BYTES).min(end);
+        if let Some(at) = bytes[start..limit].iter().position(u8::is_ascii_whitespace) {
+            start += at + 1;
+        }
+    }
+    if end < text.len() && !bytes[end].is_ascii_whitespace() {
+        let limit = end.saturating_sub(SNAP_BYTES).max(start);
+        if let Some(at) = bytes[limit..end].iter().rposition(u8::is_ascii_whitespace) {
+            end = limit + at;
+        }
+    }
+    &text[start..end]
 }
 
 #[derive(Default)]
@@ -451,5 +562,86 @@ mod tests {
         let observed = run(&user(&huge));
         assert_eq!(observed.metadata["truncated"], true);
         assert!(!observed.toxic);
+    }
+
+    const INSULT: &str = "You are a worthless idiot and I will kill you";
+
+    fn padding(bytes: usize) -> String {
+        let filler = "The quarterly report covers revenue, costs and the outlook for next year. ";
+        filler.repeat(bytes / filler.len() + 1)
+    }
+
+    #[test]
+    fn padding_in_an_earlier_message_does_not_hide_a_later_insult() {
+        assert!(run(&user(INSULT)).toxic);
+        let body = json!({ "messages": [
+            { "role": "user", "content": padding(70_000) },
+            { "role": "assistant", "content": "ok" },
+            { "role": "user", "content": INSULT }
+        ] });
+        let observed = run(&Input::new(Phase::Request, &body.to_string()).unwrap());
+        assert!(observed.toxic, "{}", observed.score);
+        assert_eq!(observed.metadata["truncated"], true);
+        assert_eq!(observed.metadata["texts"], 2);
+    }
+
+    #[test]
+    fn padding_before_or_after_an_insult_in_one_message_does_not_hide_it() {
+        for text in [
+            format!("{}{INSULT}", padding(70_000)),
+            format!("{INSULT}. {}", padding(70_000)),
+            format!("{}{INSULT}", padding(4 << 20)),
+        ] {
+            let observed = run(&user(&text));
+            assert!(observed.toxic, "{}", observed.score);
+            assert_eq!(observed.metadata["truncated"], true);
+        }
+    }
+
+    #[test]
+    fn a_padded_answer_does_not_hide_an_insult() {
+        let observed = run(&answer(&format!("{}{INSULT}", padding(70_000))));
+        assert!(observed.toxic, "{}", observed.score);
+        assert_eq!(observed.metadata["truncated"], true);
+    }
+
+    #[test]
+    fn many_messages_are_sampled_with_the_oldest_and_newest() {
+        let mut messages = vec![json!({ "role": "user", "content": INSULT })];
+        messages.extend((0..400).map(|_| json!({ "role": "user", "content": padding(500) })));
+        let body = json!({ "messages": messages });
+        let observed = run(&Input::new(Phase::Request, &body.to_string()).unwrap());
+        assert!(observed.toxic, "{}", observed.score);
+        assert_eq!(observed.metadata["texts"], MAX_TEXTS);
+        assert_eq!(observed.metadata["truncated"], true);
+    }
+
+    #[test]
+    fn plans_are_bounded_and_cut_no_words() {
+        let small = ["hello there", "a short message"];
+        let plan = plan(&small);
+        assert_eq!(plan.pieces, small);
+        assert!(!plan.truncated);
+        let long = format!("héllo wörld {}", padding(1 << 20));
+        let short = padding(3000);
+        let plan = super::plan(&[&short, &long]);
+        assert!(plan.truncated);
+        assert_eq!(plan.texts, 2);
+        assert_eq!(plan.pieces[0], short);
+        let read: usize = plan.pieces.iter().map(|piece| piece.len()).sum();
+        assert!(read <= MAX_SCAN_BYTES, "{read}");
+        assert!(plan.pieces.len() <= MAX_SCAN_BYTES / PIECE_BYTES + 2);
+        assert!(long.starts_with(plan.pieces[1]));
+        assert!(
+            long.trim_end()
+                .ends_with(plan.pieces[plan.pieces.len() - 1].trim_end())
+        );
+        let words: Vec<&str> = long.split_whitespace().collect();
+        for piece in &plan.pieces {
+            assert!(
+                piece.split_whitespace().all(|word| words.contains(&word)),
+                "{piece}"
+            );
+        }
     }
 }
