@@ -3,7 +3,7 @@
 //! Only ambiguous shapes consult cues: a `+44 20 7946 0958` or a Luhn-valid 4-4-4-4 card is
 //! reported wherever it stands.
 
-use super::text::is_word;
+use super::text::{at_word_start, is_word};
 
 /// How far before a number cues are looked for, in bytes. The look-back also stops at a line
 /// break, so a label on one line never describes a number on the next.
@@ -211,13 +211,31 @@ pub(crate) fn right_before(bytes: &[u8], start: usize, topic: Topic) -> bool {
     }
 }
 
-fn within(bytes: &[u8], start: usize, topic: Topic, window: usize) -> bool {
-    let cues = match topic {
+/// Whether the letters glued right before `start` form a cue of `topic` on their own:
+/// `card4111111111111111`, where no space parts the label from the number.
+pub(crate) fn glued_label(bytes: &[u8], start: usize, topic: Topic) -> bool {
+    let mut from = start;
+    while from > 0 && bytes[from - 1].is_ascii_alphabetic() {
+        from -= 1;
+    }
+    from < start
+        && at_word_start(bytes, from)
+        && cues(topic)
+            .iter()
+            .any(|cue| matches(cue, &bytes[from..start]))
+}
+
+fn cues(topic: Topic) -> &'static [Cue] {
+    match topic {
         Topic::Phone => PHONE,
         Topic::Card => CARD,
         Topic::Ssn => SSN,
         Topic::OtherNumber => OTHER_NUMBER,
-    };
+    }
+}
+
+fn within(bytes: &[u8], start: usize, topic: Topic, window: usize) -> bool {
+    let cues = cues(topic);
     let from = start.saturating_sub(window);
     let line_start = bytes[from..start]
         .iter()

@@ -5,17 +5,27 @@ use super::{Kind, Scanner};
 pub(crate) fn scan(scanner: &mut Scanner) {
     let mut i = 0;
     while i < scanner.bytes().len() {
-        if scanner.bytes()[i] != b'@' {
+        let Some(at_len) = at_sign(scanner.bytes(), i) else {
             i += 1;
             continue;
-        }
-        match around(scanner.bytes(), i) {
+        };
+        match around(scanner.bytes(), i, at_len) {
             Some((start, end)) => {
                 scanner.record(Kind::Email, start, end);
                 i = end;
             }
             None => i += 1,
         }
+    }
+}
+
+/// The length of the at sign at `i`: `@`, or the fullwidth `＠` (U+FF20) that CJK input
+/// methods type.
+fn at_sign(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes[i..] {
+        [b'@', ..] => Some(1),
+        [0xEF, 0xBC, 0xA0, ..] => Some(3),
+        _ => None,
     }
 }
 
@@ -29,10 +39,12 @@ fn is_domain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
 }
 
-/// The address around the `@` at `at`, if there is one.
-fn around(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+/// The address around the at sign at `at` (`at_len` bytes long), if there is one.
+fn around(bytes: &[u8], at: usize, at_len: usize) -> Option<(usize, usize)> {
     let mut start = at;
-    while start > 0 && is_local(bytes[start - 1]) {
+    // Another at sign ends the local part; the fullwidth one is made of bytes `is_local`
+    // accepts, so it is looked for as a whole.
+    while start > 0 && is_local(bytes[start - 1]) && !bytes[..start].ends_with("＠".as_bytes()) {
         start -= 1;
     }
     // Quotes and dots may surround an address ('ann@example.com'); they are not part of it.
@@ -55,15 +67,16 @@ fn around(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     {
         return None;
     }
-    let mut end = at + 1;
+    let domain_start = at + at_len;
+    let mut end = domain_start;
     while end < bytes.len() && is_domain(bytes[end]) {
         end += 1;
     }
     // A sentence may end right after the address.
-    while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
+    while end > domain_start && matches!(bytes[end - 1], b'.' | b'-') {
         end -= 1;
     }
-    let domain = &bytes[at + 1..end];
+    let domain = &bytes[domain_start..end];
     if domain.len() > 253 {
         return None;
     }

@@ -95,7 +95,7 @@ impl FromIterator<Kind> for KindSet {
 }
 
 /// One match: its kind and its UTF-8 byte range in the scanned text. Both ends always fall on
-/// character boundaries (every pattern starts and ends on an ASCII byte).
+/// character boundaries (every pattern starts and ends on a whole character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entity {
     pub kind: Kind,
@@ -140,12 +140,13 @@ impl Scanner {
     /// Whether nothing can match: every kind holds a digit, an `@` (emails), a `-` (PEM
     /// blocks, Slack and OpenAI keys), a `:` (IPv6, URLs) or a `=`/`:` (assignments). Vendor
     /// keys are accepted only when they mix digits and letters, and a JWT without a digit, `-`
-    /// or `=` is too rare to matter. Plain prose skips every pass.
+    /// or `=` is too rare to matter. Plain prose skips every pass. 0xEF leads the fullwidth
+    /// forms (`４`, `＠`) that the number and email passes fold.
     fn is_clean(&self) -> bool {
         !self
             .bytes
             .iter()
-            .any(|b| b.is_ascii_digit() || *b == b'@' || *b == b'-' || *b == b'=' || *b == b':')
+            .any(|b| b.is_ascii_digit() || matches!(*b, b'@' | b'-' | b'=' | b':' | 0xEF))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {

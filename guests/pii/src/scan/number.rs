@@ -4,7 +4,7 @@
 //! words before it.
 
 use super::cue::{self, Topic};
-use super::text::{at_word_start, is_word};
+use super::text::{MASK, at_word_start, is_word};
 use super::{Kind, Scanner};
 
 const MAX_DIGITS: usize = 24;
@@ -14,19 +14,42 @@ const SEP_SPACE: u8 = 1;
 const SEP_DASH: u8 = 2;
 const SEP_DOT: u8 = 4;
 const SEP_SLASH: u8 = 8;
+const SEP_UNDERSCORE: u8 = 16;
 
 pub(crate) fn scan(scanner: &mut Scanner) {
+    // Numbers are read on a folded copy of the text (Unicode spaces, dashes and fullwidth
+    // digits as their ASCII forms, runs of spaces as one); `view.origin` maps every folded
+    // offset back to the original, so spans stay exact byte offsets into the scanned text.
+    let mut view = Folded::new(scanner.bytes());
     let mut i = 0;
-    while i < scanner.bytes().len() {
-        let bytes = scanner.bytes();
+    while i < view.bytes.len() {
+        let bytes = &view.bytes[..];
         let b = bytes[i];
-        if !(b.is_ascii_digit() || b == b'+' || b == b'(') || !starts_number(bytes, i) {
+        if !(b.is_ascii_digit() || b == b'+' || b == b'(') {
             i += 1;
             continue;
         }
-        let Some(span) = Span::read(bytes, i) else {
+        let glued = !starts_number(bytes, i);
+        if glued && !cue::glued_label(bytes, i, Topic::Card) {
             i += 1;
             continue;
+        }
+        let Some(span) = Span::read(bytes, i, true) else {
+            i += 1;
+            continue;
+        };
+        // A number broken over lines is only one number when it is a card: a phone number
+        // on one line and a count on the next are two things. Otherwise read it line by line.
+        let span = if span.line_break && span.classify(bytes) != Some(Kind::CreditCard) {
+            match Span::read(bytes, i, false) {
+                Some(span) => span,
+                None => {
+                    i += 1;
+                    continue;
+                }
+            }
+        } else {
+            span
         };
         if span.parens == 1 && span.group_count == 1 {
             // `(4111111111111111)`: a number in brackets, not an area code; read it without.
@@ -44,19 +67,100 @@ pub(crate) fn scan(scanner: &mut Scanner) {
             continue;
         }
         match span.classify(bytes) {
+            // Digits glued to a label (`card4111111111111111`) count only as the card it names.
+            Some(kind) if glued && kind != Kind::CreditCard => i = span.end,
             Some(Kind::Phone) => {
                 let end = extension.unwrap_or(span.end);
-                scanner.record(Kind::Phone, i, end);
+                view.record(scanner, Kind::Phone, i, end);
                 i = end;
             }
             Some(kind) => {
-                scanner.record(kind, i, span.end);
+                view.record(scanner, kind, i, span.end);
                 i = span.end;
             }
             // Never re-read the tail of a span: the last twelve digits of a failed card are
             // not a fresh number.
             None => i = span.end.max(i + 1),
         }
+    }
+}
+
+/// The text with the characters that people (and word processors) put into numbers folded to
+/// ASCII: no-break and other Unicode spaces and tabs to one space per run, hyphens and dashes
+/// (`‐`, `–`, `—`, `−`, `－`) to `-`, fullwidth digits, `＋` and parentheses to ASCII.
+/// Line breaks are kept: cues stop at them.
+struct Folded {
+    bytes: Vec<u8>,
+    /// The original offset of each folded byte, and one past the end.
+    origin: Vec<usize>,
+}
+
+impl Folded {
+    fn new(text: &[u8]) -> Self {
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut origin = Vec::with_capacity(text.len() + 1);
+        let mut i = 0;
+        while i < text.len() {
+            let (folded, len) = fold_at(text, i);
+            // A run of spaces is one separator, whatever it is made of.
+            if !(folded == Some(b' ') && bytes.last() == Some(&b' ')) {
+                match folded {
+                    Some(b) => {
+                        bytes.push(b);
+                        origin.push(i);
+                    }
+                    None => {
+                        bytes.extend_from_slice(&text[i..i + len]);
+                        origin.extend(i..i + len);
+                    }
+                }
+            }
+            i += len;
+        }
+        origin.push(text.len());
+        Self { bytes, origin }
+    }
+
+    /// Records the match `start..end` of the folded text at its original offsets, and masks
+    /// it here too, so that the cues of later numbers see what the other passes see.
+    fn record(&mut self, scanner: &mut Scanner, kind: Kind, start: usize, end: usize) {
+        scanner.record(kind, self.origin[start], self.origin[end]);
+        self.bytes[start..end].fill(MASK);
+    }
+}
+
+/// The ASCII byte the character at `i` folds to (if it folds) and the character's length.
+fn fold_at(text: &[u8], i: usize) -> (Option<u8>, usize) {
+    match text[i..] {
+        [b' ' | b'\t', ..] => (Some(b' '), 1),
+        [0xC2, 0xA0, ..] => (Some(b' '), 2),
+        // U+2000-U+200A, U+202F, U+205F, U+3000: Unicode spaces.
+        [0xE2, 0x80, 0x80..=0x8A, ..] | [0xE2, 0x80, 0xAF, ..] | [0xE2, 0x81, 0x9F, ..] => {
+            (Some(b' '), 3)
+        }
+        [0xE3, 0x80, 0x80, ..] => (Some(b' '), 3),
+        // U+2010-U+2015 hyphens and dashes, U+2212 minus, U+FF0D fullwidth hyphen-minus.
+        [0xE2, 0x80, 0x90..=0x95, ..] | [0xE2, 0x88, 0x92, ..] | [0xEF, 0xBC, 0x8D, ..] => {
+            (Some(b'-'), 3)
+        }
+        // U+FF10-U+FF19 fullwidth digits, U+FF0B `＋`, U+FF08/U+FF09 `（` `）`.
+        [0xEF, 0xBC, d @ 0x90..=0x99, ..] => (Some(b'0' + (d - 0x90)), 3),
+        [0xEF, 0xBC, 0x8B, ..] => (Some(b'+'), 3),
+        [0xEF, 0xBC, 0x88, ..] => (Some(b'('), 3),
+        [0xEF, 0xBC, 0x89, ..] => (Some(b')'), 3),
+        [b, ..] => (None, utf8_len(b).min(text.len() - i)),
+        [] => (None, 1),
+    }
+}
+
+/// The length of the UTF-8 sequence a lead byte starts (1 for anything else, so a scan always
+/// moves on).
+fn utf8_len(b: u8) -> usize {
+    match b {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
     }
 }
 
@@ -115,11 +219,14 @@ struct Span {
     parens: usize,
     paren_trunk: bool,
     separators: u8,
+    /// Whether a line break stands between two groups.
+    line_break: bool,
 }
 
 impl Span {
-    /// Reads the longest span starting at `start`.
-    fn read(bytes: &[u8], start: usize) -> Option<Span> {
+    /// Reads the longest span starting at `start`; with `across_lines`, a line break (with
+    /// spaces around it) may stand between two groups, as in a card number wrapped in a note.
+    fn read(bytes: &[u8], start: usize, across_lines: bool) -> Option<Span> {
         let mut span = Span {
             start,
             ..Span::default()
@@ -131,16 +238,15 @@ impl Span {
         }
         pos = span.read_group(bytes, pos)?;
         loop {
-            let separator = match bytes.get(pos) {
-                Some(b' ') => SEP_SPACE,
-                Some(b'-') => SEP_DASH,
-                Some(b'.') => SEP_DOT,
-                Some(b'/') => SEP_SLASH,
-                _ => 0,
-            };
+            // Past a card's length, reading on over lines only costs time: the span is read
+            // again line by line.
+            if across_lines && span.digit_count > MAX_DIGITS {
+                break;
+            }
+            let (separator, len, line_break) = separator_at(bytes, pos, across_lines);
             let after_paren = bytes[pos - 1] == b')';
-            let next = if separator != 0 {
-                span.read_group(bytes, pos + 1)
+            let next = if len > 0 {
+                span.read_group(bytes, pos + len)
             } else if after_paren || bytes.get(pos) == Some(&b'(') {
                 // (555)123-4567 and +1(555)…: parentheses may stand without a separator.
                 span.read_group(bytes, pos)
@@ -150,6 +256,7 @@ impl Span {
             match next {
                 Some(end) => {
                     span.separators |= separator;
+                    span.line_break |= line_break;
                     pos = end;
                 }
                 None => break,
@@ -430,6 +537,39 @@ impl Span {
         matches!(self.digit_count, 10 | 13)
             && (4..=5).contains(&self.group_count)
             && self.groups().last() == Some(&1)
+    }
+}
+
+/// The separator at `pos` between two groups: its kind, its length in bytes (0 for none) and
+/// whether it breaks the line. A line break counts as no separator of its own, so that a
+/// 4-4-4-4 card wrapped after its second group keeps one consistent separator.
+fn separator_at(bytes: &[u8], pos: usize, across_lines: bool) -> (u8, usize, bool) {
+    match bytes.get(pos) {
+        Some(b'-') => return (SEP_DASH, 1, false),
+        Some(b'.') => return (SEP_DOT, 1, false),
+        Some(b'/') => return (SEP_SLASH, 1, false),
+        Some(b'_') => return (SEP_UNDERSCORE, 1, false),
+        _ => {}
+    }
+    let mut p = pos;
+    let space_before = bytes.get(p) == Some(&b' ');
+    p += usize::from(space_before);
+    if across_lines {
+        let newline = match bytes.get(p..) {
+            Some([b'\r', b'\n', ..]) => 2,
+            Some([b'\n', ..]) => 1,
+            _ => 0,
+        };
+        if newline > 0 {
+            p += newline;
+            p += usize::from(bytes.get(p) == Some(&b' '));
+            return (0, p - pos, true);
+        }
+    }
+    if space_before {
+        (SEP_SPACE, 1, false)
+    } else {
+        (0, 0, false)
     }
 }
 
