@@ -38,10 +38,19 @@ pub const DEFAULT_CONTEXT_ROLES: [&str; 1] = ["tool"];
 /// A sentence with fewer content words, and no number or name, states nothing to check
 /// ("Sure, here it is.").
 const MIN_CLAIM_WORDS: usize = 3;
-/// At most this much context and answer is read (hostile sizes must not blow the deadline);
-/// metadata says when some was left unread.
+/// At most this much context is read (hostile sizes must not blow the deadline); metadata says
+/// when some was left unread.
 pub const MAX_CONTEXT_BYTES: usize = 128 * 1024;
+/// At most this much of the answer is judged (about 70 µs per KiB in wasm; even splitting a
+/// 4 MiB answer into sentences would blow the deadline). A longer answer is read in pieces
+/// spread evenly from its start to its end (the end always read, so text appended after a long
+/// supported answer is judged); the unread rest counts as unsupported sentences, as many as
+/// its length suggests, so an answer is never reported better grounded than what was read.
 pub const MAX_ANSWER_BYTES: usize = 32 * 1024;
+/// A long answer is read in pieces of about this size.
+const PIECE_BYTES: usize = 4 * 1024;
+/// How far a piece's edge moves to the nearest whitespace, so no word is cut.
+const SNAP_BYTES: usize = 64;
 /// At most this many unsupported sentence indexes in the metadata (counts stay exact).
 const MAX_LISTED: usize = 100;
 
@@ -114,8 +123,10 @@ impl Auditor for Grounding {
             "share of the answer's checkable sentences supported by the context (1 when the \
              answer states nothing checkable, 0 when there is no context); metadata: sentences, \
              supported, unsupported (sentence indexes, in the order the auditor splits the \
-             answer), skipped, missing_numbers, missing_entities, context_sources, no_context, \
-             truncated",
+             answer; of a long answer, in the pieces read), skipped, unjudged (the sentences \
+             estimated in the part of a long answer left unread for the cost bound, counted as \
+             unsupported), missing_numbers, missing_entities, \
+             context_sources, no_context, truncated",
         ))
         .claim(ClaimSpec::new(
             "grounded",
@@ -162,11 +173,13 @@ impl Auditor for Grounding {
         let has_context = !evidence.is_empty();
 
         let answer = input.response_text().unwrap_or_default();
-        let answer_read = prefix(answer, MAX_ANSWER_BYTES);
-        truncated |= answer_read.len() < answer.len();
+        let pieces = answer_pieces(answer);
+        let read: usize = pieces.iter().map(|piece| piece.len()).sum();
+        truncated |= read < answer.len();
 
         let mut report = Report::default();
-        for (index, sentence) in sentences(answer_read).into_iter().enumerate() {
+        let all = pieces.into_iter().flat_map(sentences);
+        for (index, sentence) in all.enumerate() {
             let check = check(sentence, &evidence, &mut normalizer);
             if !check.is_checkable(MIN_CLAIM_WORDS) {
                 report.skipped += 1;
@@ -192,18 +205,27 @@ impl Auditor for Grounding {
             }
         }
 
+        if read < answer.len() {
+            // The unread text, counted as sentences at the density of the text that was read
+            // (at least one), all unsupported.
+            let unread = (answer.len() - read) as u64;
+            let density = report.sentences.max(1) as u64;
+            report.unjudged = usize::try_from((unread * density).div_ceil(read.max(1) as u64))
+                .unwrap_or(usize::MAX);
+        }
         let score = if !has_context {
             0.0
-        } else if report.sentences == 0 {
+        } else if report.sentences + report.unjudged == 0 {
             1.0
         } else {
-            report.supported as f64 / report.sentences as f64
+            report.supported as f64 / (report.sentences + report.unjudged) as f64
         };
         let metadata = json!({
             "sentences": report.sentences,
             "supported": report.supported,
             "unsupported": report.listed,
             "skipped": report.skipped,
+            "unjudged": report.unjudged,
             "missing_numbers": report.missing_numbers,
             "missing_entities": report.missing_entities,
             "context_sources": sources.len(),
@@ -229,6 +251,55 @@ struct Report {
     missing_numbers: usize,
     missing_entities: usize,
     listed: Vec<usize>,
+    /// Sentences estimated in the text left unread for the cost bound; they count as
+    /// unsupported.
+    unjudged: usize,
+}
+
+/// The parts of the answer that are judged: all of it when it fits in [`MAX_ANSWER_BYTES`],
+/// otherwise pieces of about [`PIECE_BYTES`]: the first at its start, the last at its end, the
+/// others evenly spaced between.
+fn answer_pieces(answer: &str) -> Vec<&str> {
+    if answer.len() <= MAX_ANSWER_BYTES {
+        return vec![answer];
+    }
+    let count = MAX_ANSWER_BYTES / PIECE_BYTES;
+    // u64: on wasm32 `i * span` could overflow usize for an answer of hundreds of megabytes.
+    let span = (answer.len() - PIECE_BYTES) as u64;
+    let steps = (count - 1) as u64;
+    (0..count)
+        .map(|i| {
+            let start = usize::try_from(i as u64 * span / steps).unwrap_or(0);
+            snap(answer, start, start + PIECE_BYTES)
+        })
+        .collect()
+}
+
+/// `text[start..end]`, its edges moved inwards to character boundaries and, within
+/// [`SNAP_BYTES`], to whitespace, so the piece holds no cut words.
+fn snap(text: &str, mut start: usize, mut end: usize) -> &str {
+    let bytes = text.as_bytes();
+    end = end.min(text.len());
+    while start < end && !text.is_char_boundary(start) {
+        start += 1;
+    }
+    while end > start && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // ASCII whitespace is always a character boundary, so the slices below stay valid.
+    if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
+        let limit = (start + SNAP_BYTES).min(end);
+        if let Some(at) = bytes[start..limit].iter().position(u8::is_ascii_whitespace) {
+            start += at + 1;
+        }
+    }
+    if end < text.len() && !bytes[end].is_ascii_whitespace() {
+        let limit = end.saturating_sub(SNAP_BYTES).max(start);
+        if let Some(at) = bytes[limit..end].iter().rposition(u8::is_ascii_whitespace) {
+            end = limit + at;
+        }
+    }
+    &text[start..end]
 }
 
 struct Settings {
@@ -601,10 +672,55 @@ mod tests {
         let answer = "Zürich liegt in der Schweiz. ".repeat(10_000);
         let observed = observe(&with_tool(&context, &answer));
         assert_eq!(observed.metadata["truncated"], true);
-        assert_eq!(observed.score, 1.0);
+        // Most of the answer is unread: it counts against it, never as grounded.
+        assert!(observed.score < 0.2, "{}", observed.score);
+        assert!(!observed.grounded);
         let emoji = observe(&with_tool("🙂🙂🙂", "🎉 Party time in Zürich!"));
         assert!(emoji.score < 1.0);
         let nul = observe(&with_tool("a\u{0}b", "\u{0}\u{0}"));
         assert_eq!(nul.metadata["sentences"], 0);
+    }
+
+    #[test]
+    fn a_made_up_sentence_after_a_long_supported_answer_is_judged() {
+        let mut answer = REPORT.repeat(35_000 / REPORT.len() + 1);
+        answer.push_str(" The CEO Jane Doe was arrested for fraud in Lisbon in 2019.");
+        let observed = observe(&with_tool(REPORT, &answer));
+        assert_eq!(observed.metadata["truncated"], true);
+        assert!(observed.score < 1.0, "{}", observed.score);
+        assert!(
+            observed.metadata["unjudged"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        );
+        let last = observed.metadata["unsupported"]
+            .as_array()
+            .and_then(|l| l.last().cloned());
+        assert!(last.is_some(), "{}", observed.metadata);
+        // Fully read, the same supported text scores 1 and reports nothing unjudged.
+        let short = REPORT.repeat(20_000 / REPORT.len());
+        let observed = observe(&with_tool(REPORT, &short));
+        assert_eq!(observed.score, 1.0);
+        assert_eq!(observed.metadata["unjudged"], 0);
+        assert_eq!(observed.metadata["truncated"], false);
+    }
+
+    #[test]
+    fn long_answers_are_read_in_bounded_pieces_from_start_to_end() {
+        let answer = format!("héllo wörld {}", REPORT.repeat(1 << 20 >> 8));
+        let pieces = answer_pieces(&answer);
+        let read: usize = pieces.iter().map(|piece| piece.len()).sum();
+        assert!(read <= MAX_ANSWER_BYTES, "{read}");
+        assert!(answer.starts_with(pieces[0]));
+        assert!(
+            answer
+                .trim_end()
+                .ends_with(pieces[pieces.len() - 1].trim_end())
+        );
+        let words: Vec<&str> = answer.split_whitespace().collect();
+        for piece in &pieces {
+            assert!(piece.split_whitespace().all(|word| words.contains(&word)));
+        }
+        assert_eq!(answer_pieces(REPORT), [REPORT]);
     }
 }
