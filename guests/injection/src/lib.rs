@@ -15,6 +15,7 @@
 //! threshold, and the model's probability is calibrated so that it reaches the default
 //! threshold where it is precise on the training data.
 
+pub mod large;
 pub mod model;
 pub mod normalize;
 pub mod rules;
@@ -70,14 +71,17 @@ impl Auditor for Injection {
         }
         let mut fired = Vec::new();
         let mut learned = 0.0f64;
-        for text in untrusted_texts(input) {
-            let canonical = normalize::canonical(text);
-            for rule in rules::evaluate_canonical(text, &canonical) {
+        // A long text is read in bounded spans (see [`large`]): the deadline holds for any size.
+        for span in untrusted_texts(input).into_iter().flat_map(large::spans) {
+            let canonical = normalize::canonical(span.text);
+            for rule in rules::evaluate_canonical(span.text, &canonical) {
                 if !fired.contains(&rule) {
                     fired.push(rule);
                 }
             }
-            learned = learned.max(model::probability(&canonical));
+            if span.model {
+                learned = learned.max(model::probability(&canonical));
+            }
         }
         fired.sort_by_key(|rule| rule.id);
         let risk = combine(rules::combine(&fired), learned);

@@ -44,14 +44,14 @@ pub fn canonical(text: &str) -> String {
 /// Characters that render as nothing: zero-width spaces, joiners and marks, word joiners,
 /// invisible operators, the BOM, soft hyphens, the Mongolian vowel separator, variation
 /// selectors and the Unicode tag block.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// Fullwidth forms, mathematical alphanumerics and circled letters as ASCII.
-fn fold_width(c: char) -> char {
+pub(crate) fn fold_width(c: char) -> char {
     let code = u32::from(c);
     let ascii = match code {
         // Fullwidth ASCII variants.
@@ -118,7 +118,7 @@ fn finish(word: String) -> String {
 }
 
 /// Lowercase Cyrillic and Greek letters that look like Latin ones.
-fn latin_lookalike(c: char) -> Option<char> {
+pub(crate) fn latin_lookalike(c: char) -> Option<char> {
     Some(match c {
         'а' | 'α' => 'a',
         'в' | 'β' => 'b',

@@ -38,7 +38,7 @@ pub fn evaluate(text: &str) -> Vec<&'static Rule> {
 // match, and `~N` allows up to N other words before the next step (0 when absent). Words are
 // the canonical words of [`crate::normalize`]: lowercase, with obfuscations undone, and an
 // apostrophe splits a word (`don't` is `don t`).
-const PHRASES: &[(Rule, &[&str])] = &[
+pub(crate) const PHRASES: &[(Rule, &[&str])] = &[
     (
         Rule::new("ignore_instructions", 0.9),
         &[
@@ -250,7 +250,7 @@ const ENCODED_INSTRUCTIONS: Rule = Rule::new("encoded_instructions", 0.9);
 
 /// Chat-template control tokens: in user or tool text they can only be an attempt to open a
 /// turn with another role.
-const TEMPLATE_TOKENS: &[&str] = &[
+pub(crate) const TEMPLATE_TOKENS: &[&str] = &[
     "<|im_start|>",
     "<|im_end|>",
     "<|im_sep|>",
@@ -283,7 +283,7 @@ const CJK_OVERRIDE: Rule = Rule::new("ignore_instructions_cjk", 0.85);
 
 /// Chinese, Japanese and Korean have no spaces between words: an instruction override is a
 /// verb ("ignore", "forget") followed closely by a noun ("instructions", "system prompt").
-const CJK_PAIRS: &[(&str, &[&str])] = &[
+pub(crate) const CJK_PAIRS: &[(&str, &[&str])] = &[
     (
         "忽略",
         &["指令", "指示", "说明", "提示", "规则", "設定", "规定"],
@@ -313,7 +313,7 @@ fn near_pair(text: &str, first: &str, seconds: &[&str]) -> bool {
 }
 
 /// Shortest base64 run worth decoding.
-const MIN_BLOB: usize = 40;
+pub(crate) const MIN_BLOB: usize = 40;
 
 /// The distinct rules `text` triggers, given its canonical words (see [`crate::normalize`]).
 pub fn evaluate_canonical(text: &str, canonical: &str) -> Vec<&'static Rule> {
@@ -386,7 +386,7 @@ fn fire(fired: &mut Vec<&'static Rule>, rule: &'static Rule) {
 /// The first step of `pattern`: the words allowed between the previous step and this one, the
 /// step's alternatives (`a|b*|c`), and the rest of the pattern. Read in place on every call:
 /// an auditor runs in a fresh instance each time, so nothing parsed would outlive the call.
-fn next_step(pattern: &str) -> Option<(usize, &str, &str)> {
+pub(crate) fn next_step(pattern: &str) -> Option<(usize, &str, &str)> {
     let mut rest = pattern.trim_start();
     let mut gap = 0;
     if let Some(after) = rest.strip_prefix('~') {
@@ -481,7 +481,7 @@ fn word_matches(token: &str, words: &str) -> bool {
 }
 
 /// A line that opens like a transcript turn: `System: ...`, `### Assistant:`, `[system] ...`.
-fn is_role_label(line: &str) -> bool {
+pub(crate) fn is_role_label(line: &str) -> bool {
     let line = line.trim_start_matches(|c: char| c.is_whitespace() || "#*[>-".contains(c));
     ROLE_LABELS.iter().any(|label| {
         line.strip_prefix(label)
