@@ -18,7 +18,8 @@ The entity values and their written forms come from third parties (see DATASHEET
 
 The sentences around the values are ours (the FRAMES below): chat requests, support notes,
 logs, configuration snippets and model answers, about half of them with no cue word next to
-the entity. The split is a hash of the text, so it is the same on every run.
+the entity. The split holds out whole frames and whole value generators (see `held_out`):
+a held-out line is written in a frame, and with a generator, that no tune line uses.
 
 Everything is seeded: the same package versions give the same file, byte for byte.
 """
@@ -60,9 +61,29 @@ def src(package: str, subset: str) -> str:
     return f"{package}=={version(package)}:{subset}"
 
 
-def split_of(text: str) -> str:
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return "heldout" if int.from_bytes(digest[:4], "big") % 100 < HELDOUT_PERCENT else "tune"
+def rank(item: str) -> int:
+    digest = hashlib.sha256(item.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def held_out(items: list[str]) -> set[str]:
+    """The items held out of a pool (the frames of one list, the generators of one kind):
+    the HELDOUT_PERCENT of them (at least one) whose SHA-256 comes first, so the choice
+    depends on the items alone. A pool of one item stays in tune."""
+    distinct = sorted(set(items), key=lambda item: (rank(item), item))
+    if len(distinct) < 2:
+        return set()
+    count = max(1, round(len(distinct) * HELDOUT_PERCENT / 100))
+    return set(distinct[:count])
+
+
+def split_of(item: str, pool: list[str]) -> str:
+    return "heldout" if item in held_out(pool) else "tune"
+
+
+def in_split(pool: list[str], split: str) -> list[str]:
+    """The frames of `pool` that `split` may use."""
+    return [frame for frame in pool if split_of(frame, pool) == split]
 
 
 class Builder:
@@ -73,14 +94,14 @@ class Builder:
         self.fake = Faker("en_US")
         self.fake.seed_instance(SEED)
 
-    def add(self, source: str, phase: str, text: str, labels: list[str]) -> None:
+    def add(self, source: str, phase: str, text: str, labels: list[str], split: str) -> None:
         if text in self.seen:
             return
         self.seen.add(text)
         self.rows.append(
             {
                 "source": source,
-                "split": split_of(text),
+                "split": split,
                 "phase": phase,
                 "text": text,
                 "labels": sorted(set(labels)),
@@ -654,77 +675,132 @@ def pem_keys(b: Builder) -> tuple[list[tuple[str, str]], list[str]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def frames_for(b: Builder, request: list[str], response: list[str]) -> tuple[str, str]:
-    """A frame and its phase: about one in four is a model's answer."""
+def frames_for(
+    b: Builder, request: list[str], response: list[str], split: str | None = None
+) -> tuple[str, str, str]:
+    """A frame, its phase and its split: about one in four is a model's answer. With `split`
+    (the split of the value's generator) the frame is drawn from that split's frames only;
+    without, from all frames, and the line takes the frame's split."""
+    if split is not None:
+        frame, phase = pick(b, in_split(request, split), in_split(response, split))
+        return frame, phase, split
+    frame, phase = pick(b, request, response)
+    return frame, phase, split_of(frame, response if phase == "response" else request)
+
+
+def pick(b: Builder, request: list[str], response: list[str]) -> tuple[str, str]:
     if response and b.rng.random() < 0.25:
         return b.rng.choice(response), "response"
     return b.rng.choice(request), "request"
+
+
+def generator_splits(sources: list[str]) -> dict[str, str]:
+    """The split of each value generator (a source such as `faker==…:phone_number:de_DE`) of
+    one kind."""
+    held = held_out(sources)
+    return {source: "heldout" if source in held else "tune" for source in sources}
+
+
+EMAIL_LOCALES = ["en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR"]
 
 
 def build() -> Builder:
     b = Builder()
     rng = b.rng
 
-    for source, value, fake in phone_entities(b):
-        frame, phase = frames_for(b, PHONE_REQUEST, PHONE_RESPONSE)
-        b.add(source, phase, b.fill(frame, fake, v=value), ["phone"])
+    # Kinds with several value generators hold out whole generators: a held-out value comes
+    # from a generator no tune line uses, in a frame no tune line uses. Kinds with one
+    # generator hold out frames only.
+    phones = phone_entities(b)
+    phone_split = generator_splits([source for source, _, _ in phones])
+    for source, value, fake in phones:
+        frame, phase, split = frames_for(b, PHONE_REQUEST, PHONE_RESPONSE, phone_split[source])
+        b.add(source, phase, b.fill(frame, fake, v=value), ["phone"], split)
 
-    for source, value in card_entities(b):
-        frame, phase = frames_for(b, CARD_REQUEST, CARD_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value), ["credit_card"])
+    cards = card_entities(b)
+    card_split = generator_splits([source for source, _ in cards])
+    for source, value in cards:
+        frame, phase, split = frames_for(b, CARD_REQUEST, CARD_RESPONSE, card_split[source])
+        b.add(source, phase, b.fill(frame, v=value), ["credit_card"], split)
 
-    for source, value in iban_entities(b):
-        frame, phase = frames_for(b, IBAN_REQUEST, IBAN_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value), ["iban"])
+    ibans = iban_entities(b)
+    iban_split = generator_splits([source for source, _ in ibans])
+    for source, value in ibans:
+        frame, phase, split = frames_for(b, IBAN_REQUEST, IBAN_RESPONSE, iban_split[source])
+        b.add(source, phase, b.fill(frame, v=value), ["iban"], split)
 
     fake = Faker("en_US")
     fake.seed_instance(SEED + 8)
     for _ in range(220):
-        frame, phase = frames_for(b, SSN_REQUEST, SSN_RESPONSE)
-        b.add(src("faker", "ssn:en_US"), phase, b.fill(frame, v=fake.ssn()), ["us_ssn"])
+        frame, phase, split = frames_for(b, SSN_REQUEST, SSN_RESPONSE)
+        b.add(src("faker", "ssn:en_US"), phase, b.fill(frame, v=fake.ssn()), ["us_ssn"], split)
 
-    email_fakers = []
-    for locale in ["en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR"]:
+    email_fakers: list[tuple[str, Faker]] = []
+    email_sources = [src("faker", f"email:{locale}") for locale in EMAIL_LOCALES]
+    email_split = generator_splits(email_sources + [src("mimesis", "email")])
+    for locale in EMAIL_LOCALES:
         f = Faker(locale)
         f.seed_instance(SEED)
         email_fakers.append((locale, f))
     for i in range(200):
         locale, f = email_fakers[i % len(email_fakers)]
         value = [f.email, f.free_email, f.company_email, f.ascii_safe_email][i % 4]()
-        frame, phase = frames_for(b, EMAIL_REQUEST, EMAIL_RESPONSE)
-        b.add(src("faker", f"email:{locale}"), phase, b.fill(frame, f, v=value), ["email"])
+        source = src("faker", f"email:{locale}")
+        frame, phase, split = frames_for(b, EMAIL_REQUEST, EMAIL_RESPONSE, email_split[source])
+        b.add(source, phase, b.fill(frame, f, v=value), ["email"], split)
     person = Person(Locale.EN, seed=SEED)
     for _ in range(50):
-        frame, phase = frames_for(b, EMAIL_REQUEST, EMAIL_RESPONSE)
-        b.add(src("mimesis", "email"), phase, b.fill(frame, v=person.email()), ["email"])
+        source = src("mimesis", "email")
+        frame, phase, split = frames_for(b, EMAIL_REQUEST, EMAIL_RESPONSE, email_split[source])
+        b.add(source, phase, b.fill(frame, v=person.email()), ["email"], split)
 
-    for source, value in ip_entities(b):
-        request = [f for f in IP_REQUEST if "{v6}" not in f]
-        if ":" in value:
-            request.append(IP_REQUEST[-1].replace("{v6}", "{v}"))
-        frame, phase = frames_for(b, request, IP_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value), ["ip_address"])
+    ips = ip_entities(b)
+    ip_split = generator_splits([source for source, _ in ips])
+    for source, value in ips:
+        # The pool (and so the frames held out of it) is the same for every value.
+        request = [f for f in IP_REQUEST if "{v6}" not in f] + [IP_REQUEST[-1]]
+        frame, phase, split = frames_for(b, request, IP_RESPONSE, ip_split[source])
+        if "{v6}" in frame:
+            if ":" not in value:
+                frame = b.rng.choice([f for f in in_split(request, split) if "{v6}" not in f])
+            frame = frame.replace("{v6}", "{v}")
+        b.add(source, phase, b.fill(frame, v=value), ["ip_address"], split)
 
-    for source, value, env in api_key_entities(b):
-        frame, phase = frames_for(b, APIKEY_REQUEST, APIKEY_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value, env=env, env_lower=env.lower()), ["api_key"])
+    keys = api_key_entities(b)
+    key_split = generator_splits([source for source, _, _ in keys])
+    for source, value, env in keys:
+        frame, phase, split = frames_for(b, APIKEY_REQUEST, APIKEY_RESPONSE, key_split[source])
+        text = b.fill(frame, v=value, env=env, env_lower=env.lower())
+        b.add(source, phase, text, ["api_key"], split)
 
     for source, value in jwt_entities(b):
-        frame, phase = frames_for(b, JWT_REQUEST, JWT_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value), ["jwt"])
+        frame, phase, split = frames_for(b, JWT_REQUEST, JWT_RESPONSE)
+        b.add(source, phase, b.fill(frame, v=value), ["jwt"], split)
 
     private, public = pem_keys(b)
+    key_split = generator_splits([source for source, _ in private])
+    # The JSON service-account frame is one more request frame for private keys.
+    key_frames = PRIVATE_KEY_REQUEST + [PRIVATE_KEY_JSON]
     for i, (source, pem) in enumerate(private):
-        if i % 6 == 5:
+        split = key_split[source]
+        if i % 6 == 5 and split_of(PRIVATE_KEY_JSON, key_frames) == split:
             escaped = pem.replace("\n", "\\n")
             b.add(source + ":json_escaped", "request",
-                  b.fill(PRIVATE_KEY_JSON, v=escaped, email=b.fake.email()), ["private_key", "email"])
+                  b.fill(PRIVATE_KEY_JSON, v=escaped, email=b.fake.email()), ["private_key", "email"],
+                  split)
             continue
-        frame, phase = frames_for(b, PRIVATE_KEY_REQUEST, PRIVATE_KEY_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=pem), ["private_key"])
+        request = [f for f in in_split(key_frames, split) if f != PRIVATE_KEY_JSON]
+        frame, phase = pick(b, request, in_split(PRIVATE_KEY_RESPONSE, split))
+        b.add(source, phase, b.fill(frame, v=pem), ["private_key"], split)
 
     fake = Faker("en_US")
     fake.seed_instance(SEED + 9)
+    secret_split = generator_splits([
+        src("faker", "hexify"),
+        f"python=={sys.version_info.major}.{sys.version_info.minor}:base64url_random",
+        src("faker", "password"),
+        src("faker", "sha256_as_secret"),
+    ])
     for i in range(160):
         generator = i % 4
         if generator == 0:
@@ -742,19 +818,27 @@ def build() -> Builder:
         else:
             value, source = fake.sha256()[: rng.choice([32, 40])], src("faker", "sha256_as_secret")
         key = rng.choice(SECRET_NAMES)
-        frame, phase = frames_for(b, SECRET_REQUEST, SECRET_RESPONSE)
-        b.add(source, phase, b.fill(frame, v=value, k=key, K=key.upper()), ["secret"])
+        frame, phase, split = frames_for(b, SECRET_REQUEST, SECRET_RESPONSE, secret_split[source])
+        b.add(source, phase, b.fill(frame, v=value, k=key, K=key.upper()), ["secret"], split)
 
-    # Sentences with several kinds.
-    phones = [v for _, v, _ in phone_entities(b) if v.startswith("+")]
-    cards = [v for _, v in card_entities(b)]
-    ibans = [v for _, v in iban_entities(b)]
-    ips = [v for _, v in ip_entities(b)]
+    # Sentences with several kinds: a held-out frame takes its values from held-out
+    # generators only, a tune frame from tune generators only.
+    def values(entities: list[tuple], splits: dict[str, str], split: str) -> list[str]:
+        return [e[1] for e in entities if splits[e[0]] == split]
+
+    mixed_frames = [frame for frame, _ in MIXED]
+    emailers = {source: f for (_, f), source in zip(email_fakers, email_sources)}
+    emailers[src("mimesis", "email")] = person
     for i in range(200):
         frame, labels = MIXED[i % len(MIXED)]
-        text = b.fill(frame, email=fake.email(), phone=rng.choice(phones), ssn=fake.ssn(),
-                      card=rng.choice(cards), iban=rng.choice(ibans), ip=rng.choice(ips))
-        b.add(src("faker", "mixed"), "request", text, labels)
+        split = split_of(frame, mixed_frames)
+        phones_in = [v for v in values(phones, phone_split, split) if v.startswith("+")]
+        emailer = emailers[rng.choice(sorted(s for s, sp in email_split.items() if sp == split))]
+        text = b.fill(frame, email=emailer.email(), phone=rng.choice(phones_in), ssn=fake.ssn(),
+                      card=rng.choice(values(cards, card_split, split)),
+                      iban=rng.choice(values(ibans, iban_split, split)),
+                      ip=rng.choice(values(ips, ip_split, split)))
+        b.add(src("faker", "mixed"), "request", text, labels, split)
 
     # Hard negatives.
     code = Code(seed=SEED)
@@ -771,8 +855,10 @@ def build() -> Builder:
     for i in range(1300):
         if rng.random() < 0.15:
             frame, phase = rng.choice(NEGATIVE_RESPONSE), "response"
+            split = split_of(frame, NEGATIVE_RESPONSE)
         else:
             frame, phase = NEGATIVE[i % len(NEGATIVE)], "request"
+            split = split_of(frame, NEGATIVE)
         lat, lon = address.latlng()
         text = b.fill(
             frame,
@@ -807,7 +893,7 @@ def build() -> Builder:
             year2=str(rng.randint(10, 99)),
             ref=fake.bothify("??-####-####").upper(),
         )
-        b.add(src("faker", "negatives"), phase, text, [])
+        b.add(src("faker", "negatives"), phase, text, [], split)
     return b
 
 
@@ -836,7 +922,9 @@ def main() -> None:
         "per_split": dict(sorted(per_split.items())),
         "per_label": dict(sorted(per_label.items())),
         "heldout_percent": HELDOUT_PERCENT,
-        "split": "sha256 of the text, first 4 bytes big-endian, modulo 100 below 20 is heldout",
+        "split": "held out: in each frame list and among each kind's value generators, the "
+                 f"{HELDOUT_PERCENT}% (at least one, of two or more) first by SHA-256; a held-out "
+                 "line has a held-out frame and generator, a tune line neither",
     }
     (out_dir / "pii.sources.json").write_text(json.dumps(sources, indent=2) + "\n")
     print(json.dumps(sources, indent=2))
