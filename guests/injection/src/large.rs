@@ -14,9 +14,13 @@
 //!   images, base64 runs, Unicode tag characters and the CJK override verbs.
 //!
 //! So an attack anywhere in the text is still read by the rules, while the cost stays about
-//! one pass over the bytes plus a bounded amount of full analysis. The limit: past
-//! [`HOT_BUDGET`] bytes of hot windows (a text dense with the rules' words), later hot spots
-//! of the weaker rules are dropped first, then those of the strong ones.
+//! one pass over the bytes plus a bounded amount of full analysis. Weak rules are combined
+//! within a span, not across the text: scattered words over megabytes are not one attack.
+//!
+//! Limits: past [`HOT_BUDGET`] bytes of hot windows (a text dense with the rules' words), the
+//! spots with the fewest of those words together are dropped, the weak ones before the
+//! strong; patterns made only of common words ("you are now") are looked for in the head,
+//! tail and strided windows only; base64 runs are decoded up to about 4 KiB.
 
 use crate::normalize::{fold_width, is_invisible, latin_lookalike};
 use crate::rules::{CJK_PAIRS, MIN_BLOB, PHRASES, TEMPLATE_TOKENS, is_role_label, next_step};
@@ -24,15 +28,15 @@ use crate::rules::{CJK_PAIRS, MIN_BLOB, PHRASES, TEMPLATE_TOKENS, is_role_label,
 /// Texts up to this length are analysed whole, as they always were.
 pub const LARGE: usize = 32 * 1024;
 /// Bytes of the head and of the tail analysed in full.
-const EDGE: usize = 8 * 1024;
+const EDGE: usize = 6 * 1024;
 /// Evenly spaced windows between head and tail, and their length.
 const STRIDES: usize = 4;
 const STRIDE_LEN: usize = 1024;
 /// Bytes read before and after a hot spot: a phrase spans a few dozen words at most.
-const BEFORE: usize = 256;
-const AFTER: usize = 512;
+const BEFORE: usize = 192;
+const AFTER: usize = 384;
 /// Most bytes of hot windows analysed per text.
-pub const HOT_BUDGET: usize = 12 * 1024;
+pub const HOT_BUDGET: usize = 8 * 1024;
 /// Rules at least this strong have their hot spots read first.
 const STRONG: f64 = 0.8;
 
@@ -77,7 +81,7 @@ pub fn spans(text: &str) -> Vec<Span<'_>> {
             continue;
         }
         if to - from > budget {
-            break;
+            continue;
         }
         budget -= to - from;
         windows.push((from, to));
@@ -316,6 +320,9 @@ fn fold(c: char) -> Option<char> {
     }
     match fold_width(c) {
         c if c.is_ascii() => Some(fold_byte(c as u8)),
+        // Only Latin, Greek, Cyrillic and Armenian have case (among the scripts of the
+        // anchors and look-alikes); the case tables cost more than the rest of the pass.
+        c @ '\u{0530}'.. => Some(c),
         c => {
             let c = c.to_lowercase().next().unwrap_or(c);
             Some(latin_lookalike(c).unwrap_or(c))
@@ -415,10 +422,7 @@ fn hot_spots(text: &str) -> Vec<Hit> {
         match CLASSES[usize::from(b)] {
             SEPARATOR => i += 1,
             WORD => {
-                let mut end = i + 1;
-                while end < bytes.len() && CLASSES[usize::from(bytes[end])] == WORD {
-                    end += 1;
-                }
+                let end = word_end(bytes, i + 1);
                 match bytes.get(end) {
                     // The word goes on with a character the fast path does not fold.
                     Some(next) if *next >= 0x80 || *next == b'@' || *next == b'$' => {
@@ -458,6 +462,57 @@ fn hot_spots(text: &str) -> Vec<Hit> {
     scan.spots.0
 }
 
+/// Whether a folded character belongs to a word. Outside ASCII, everything but the usual
+/// punctuation and symbol blocks counts: the Unicode tables cost more than the rest of the
+/// pass, and a word glued to a rare symbol only costs a spurious window or a missed anchor.
+#[inline(always)]
+fn is_word_char(c: char) -> bool {
+    match c {
+        '\0'..='\u{7F}' => c.is_ascii_alphanumeric(),
+        '\u{80}'..='\u{BF}'
+        | '\u{D7}'
+        | '\u{F7}'
+        | '\u{2000}'..='\u{2BFF}'
+        | '\u{3000}'..='\u{3004}'
+        | '\u{3008}'..='\u{3020}'
+        | '\u{E000}'..='\u{F8FF}'
+        | '\u{FE30}'..='\u{FE4F}'
+        | '\u{FFF0}'..='\u{FFFF}'
+        | '\u{1F000}'..='\u{1FAFF}' => false,
+        _ => true,
+    }
+}
+
+/// Where the ASCII word going on at `from` ends: eight bytes at a time (most words fit in
+/// one step), then byte by byte.
+#[inline(always)]
+fn word_end(bytes: &[u8], mut from: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Per byte, with no carry between bytes (7-bit values plus less than 0x80): the high
+        // bit says "at least" for each bound.
+        let v = x & !HIGH;
+        let digit = (v + splat(0x80 - b'0')) & !(v + splat(0x80 - b'9' - 1));
+        let lower = v | splat(0x20);
+        let letter = (lower + splat(0x80 - b'a')) & !(lower + splat(0x80 - b'z' - 1));
+        let not_word = !(digit | letter) & HIGH | x & HIGH;
+        if not_word != 0 {
+            return from + (not_word.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while from < bytes.len() && CLASSES[usize::from(bytes[from])] == WORD {
+        from += 1;
+    }
+    from
+}
+
 /// Lowercase with leetspeak digits as letters, as [`fold`] does for ASCII.
 #[inline(always)]
 fn fold_byte(b: u8) -> char {
@@ -484,7 +539,7 @@ impl Scan<'_> {
             .next()
             .unwrap_or(char::REPLACEMENT_CHARACTER);
         self.marker(at, c);
-        if fold(c).is_some_and(char::is_alphanumeric) {
+        if fold(c).is_some_and(is_word_char) {
             self.slow_word(at)
         } else {
             at + c.len_utf8()
@@ -535,11 +590,11 @@ impl Scan<'_> {
             let Some(folded) = fold(c) else {
                 continue;
             };
-            if !(folded.is_alphanumeric() || ((c == '@' || c == '$') && chars > 0)) {
+            if !(is_word_char(folded) || ((c == '@' || c == '$') && chars > 0)) {
                 break;
             }
             if chars == 0 {
-                letter = c.is_alphabetic();
+                letter = !c.is_ascii_digit();
             }
             if let Some(slot) = head.get_mut(chars) {
                 *slot = folded;
@@ -602,13 +657,20 @@ impl Scan<'_> {
     fn role_label_at(&mut self, at: usize) {
         let bytes = self.text.as_bytes();
         let mut first = at;
-        while first < bytes.len() && first < at + 16 && b" \t\r#*[>-".contains(&bytes[first]) {
+        while first < bytes.len()
+            && first < at + 16
+            && matches!(
+                bytes[first],
+                b' ' | b'\t' | b'\r' | b'#' | b'*' | b'[' | b'>' | b'-'
+            )
+        {
             first += 1;
         }
         // Most lines start with something other than the labels' first letters.
         if first < bytes.len() && matches!(bytes[first] | 0x20, b's' | b'a' | b'd') {
             let head = slice(self.text, at, at + 32);
-            if is_role_label(&head.to_ascii_lowercase()) {
+            // A label ends with `:` or `]`.
+            if head.contains([':', ']']) && is_role_label(&head.to_ascii_lowercase()) {
                 self.spots.add(at, at, true);
             }
         }
@@ -725,6 +787,19 @@ pub(crate) mod tests {
                 .iter()
                 .any(|hit| hit.at + BEFORE >= at && hit.at <= at + attack.len());
             assert!(found, "{attack}");
+        }
+    }
+
+    #[test]
+    fn words_end_where_byte_by_byte_says() {
+        let text = "a ab abc0 Zz9_x\u{e9}y [q]` @ 0123456789abcdefXYZ{|}~/:;<=>?@[\\]^_`";
+        let bytes = text.as_bytes();
+        for from in 0..bytes.len() {
+            let mut slow = from;
+            while slow < bytes.len() && bytes[slow].is_ascii_alphanumeric() {
+                slow += 1;
+            }
+            assert_eq!(word_end(bytes, from), slow, "{from}");
         }
     }
 
