@@ -114,19 +114,7 @@ fn every_shipped_auditor_speaks_in_its_phase_through_the_gateway() {
         .iter()
         .filter_map(|a| a["id"].as_str().map(str::to_string))
         .collect();
-    let all = set(&[
-        "pii",
-        "injection",
-        "token_budget",
-        "integrity",
-        "model_card",
-        "geo_fence",
-        "loop_breaker",
-        "mcp_firewall",
-        "token_economist",
-        "toxicity",
-        "grounding",
-    ]);
+    let all = set(&lucid_e2e::SHIPPED);
     assert!(ids.is_superset(&all), "loaded: {ids:?}");
 
     // A plain exchange: artifact, request and response phases.
