@@ -6,39 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lucid_e2e::{Daemon, plugin, preset, serve_cmd};
 use serde_json::{Value, json};
 
 use super::{Gw, Reply};
 
-/// Every shipped auditor (every `.wasm` beside `pii.wasm`), the balanced preset and `config`.
+/// Every shipped auditor, the balanced preset and `config`.
 fn start_catalogue(config: &str) -> Gw {
-    let root = tempfile::tempdir().unwrap();
-    let plugins = root.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let shipped = plugin("pii").parent().unwrap().to_path_buf();
-    for entry in std::fs::read_dir(&shipped).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            std::fs::copy(&path, plugins.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &preset("balanced"));
-    let path = root.path().join("lucid.toml");
-    std::fs::write(&path, format!("[defaults]\ndeadline_ms = 5000\n{config}")).unwrap();
-    cmd.arg("--config").arg(path);
-    let mut daemon = Daemon::start(&mut cmd);
-    let base = daemon.base_url();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    Gw {
-        _root: root,
-        daemon,
-        base,
-        agent,
-    }
+    super::start_with(Some(config), &[])
 }
 
 const CONFIG: &str = r#"
