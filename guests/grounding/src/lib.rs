@@ -22,6 +22,7 @@
 pub mod text;
 
 use lucid_auditor_sdk::serde_json::{Value, json};
+use lucid_auditor_sdk::text::evenly_spaced;
 use lucid_auditor_sdk::{
     Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Role, SettingSpec, Vocabulary,
 };
@@ -49,8 +50,6 @@ pub const MAX_CONTEXT_BYTES: usize = 128 * 1024;
 pub const MAX_ANSWER_BYTES: usize = 32 * 1024;
 /// A long answer is read in pieces of about this size.
 const PIECE_BYTES: usize = 4 * 1024;
-/// How far a piece's edge moves to the nearest whitespace, so no word is cut.
-const SNAP_BYTES: usize = 64;
 /// At most this many unsupported sentence indexes in the metadata (counts stay exact).
 const MAX_LISTED: usize = 100;
 
@@ -263,43 +262,7 @@ fn answer_pieces(answer: &str) -> Vec<&str> {
     if answer.len() <= MAX_ANSWER_BYTES {
         return vec![answer];
     }
-    let count = MAX_ANSWER_BYTES / PIECE_BYTES;
-    // u64: on wasm32 `i * span` could overflow usize for an answer of hundreds of megabytes.
-    let span = (answer.len() - PIECE_BYTES) as u64;
-    let steps = (count - 1) as u64;
-    (0..count)
-        .map(|i| {
-            let start = usize::try_from(i as u64 * span / steps).unwrap_or(0);
-            snap(answer, start, start + PIECE_BYTES)
-        })
-        .collect()
-}
-
-/// `text[start..end]`, its edges moved inwards to character boundaries and, within
-/// [`SNAP_BYTES`], to whitespace, so the piece holds no cut words.
-fn snap(text: &str, mut start: usize, mut end: usize) -> &str {
-    let bytes = text.as_bytes();
-    end = end.min(text.len());
-    while start < end && !text.is_char_boundary(start) {
-        start += 1;
-    }
-    while end > start && !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    // ASCII whitespace is always a character boundary, so the slices below stay valid.
-    if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
-        let limit = (start + SNAP_BYTES).min(end);
-        if let Some(at) = bytes[start..limit].iter().position(u8::is_ascii_whitespace) {
-            start += at + 1;
-        }
-    }
-    if end < text.len() && !bytes[end].is_ascii_whitespace() {
-        let limit = end.saturating_sub(SNAP_BYTES).max(start);
-        if let Some(at) = bytes[limit..end].iter().rposition(u8::is_ascii_whitespace) {
-            end = limit + at;
-        }
-    }
-    &text[start..end]
+    evenly_spaced(answer, MAX_ANSWER_BYTES / PIECE_BYTES, PIECE_BYTES).collect()
 }
 
 struct Settings {

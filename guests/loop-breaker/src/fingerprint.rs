@@ -138,27 +138,9 @@ fn hash_value(value: &Value, hasher: &mut DefaultHasher) {
 }
 
 /// Message `content` flattened the way the SDK flattens it for [`lucid_auditor_sdk::Message`]:
-/// a string, or the text parts of an array joined with `\n`. The response's message must be
-/// flattened identically, or it would never match the same message once it is in the history.
-pub fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter(|part| {
-                    matches!(
-                        part.get("type").and_then(Value::as_str),
-                        Some("text" | "input_text" | "output_text")
-                    )
-                })
-                .filter_map(|part| part.get("text").and_then(Value::as_str))
-                .collect();
-            texts.join("\n")
-        }
-        _ => String::new(),
-    }
-}
+/// the response's message must be flattened identically, or it would never match the same
+/// message once it is in the history.
+pub use lucid_auditor_sdk::content_text;
 
 #[cfg(test)]
 mod tests {

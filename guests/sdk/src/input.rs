@@ -461,8 +461,10 @@ fn parse_messages(request: &Value) -> Result<(Vec<Message>, Vec<ToolCall>), Erro
     Ok((messages, tool_calls))
 }
 
-/// Flattens OpenAI `content`: a string, or an array of parts of which the text ones count.
-fn content_text(content: Option<&Value>) -> String {
+/// Flattens OpenAI `content` as [`Message::content`] and [`Input::response_text`] have it: a
+/// string, or the text parts of an array joined with `\n`. For auditors that read other parts
+/// of the bodies (say, each choice of a response) and must see text exactly as the SDK does.
+pub fn content_text(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => {

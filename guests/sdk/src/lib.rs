@@ -35,10 +35,12 @@
 mod adapter;
 mod error;
 mod input;
+pub mod text;
+pub mod tokens;
 mod vocabulary;
 
 pub use error::Error;
-pub use input::{Input, Message, Role, Settings, ToolCall, ToolCallOrigin};
+pub use input::{Input, Message, Role, Settings, ToolCall, ToolCallOrigin, content_text};
 pub use lucid_contract::{
     Claim, ClaimType, ClaimValue, DomainError, MAX_SAFE_INTEGER, Phase, Scope, SettingError,
     SettingType, SettingValue, UnknownName,

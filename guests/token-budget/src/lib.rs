@@ -1,33 +1,19 @@
 //! The `token_budget` auditor: estimates how many tokens a prompt will use, without a
 //! tokenizer, and reports whether it exceeds a configured budget.
 //!
-//! The estimate follows OpenAI's published accounting for chat messages, with text measured by
-//! character class instead of a real vocabulary:
-//!
-//! - text: 1 token per 4 ASCII characters, per 2 characters of other alphabetic scripts
-//!   (accented Latin, Cyrillic, Greek, Arabic...), and 1 per CJK ideograph, kana or hangul
-//!   syllable, rounded up per text;
-//! - every message: 3 tokens of framing, plus 1 when it has a `name`;
-//! - tool calls in the history: 3 tokens each plus their name and arguments;
-//! - tool definitions (`tools`, or the legacy `functions`): their JSON text;
-//! - 3 tokens priming the reply.
-//!
-//! It is within ~10–20% of real tokenizers for English prose and code, and errs on the high
-//! side for other scripts, which is the safe side for a budget.
+//! The estimate is the SDK's ([`lucid_auditor_sdk::tokens`]): OpenAI's published accounting
+//! for chat messages with text measured by character class (about 4 ASCII characters per
+//! token), tool calls in the history, tool definitions and the reply's priming. It is within
+//! ~10–20% of real tokenizers for English prose and code, and errs on the high side for other
+//! scripts, which is the safe side for a budget.
 
-use lucid_auditor_sdk::serde_json::{Value, json};
+use lucid_auditor_sdk::serde_json::json;
 use lucid_auditor_sdk::{
-    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, ToolCallOrigin,
-    Vocabulary,
+    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, Vocabulary,
 };
 
 /// The prompt budget when none is configured.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
-
-const TOKENS_PER_MESSAGE: u64 = 3;
-const TOKENS_PER_NAME: u64 = 1;
-const TOKENS_PER_TOOL_CALL: u64 = 3;
-const TOKENS_REPLY_PRIMING: u64 = 3;
 
 pub struct TokenBudget;
 
@@ -75,70 +61,12 @@ impl Auditor for TokenBudget {
 
 lucid_auditor_sdk::export_auditor!(TokenBudget);
 
-/// The estimated prompt tokens of the request in `input`.
-pub fn estimate_prompt(input: &Input) -> u64 {
-    let messages: u64 = input
-        .messages()
-        .iter()
-        .map(|message| {
-            TOKENS_PER_MESSAGE
-                + estimate_text(message.content())
-                + message
-                    .name()
-                    .map_or(0, |name| TOKENS_PER_NAME + estimate_text(name))
-        })
-        .sum();
-    let tool_calls: u64 = input
-        .tool_calls()
-        .iter()
-        .filter(|call| matches!(call.origin(), ToolCallOrigin::Request { .. }))
-        .map(|call| {
-            TOKENS_PER_TOOL_CALL + estimate_text(call.name()) + estimate_text(call.arguments())
-        })
-        .sum();
-    let request = input.request_json();
-    let definitions: u64 = ["tools", "functions"]
-        .iter()
-        .filter_map(|field| request.get(field))
-        .filter(|value| !value.is_null())
-        .map(|value: &Value| estimate_text(&value.to_string()))
-        .sum();
-    let priming = if input.messages().is_empty() {
-        0
-    } else {
-        TOKENS_REPLY_PRIMING
-    };
-    messages + tool_calls + definitions + priming
-}
-
-/// Estimated tokens of one text, by character class (see the crate docs).
-pub fn estimate_text(text: &str) -> u64 {
-    // Counted in quarter tokens so the classes mix without rounding each character.
-    let quarters: u64 = text
-        .chars()
-        .map(|c| match c {
-            _ if c.is_ascii() => 1,
-            _ if is_cjk(c) => 4,
-            _ => 2,
-        })
-        .sum();
-    quarters.div_ceil(4)
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(u32::from(c),
-        0x3040..=0x30FF     // hiragana, katakana
-        | 0x3400..=0x4DBF   // CJK extension A
-        | 0x4E00..=0x9FFF   // CJK unified ideographs
-        | 0xAC00..=0xD7AF   // hangul syllables
-        | 0xF900..=0xFAFF   // CJK compatibility ideographs
-        | 0x20000..=0x2FFFF // CJK extensions B and later
-    )
-}
+pub use lucid_auditor_sdk::tokens::{estimate_prompt, estimate_text};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lucid_auditor_sdk::serde_json::Value;
 
     fn request(body: Value) -> Input {
         Input::new(Phase::Request, &body.to_string()).unwrap()

@@ -1,18 +1,17 @@
 //! Token counts of an exchange: the upstream's `usage` when it reports one, otherwise an
 //! estimate without a tokenizer.
 //!
-//! The estimate is `token_budget`'s: 1 token per 4 ASCII characters, per 2 characters of other
-//! alphabetic scripts and per CJK character; 3 tokens of framing per message and per tool call,
-//! tool definitions as their JSON text, 3 tokens priming the reply. Within ~10–20 % of real
+//! The estimate is `token_budget`'s, from the SDK ([`lucid_auditor_sdk::tokens`]): 1 token per 4
+//! ASCII characters, per 2 characters of other alphabetic scripts and per CJK character; 3
+//! tokens of framing per message and per tool call, tool definitions as their JSON text, 3
+//! tokens priming the reply. Within ~10–20 % of real
 //! tokenizers for English prose and code, on the high side for other scripts.
 
 use lucid_auditor_sdk::serde_json::Value;
+use lucid_auditor_sdk::tokens::estimate_tool_calls;
 use lucid_auditor_sdk::{Input, MAX_SAFE_INTEGER, ToolCallOrigin};
 
-const TOKENS_PER_MESSAGE: u64 = 3;
-const TOKENS_PER_NAME: u64 = 1;
-const TOKENS_PER_TOOL_CALL: u64 = 3;
-const TOKENS_REPLY_PRIMING: u64 = 3;
+pub use lucid_auditor_sdk::tokens::{estimate_prompt, estimate_text};
 
 /// Where a count came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,81 +70,12 @@ pub fn count(input: &Input) -> Tokens {
     }
 }
 
-/// Estimated prompt tokens of the request.
-pub fn estimate_prompt(input: &Input) -> u64 {
-    let messages: u64 = input
-        .messages()
-        .iter()
-        .map(|message| {
-            TOKENS_PER_MESSAGE
-                + estimate_text(message.content())
-                + message
-                    .name()
-                    .map_or(0, |name| TOKENS_PER_NAME + estimate_text(name))
-        })
-        .sum();
-    let request = input.request_json();
-    let definitions: u64 = ["tools", "functions"]
-        .iter()
-        .filter_map(|field| request.get(field))
-        .filter(|value| !value.is_null())
-        .map(|value| estimate_text(&value.to_string()))
-        .sum();
-    let priming = if input.messages().is_empty() {
-        0
-    } else {
-        TOKENS_REPLY_PRIMING
-    };
-    messages
-        + calls(input, |origin| {
-            matches!(origin, ToolCallOrigin::Request { .. })
-        })
-        + definitions
-        + priming
-}
-
 /// Estimated completion tokens of the response: its text and its tool calls.
 pub fn estimate_completion(input: &Input) -> u64 {
     input.response_text().map_or(0, estimate_text)
-        + calls(input, |origin| {
+        + estimate_tool_calls(input, |origin| {
             matches!(origin, ToolCallOrigin::Response { .. })
         })
-}
-
-fn calls(input: &Input, keep: impl Fn(ToolCallOrigin) -> bool) -> u64 {
-    input
-        .tool_calls()
-        .iter()
-        .filter(|call| keep(call.origin()))
-        .map(|call| {
-            TOKENS_PER_TOOL_CALL + estimate_text(call.name()) + estimate_text(call.arguments())
-        })
-        .sum()
-}
-
-/// Estimated tokens of one text, by character class.
-pub fn estimate_text(text: &str) -> u64 {
-    // Counted in quarter tokens so the classes mix without rounding each character.
-    let quarters: u64 = text
-        .chars()
-        .map(|c| match c {
-            _ if c.is_ascii() => 1,
-            _ if is_cjk(c) => 4,
-            _ => 2,
-        })
-        .sum();
-    quarters.div_ceil(4)
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(u32::from(c),
-        0x3040..=0x30FF     // hiragana, katakana
-        | 0x3400..=0x4DBF   // CJK extension A
-        | 0x4E00..=0x9FFF   // CJK unified ideographs
-        | 0xAC00..=0xD7AF   // hangul syllables
-        | 0xF900..=0xFAFF   // CJK compatibility ideographs
-        | 0x20000..=0x2FFFF // CJK extensions B and later
-    )
 }
 
 #[cfg(test)]

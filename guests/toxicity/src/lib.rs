@@ -21,6 +21,7 @@ pub mod rules;
 use std::collections::BTreeMap;
 
 use lucid_auditor_sdk::serde_json::json;
+use lucid_auditor_sdk::text::evenly_spaced;
 use lucid_auditor_sdk::{
     Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, Role, SettingSpec, Vocabulary,
 };
@@ -45,9 +46,6 @@ pub const MAX_TEXTS: usize = 128;
 /// A text longer than its share of [`MAX_SCAN_BYTES`] is read in pieces of about this size:
 /// several 64-word windows each, so a sentence is seen whole.
 const PIECE_BYTES: usize = 2 * 1024;
-/// How far a piece's edge moves to the nearest whitespace, so no word is cut ("assessment"
-/// cut to "ass...").
-const SNAP_BYTES: usize = 64;
 /// A rule category is listed in `toxic_categories` when its weight reaches this, or when the
 /// text is toxic anyway (then even weak evidence such as one profane word names the kind).
 const CATEGORY_MIN: f64 = 0.5;
@@ -312,41 +310,7 @@ pub fn plan<'a>(texts: &[&'a str]) -> Plan<'a> {
 /// at its start, the last at its end, the others evenly spaced between.
 fn sample(text: &str, share: usize) -> impl Iterator<Item = &str> {
     let count = (share / PIECE_BYTES).max(2);
-    let piece = share / count;
-    // u64: on wasm32 `i * span` could overflow usize for a text of hundreds of megabytes.
-    let span = (text.len() - piece) as u64;
-    let steps = (count - 1) as u64;
-    (0..count).map(move |i| {
-        let start = usize::try_from(i as u64 * span / steps).unwrap_or(0);
-        snap(text, start, start + piece)
-    })
-}
-
-/// `text[start..end]`, its edges moved inwards to character boundaries and, within
-/// [`SNAP_BYTES`], to whitespace, so the piece holds no cut words.
-fn snap(text: &str, mut start: usize, mut end: usize) -> &str {
-    let bytes = text.as_bytes();
-    end = end.min(text.len());
-    while start < end && !text.is_char_boundary(start) {
-        start += 1;
-    }
-    while end > start && !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    // ASCII whitespace is always a character boundary, so the slices below stay valid.
-    if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
-        let limit = (start + SNAP_BYTES).min(end);
-        if let Some(at) = bytes[start..limit].iter().position(u8::is_ascii_whitespace) {
-            start += at + 1;
-        }
-    }
-    if end < text.len() && !bytes[end].is_ascii_whitespace() {
-        let limit = end.saturating_sub(SNAP_BYTES).max(start);
-        if let Some(at) = bytes[limit..end].iter().rposition(u8::is_ascii_whitespace) {
-            end = limit + at;
-        }
-    }
-    &text[start..end]
+    evenly_spaced(text, count, share / count)
 }
 
 #[derive(Default)]
