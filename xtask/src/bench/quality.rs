@@ -156,7 +156,8 @@ fn eval(scored: &Scored, data: &Path, split: &str) -> anyhow::Result<Value> {
     serde_json::from_slice(&out.stdout).context("lucid auditor eval printed no JSON")
 }
 
-/// Whether `labels` (label → report) meet `goal`; `None` when a label has no examples.
+/// Whether every label of `labels` (label → report) meets `goal`; a figure that cannot be
+/// computed (no positives, or nothing flagged) does not.
 fn meets(goal: Goal, labels: &serde_json::Map<String, Value>) -> bool {
     let at_least = |v: &Value, min: f64| v.as_f64().is_some_and(|x| x >= min);
     labels.values().all(|r| match goal {
