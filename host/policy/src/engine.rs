@@ -4,6 +4,15 @@
 //! policy whose evaluation errors: an erroring `forbid` would let the request through. Here any
 //! error (in building the request or in evaluating any policy) denies, and is listed.
 //!
+//! Masking: a `forbid` annotated `@redact("CLAIM")` is a mask rule, "deny unless the spans of
+//! CLAIM are masked". When the set denies without error and every forbid that determined the
+//! deny is a mask rule, the phase is decided again without the mask rules (a second
+//! authorization, only on that path): if that allows without error, the decision is an allow
+//! that lists the mask rules in `redact`, and the host must mask before anything goes on.
+//! Otherwise the second evaluation's deny stands. So a plain forbid always beats a mask rule,
+//! a mask rule never permits by itself, and in the artifact and execution phases, where nothing
+//! can be masked, a mask rule that holds denies like any forbid.
+//!
 //! The context is built from `RestrictedExpression`s with `Context::from_pairs`, and the request
 //! without Cedar's schema check (`Request::new(.., None)`), which costs about as much as the
 //! authorization itself. Claims stay type-checked: each is checked here against the type the
@@ -39,14 +48,31 @@ impl std::fmt::Display for Effect {
     }
 }
 
-/// A decision: `{"effect":"allow"|"deny","reasons":[…],"errors":[…]}`. `reasons` are the
-/// policies that determined the effect (the matching permits of an allow, the matching forbids
-/// of a deny), by `@id`, sorted; a deny with no reason means no policy permitted, or an error.
+/// A decision: `{"effect":"allow"|"deny","reasons":[…],"errors":[…]}`, plus `"redact":[…]`
+/// for an allow that holds only once spans are masked. `reasons` are the policies that
+/// determined the effect (the matching permits of an allow, the matching forbids of a deny), by
+/// `@id`, sorted; a deny with no reason means no policy permitted, or an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub effect: Effect,
     pub reasons: Vec<String>,
     pub errors: Vec<String>,
+    /// The mask rules that held, sorted by policy label: the exchange is allowed only after the
+    /// host masks their spans. Always empty on a deny. Left out of the JSON when empty, so a
+    /// decision without masking reads as it always did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<Redact>,
+}
+
+/// One mask rule that held: mask the spans the auditors attached to `claim`, of `kinds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redact {
+    /// The `@redact` forbid that asks for it, by its label (its `@id`, else `file:line`).
+    pub policy: String,
+    /// The claim whose spans are masked (`context.claims.CLAIM`).
+    pub claim: String,
+    /// The kinds of spans to mask, sorted; empty: every kind.
+    pub kinds: Vec<String>,
 }
 
 impl Decision {
@@ -55,8 +81,18 @@ impl Decision {
             effect: Effect::Deny,
             reasons: Vec::new(),
             errors,
+            redact: Vec::new(),
         }
     }
+}
+
+/// One Cedar authorization, before it becomes a [`Decision`].
+struct Evaluation {
+    allowed: bool,
+    /// The determining policies, by id.
+    reasons: Vec<cedar::PolicyId>,
+    /// Every evaluation error, sorted.
+    errors: Vec<String>,
 }
 
 /// A validated schema and policy set, ready to decide. Build a new engine when policies or
@@ -118,17 +154,44 @@ impl Engine {
         &self.policies
     }
 
+    /// Whether some mask rule may ask for masking in `phase` (see [`PolicySet::redacts_in`]):
+    /// if not, no decision of that phase ever has a `redact`.
+    pub fn redacts_in(&self, phase: Phase) -> bool {
+        self.policies.redacts_in(phase)
+    }
+
     /// Decide one phase. Never panics and never fails open: anything that goes wrong is a deny
-    /// with the problem in `errors`.
+    /// with the problem in `errors`. An allow with a non-empty `redact` stands only once the
+    /// host has masked those spans (see the module documentation).
     pub fn decide(&self, request: &DecisionRequest) -> Decision {
         let prepared = match self.prepare(request) {
             Ok(prepared) => prepared,
             Err(errors) => return Decision::deny_with_errors(errors),
         };
         let (cedar_request, entities) = prepared;
-        let response =
-            self.authorizer
-                .is_authorized(&cedar_request, &self.policies.cedar, &entities.entities);
+        let first = self.evaluate(&self.policies.cedar, &cedar_request, &entities);
+        let Some(redact) = self.masks_enough(&first, request.phase) else {
+            return self.decision(first);
+        };
+        let second = self.evaluate(&self.policies.unmasked, &cedar_request, &entities);
+        if !(second.allowed && second.errors.is_empty()) {
+            return self.decision(second);
+        }
+        Decision {
+            redact,
+            ..self.decision(second)
+        }
+    }
+
+    fn evaluate(
+        &self,
+        policies: &cedar::PolicySet,
+        request: &cedar::Request,
+        entities: &ScopeEntities,
+    ) -> Evaluation {
+        let response = self
+            .authorizer
+            .is_authorized(request, policies, &entities.entities);
         let mut errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -139,19 +202,54 @@ impl Engine {
             })
             .collect();
         errors.sort_unstable();
-        let cedar_allowed = response.decision() == cedar::Decision::Allow;
-        let effect = if cedar_allowed && errors.is_empty() {
+        Evaluation {
+            allowed: response.decision() == cedar::Decision::Allow,
+            reasons: response.diagnostics().reason().cloned().collect(),
+            errors,
+        }
+    }
+
+    /// The masking that would turn a deny into an allow: `Some` when `evaluation` denied
+    /// without error, in a phase the host can mask, and every forbid that determined the deny
+    /// is a mask rule; their requests, sorted by label. Whether the rest of the set then allows
+    /// is for a second evaluation to say.
+    fn masks_enough(&self, evaluation: &Evaluation, phase: Phase) -> Option<Vec<Redact>> {
+        if evaluation.allowed
+            || !evaluation.errors.is_empty()
+            || evaluation.reasons.is_empty()
+            || !matches!(phase, Phase::Request | Phase::Response)
+        {
+            return None;
+        }
+        let mut redact = evaluation
+            .reasons
+            .iter()
+            .map(|id| {
+                self.policies.redactions.get(id).map(|rule| Redact {
+                    policy: self.label(id).to_string(),
+                    claim: rule.claim.clone(),
+                    kinds: rule.kinds.clone(),
+                })
+            })
+            .collect::<Option<Vec<Redact>>>()?;
+        redact.sort_unstable_by(|a, b| a.policy.cmp(&b.policy));
+        redact.dedup();
+        Some(redact)
+    }
+
+    fn decision(&self, evaluation: Evaluation) -> Decision {
+        let effect = if evaluation.allowed && evaluation.errors.is_empty() {
             Effect::Allow
         } else {
             Effect::Deny
         };
         // An allow that an error turned into a deny has no determining policy.
-        let reasons = if cedar_allowed && effect == Effect::Deny {
+        let reasons = if evaluation.allowed && effect == Effect::Deny {
             Vec::new()
         } else {
-            let mut reasons: Vec<String> = response
-                .diagnostics()
-                .reason()
+            let mut reasons: Vec<String> = evaluation
+                .reasons
+                .iter()
                 .map(|id| self.label(id).to_string())
                 .collect();
             reasons.sort_unstable();
@@ -161,7 +259,8 @@ impl Engine {
         Decision {
             effect,
             reasons,
-            errors,
+            errors: evaluation.errors,
+            redact: Vec::new(),
         }
     }
 

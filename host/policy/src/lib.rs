@@ -10,7 +10,8 @@
 //!
 //! - [`Schema`]: generated from the loaded auditors' vocabularies; every claim optional.
 //! - [`PolicySet`]: a directory of `*.cedar` files, hashed; [`validate`] checks it strictly.
-//! - [`Engine`]: a validated schema + set; [`Engine::decide`] denies on any error.
+//! - [`Engine`]: a validated schema + set; [`Engine::decide`] denies on any error, and allows
+//!   after masking ([`Decision::redact`]) when only `@redact` forbids stood in the way.
 //! - [`overrides`]: org enforcement of auditor settings and the overrides below it.
 //! - [`run_tests`]: the `tests.json` cases of a policy directory.
 //!
@@ -29,7 +30,7 @@ mod shipped;
 pub use claims::{
     AuditorVocabulary, Claim, ClaimType, ClaimValue, Coverage, DecisionRequest, Phase, Scope,
 };
-pub use engine::{Decision, Effect, Engine, score_to_decimal};
+pub use engine::{Decision, Effect, Engine, Redact, score_to_decimal};
 pub use error::{Diagnostic, PolicyError};
 pub use overrides::{
     Bundle, Enforcement, EnforcementMode, OverrideError, ScopeSettings, Violation, check_override,

@@ -3,6 +3,12 @@
 //!
 //! Org, workspace and agent policies all live in this one set (they differ only by their
 //! principal scope), so an org-level `forbid` can never be overridden further down.
+//!
+//! A `forbid` annotated `@redact("CLAIM")` (optionally `@redact_kinds("email, phone")`) is a
+//! mask rule: when it holds, the exchange is denied unless the spans the auditors attached to
+//! `CLAIM` (of those kinds; every kind without `@redact_kinds`) are masked. Its annotations are
+//! checked when the set is loaded, and its claim against the schema in [`validate`]; the engine
+//! decides with it (see `engine.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -11,8 +17,17 @@ use std::str::FromStr;
 use cedar_policy as cedar;
 use sha2::{Digest, Sha256};
 
+use crate::claims::Phase;
 use crate::error::{Diagnostic, PolicyError};
 use crate::schema::Schema;
+
+/// The annotation that makes a `forbid` a mask rule; its value names the claim whose spans to mask.
+const REDACT: &str = "redact";
+/// The annotation that narrows a mask rule to some entity kinds.
+const REDACT_KINDS: &str = "redact_kinds";
+/// The phases in which the host can mask anything: the request before the model sees it, the
+/// answer before the client does.
+const MASKABLE: [Phase; 2] = [Phase::Request, Phase::Response];
 
 /// A parsed (not yet validated) policy set and where each policy came from.
 #[derive(Debug, Clone)]
@@ -24,7 +39,23 @@ pub struct PolicySet {
     origins: HashMap<cedar::PolicyId, (usize, usize)>,
     /// Per policy: what a decision names it by, its `@id` or else its policy id.
     pub(crate) labels: HashMap<cedar::PolicyId, String>,
+    /// The mask rules (`@redact` forbids), by policy id.
+    pub(crate) redactions: HashMap<cedar::PolicyId, RedactRule>,
+    /// The set without its mask rules: what must still allow an exchange for masking to be
+    /// enough. Built once here, next to `cedar`, so the engine never assembles it per decision.
+    pub(crate) unmasked: cedar::PolicySet,
     hash: String,
+}
+
+/// What one `@redact` forbid asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RedactRule {
+    /// The claim whose spans are masked.
+    pub(crate) claim: String,
+    /// The kinds of spans masked, sorted and distinct; empty: every kind.
+    pub(crate) kinds: Vec<String>,
+    /// The phases among [`MASKABLE`] that the policy's action scope includes (never empty).
+    phases: Vec<Phase>,
 }
 
 /// What [`PolicySet::load_dir`] returns; the name the issue uses for a loaded set.
@@ -82,8 +113,10 @@ impl PolicySet {
         let hash = hex::encode(hasher.finalize());
 
         let mut cedar_set = cedar::PolicySet::new();
+        let mut unmasked = cedar::PolicySet::new();
         let mut origins = HashMap::new();
         let mut labels = HashMap::new();
+        let mut redactions = HashMap::new();
         let mut seen_ids: HashMap<String, (usize, usize)> = HashMap::new();
         let mut diagnostics = Vec::new();
         for (index, (path, text)) in files.iter().enumerate() {
@@ -159,6 +192,27 @@ impl PolicySet {
                     }
                     None => id.to_string(),
                 };
+                let rule = match redact_rule(&policy) {
+                    Ok(rule) => rule,
+                    Err(messages) => {
+                        diagnostics.extend(messages.into_iter().map(|message| Diagnostic {
+                            file: path.clone(),
+                            line,
+                            message,
+                        }));
+                        None
+                    }
+                };
+                if rule.is_none()
+                    && let Err(e) = unmasked.add(policy.clone())
+                {
+                    diagnostics.push(Diagnostic {
+                        file: path.clone(),
+                        line,
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
                 if let Err(e) = cedar_set.add(policy) {
                     diagnostics.push(Diagnostic {
                         file: path.clone(),
@@ -166,6 +220,9 @@ impl PolicySet {
                         message: e.to_string(),
                     });
                     continue;
+                }
+                if let Some(rule) = rule {
+                    redactions.insert(id.clone(), rule);
                 }
                 origins.insert(id.clone(), (index, line));
                 labels.insert(id, label);
@@ -179,6 +236,8 @@ impl PolicySet {
             files,
             origins,
             labels,
+            redactions,
+            unmasked,
             hash,
         })
     }
@@ -206,6 +265,16 @@ impl PolicySet {
     /// What decisions call each policy (its `@id`, else its id `file:line`), sorted.
     pub fn labels(&self) -> BTreeSet<&str> {
         self.labels.values().map(String::as_str).collect()
+    }
+
+    /// Whether some mask rule (`@redact` forbid) may ask for masking in `phase`: its action
+    /// scope includes the phase, and the phase is one where the host masks (request or
+    /// response; elsewhere a mask rule that holds simply denies). The host holds back what it
+    /// might have to mask, a streamed answer for instance, only when this is true.
+    pub fn redacts_in(&self, phase: Phase) -> bool {
+        self.redactions
+            .values()
+            .any(|rule| rule.phases.contains(&phase))
     }
 
     fn locate(&self, id: &cedar::PolicyId, offset: Option<usize>) -> (String, usize) {
@@ -262,10 +331,123 @@ pub fn validate(policies: &PolicySet, schema: &Schema) -> Result<(), Vec<Diagnos
             });
         }
     }
+    for (id, rule) in &policies.redactions {
+        if schema.claim_type(&rule.claim).is_none() {
+            let (file, line) = policies.locate(id, None);
+            diagnostics.insert(Diagnostic {
+                file,
+                line,
+                message: format!(
+                    "@redact(\"{}\") names a claim that no loaded auditor declares; name the \
+                     claim whose spans to mask, as in context.claims.NAME",
+                    rule.claim
+                ),
+            });
+        }
+    }
     if diagnostics.is_empty() {
         Ok(())
     } else {
         Err(diagnostics.into_iter().collect())
+    }
+}
+
+/// The mask rule a policy's annotations make of it (`None`: a plain policy), or every problem
+/// with them. Only the claim's existence waits for the schema, in [`validate`].
+fn redact_rule(policy: &cedar::Policy) -> Result<Option<RedactRule>, Vec<String>> {
+    let Some(claim) = policy.annotation(REDACT) else {
+        return match policy.annotation(REDACT_KINDS) {
+            None => Ok(None),
+            Some(_) => Err(vec![
+                "@redact_kinds without @redact: add @redact(\"CLAIM\") to say whose spans of \
+                 these kinds to mask"
+                    .into(),
+            ]),
+        };
+    };
+    let mut errors = Vec::new();
+    if policy.effect() != cedar::Effect::Forbid {
+        errors.push(
+            "@redact belongs on a forbid (deny unless the spans are masked), not on a permit"
+                .to_string(),
+        );
+    }
+    if claim.is_empty() {
+        errors.push("@redact needs a claim name, e.g. @redact(\"pii_entities\")".to_string());
+    }
+    let kinds = match policy.annotation(REDACT_KINDS) {
+        None => Vec::new(),
+        Some(text) => match redact_kinds(text) {
+            Ok(kinds) => kinds,
+            Err(message) => {
+                errors.push(message);
+                Vec::new()
+            }
+        },
+    };
+    let phases: Vec<Phase> = MASKABLE
+        .into_iter()
+        .filter(|phase| action_scope_includes(&policy.action_constraint(), *phase))
+        .collect();
+    if phases.is_empty() {
+        errors.push(
+            "masking applies to the request and response phases; this @redact forbid's action \
+             scope includes neither"
+                .to_string(),
+        );
+    }
+    if errors.is_empty() {
+        Ok(Some(RedactRule {
+            claim: claim.to_string(),
+            kinds,
+            phases,
+        }))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The kinds of `@redact_kinds("email, phone")`: separated by commas and/or white space, each a
+/// kind name (`[a-z0-9_]`, as spans name their kind), at least one; sorted and distinct.
+fn redact_kinds(text: &str) -> Result<Vec<String>, String> {
+    let tokens: BTreeSet<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|token| !token.is_empty())
+        .collect();
+    if tokens.is_empty() {
+        return Err(
+            "@redact_kinds lists no kind; name some (\"email, phone\") or leave it out to mask \
+             every kind"
+                .into(),
+        );
+    }
+    let bad: Vec<&str> = tokens
+        .iter()
+        .copied()
+        .filter(|token| !lucid_contract::is_kind_name(token))
+        .collect();
+    if !bad.is_empty() {
+        return Err(format!(
+            "@redact_kinds has {} that {} not a kind name: '{}' (expected lowercase letters, \
+             digits or '_', separated by commas or spaces)",
+            if bad.len() == 1 { "an entry" } else { "entries" },
+            if bad.len() == 1 { "is" } else { "are" },
+            bad.join("', '")
+        ));
+    }
+    Ok(tokens.into_iter().map(String::from).collect())
+}
+
+/// Whether a policy's action scope (`action`, `action == A`, `action in [A, B]`) includes the
+/// action of `phase`. The schema has no action groups, so `in` is membership of the list.
+fn action_scope_includes(scope: &cedar::ActionConstraint, phase: Phase) -> bool {
+    let is_phase = |uid: &cedar::EntityUid| {
+        uid.type_name().to_string() == "Action" && uid.id().unescaped() == phase.as_str()
+    };
+    match scope {
+        cedar::ActionConstraint::Any => true,
+        cedar::ActionConstraint::Eq(uid) => is_phase(uid),
+        cedar::ActionConstraint::In(uids) => uids.iter().any(is_phase),
     }
 }
 

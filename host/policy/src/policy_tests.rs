@@ -15,6 +15,12 @@
 //!
 //! `scope`, `model`, `claims` and `coverage` may be left out (a placeholder scope and model, no
 //! claims, nothing ran); `expect.reasons`, when given, must match exactly (in any order).
+//!
+//! `expect.redact` lists the labels (`@id`) of the mask rules (`@redact` forbids) an allow
+//! must ask for, e.g. `"expect": {"effect": "allow", "redact": ["balanced.mask-personal-data"]}`;
+//! when given it must match exactly (in any order; `[]`: no masking). When left out, only the
+//! effect (and `reasons`, if given) is checked, so an allow after masking passes
+//! `"expect": {"effect": "allow"}` too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,7 +29,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::claims::{Claim, ClaimValue, Coverage, DecisionRequest, Phase, Scope};
-use crate::engine::{Decision, Effect, Engine};
+use crate::engine::{Decision, Effect, Engine, Redact};
 use crate::error::PolicyError;
 use crate::policy_set::PolicySet;
 use crate::schema::Schema;
@@ -60,6 +66,9 @@ pub struct Expected {
     pub effect: Effect,
     #[serde(default)]
     pub reasons: Option<Vec<String>>,
+    /// The labels of the mask rules the decision must ask for (see the module documentation).
+    #[serde(default)]
+    pub redact: Option<Vec<String>>,
 }
 
 /// One case's outcome.
@@ -72,12 +81,19 @@ pub struct CaseResult {
 
 impl CaseResult {
     pub fn passed(&self) -> bool {
-        let reasons_match = self.expected.reasons.as_ref().is_none_or(|expected| {
-            let mut expected = expected.clone();
+        let same = |expected: &Vec<String>, got: Vec<&str>| {
+            let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
             expected.sort_unstable();
-            expected == self.got.reasons
+            expected == got
+        };
+        let reasons_match = self.expected.reasons.as_ref().is_none_or(|expected| {
+            same(expected, self.got.reasons.iter().map(String::as_str).collect())
         });
-        self.expected.effect == self.got.effect && reasons_match
+        // The decision's mask rules are sorted by label already.
+        let redact_match = self.expected.redact.as_ref().is_none_or(|expected| {
+            same(expected, redact_labels(&self.got.redact).collect())
+        });
+        self.expected.effect == self.got.effect && reasons_match && redact_match
     }
 }
 
@@ -101,12 +117,22 @@ impl TestReport {
 
 impl std::fmt::Display for TestReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let expected = |e: &Expected| match &e.reasons {
-            Some(reasons) => format!("{} [{}]", e.effect, reasons.join(", ")),
-            None => e.effect.to_string(),
+        let expected = |e: &Expected| {
+            let mut s = match &e.reasons {
+                Some(reasons) => format!("{} [{}]", e.effect, reasons.join(", ")),
+                None => e.effect.to_string(),
+            };
+            if let Some(redact) = &e.redact {
+                let _ = write!(s, " redact [{}]", redact.join(", "));
+            }
+            s
         };
         let got = |d: &Decision| {
             let mut s = format!("{} [{}]", d.effect, d.reasons.join(", "));
+            if !d.redact.is_empty() {
+                let labels: Vec<&str> = redact_labels(&d.redact).collect();
+                let _ = write!(s, " redact [{}]", labels.join(", "));
+            }
             if !d.errors.is_empty() {
                 let _ = write!(s, " errors: {}", d.errors.join("; "));
             }
@@ -175,6 +201,7 @@ pub fn run_tests(dir: &Path, schema: &Schema) -> Result<TestReport, PolicyError>
                         value,
                         confidence: 1.0,
                         metadata: None,
+                        spans: Vec::new(),
                     })
                     .collect(),
                 coverage: case.coverage,
@@ -190,6 +217,10 @@ pub fn run_tests(dir: &Path, schema: &Schema) -> Result<TestReport, PolicyError>
         policy_hash,
         results,
     })
+}
+
+fn redact_labels(redact: &[Redact]) -> impl Iterator<Item = &str> {
+    redact.iter().map(|r| r.policy.as_str())
 }
 
 fn placeholder_scope() -> Scope {

@@ -7,6 +7,7 @@ fn decision(effect: Effect, reasons: &[&str]) -> Decision {
         effect,
         reasons: reasons.iter().map(|r| r.to_string()).collect(),
         errors: vec![],
+        redact: vec![],
     }
 }
 
@@ -337,6 +338,7 @@ fn decisions_serialize_to_the_public_shape() {
         effect: Effect::Deny,
         reasons: vec!["balanced.deny-credit-card".into()],
         errors: vec![],
+        redact: vec![],
     };
     assert_eq!(
         serde_json::to_string(&d).unwrap(),

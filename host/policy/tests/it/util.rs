@@ -58,6 +58,7 @@ pub fn request(phase: Phase, claims: Vec<(&str, ClaimValue)>) -> DecisionRequest
                 value: v,
                 confidence: 1.0,
                 metadata: None,
+                spans: Vec::new(),
             })
             .collect(),
         coverage: Coverage {
