@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{MAX_SAFE_INTEGER, UnknownName};
+use crate::{MAX_SAFE_INTEGER, Span, UnknownName};
 
 /// The seven claim types an auditor may declare. The snake_case names ([`ClaimType::as_str`])
 /// are a public contract: vocabularies, receipts, policies and the WIT `claim-type` enum use
@@ -191,6 +191,10 @@ pub struct Claim {
     /// itself: metadata ends up in receipts.
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// Spans of the observed text the claim is about, which a policy may ask to mask (see
+    /// [`Span`]). Left out of the JSON form when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<Span>,
 }
 
 impl Claim {
@@ -207,6 +211,7 @@ impl Claim {
             value,
             confidence: 1.0,
             metadata: None,
+            spans: Vec::new(),
         }
     }
 
@@ -265,6 +270,25 @@ impl Claim {
         self
     }
 
+    /// Adds a span of the observed text this claim is about, which a policy may ask the host to
+    /// mask (`lucid:auditor` 0.2.0). The guest SDK locates spans in the request and response
+    /// (`Input::message_spans` and the like).
+    pub fn with_span(mut self, span: Span) -> Self {
+        self.spans.push(span);
+        self
+    }
+
+    /// Adds spans (see [`Claim::with_span`]).
+    pub fn with_spans(mut self, spans: impl IntoIterator<Item = Span>) -> Self {
+        self.spans.extend(spans);
+        self
+    }
+
+    /// The spans the claim is about.
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
     /// The claim's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -317,8 +341,8 @@ impl Claim {
         }
     }
 
-    /// The JSON form, `{"name", "type", "value", "confidence", "metadata"}`, the same as the
-    /// serde form.
+    /// The JSON form, `{"name", "type", "value", "confidence", "metadata"}` and `"spans"` when
+    /// there are any, the same as the serde form.
     pub fn to_json(&self) -> Value {
         let mut json = Map::new();
         json.insert("name".into(), Value::from(self.name.as_str()));
@@ -329,6 +353,12 @@ impl Claim {
             "metadata".into(),
             self.metadata.clone().unwrap_or(Value::Null),
         );
+        if !self.spans.is_empty() {
+            json.insert(
+                "spans".into(),
+                serde_json::to_value(&self.spans).unwrap_or(Value::Null),
+            );
+        }
         Value::Object(json)
     }
 

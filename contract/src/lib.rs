@@ -14,11 +14,16 @@ mod claim;
 mod phase;
 mod scope;
 mod setting;
+mod span;
 
 pub use claim::{Claim, ClaimType, ClaimValue, DomainError};
 pub use phase::Phase;
 pub use scope::Scope;
 pub use setting::{SettingError, SettingType, SettingValue};
+pub use span::{
+    MAX_SPAN_FIELD_BYTES, MAX_SPAN_KIND_BYTES, MAX_SPAN_LABEL_BYTES, MAX_SPANS_PER_CLAIM, Span,
+    SpanError, is_kind_name, is_label,
+};
 
 /// The largest integer the contract carries: 2^53 − 1, the I-JSON limit. Every integer of an
 /// AttestationResult lies within ±`MAX_SAFE_INTEGER`, so that every JSON implementation (many

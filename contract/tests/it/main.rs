@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use lucid_contract::{Claim, ClaimType, Phase, Scope, SettingType};
+use lucid_contract::{Claim, ClaimType, Phase, Scope, SettingType, Span};
 use wit_parser::{Interface, Resolve, TypeDefKind};
 
 /// The `types` interface of `lucid:auditor`, parsed from the repository's `wit/auditor`.
@@ -115,9 +115,16 @@ fn records_have_the_fields_of_the_json_forms() {
 
     // The claim's JSON form spells its value as `type` plus `value`; the wit record carries the
     // type in the `claim-value` variant's case.
-    let mut claim = json_keys(Claim::boolean("flag", true).to_json());
+    // `spans` appears in the JSON form only when a claim has some.
+    let spanned = Claim::boolean("flag", true).with_span(Span::new("/m", 0, 1, "email"));
+    let mut claim = json_keys(spanned.to_json());
     assert!(claim.remove("type"), "the claim json has no 'type'");
     assert_same("claim", &wit_names(&resolve, types, "claim"), &claim);
+
+    let span = json_keys(
+        serde_json::to_value(Span::new("/m", 0, 1, "email").with_label("[E]")).unwrap(),
+    );
+    assert_same("span", &wit_names(&resolve, types, "span"), &span);
 }
 
 #[test]

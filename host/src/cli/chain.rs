@@ -125,6 +125,7 @@ fn demo_core(k: u64) -> serde_json::Value {
             value,
             confidence: 0.9,
             metadata: None,
+            spans: Vec::new(),
         },
     };
     let phases = [PhaseEvidence {

@@ -273,6 +273,7 @@ mod tests {
                     value: ClaimValue::StringList(vec!["email".into()]),
                     confidence: 0.9,
                     metadata: Some(json!({"spans": [[1, 2]]})),
+                    spans: Vec::new(),
                 },
             }],
             decision: PhaseDecision {

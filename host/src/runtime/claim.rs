@@ -3,7 +3,7 @@
 
 use crate::runtime::bindings::wit;
 
-pub use lucid_contract::{Claim, ClaimType, ClaimValue, DomainError, Phase};
+pub use lucid_contract::{Claim, ClaimType, ClaimValue, DomainError, Phase, Span, SpanError};
 
 /// Size of a claim in bytes of JSON (on the high side), used to enforce the claims-size caps.
 pub fn approx_size(claim: &Claim) -> usize {
@@ -13,7 +13,18 @@ pub fn approx_size(claim: &Claim) -> usize {
         ClaimValue::Object(v) => v.to_string().len(),
         _ => 8,
     };
-    json_len(&claim.name) + value + claim.metadata.as_ref().map_or(0, |m| m.to_string().len()) + 32
+    let spans: usize = claim
+        .spans
+        .iter()
+        .map(|s| {
+            json_len(&s.field) + json_len(&s.kind) + s.label.as_deref().map_or(0, json_len) + 64
+        })
+        .sum();
+    json_len(&claim.name)
+        + value
+        + claim.metadata.as_ref().map_or(0, |m| m.to_string().len())
+        + spans
+        + 32
 }
 
 /// Length of `s` as a JSON string: escaped control characters take up to six bytes each.
@@ -48,6 +59,12 @@ pub enum ClaimError {
     BadMetadata { name: String, reason: String },
     #[error("claim '{0}' is emitted twice in one observation")]
     Duplicate(String),
+    #[error("claim '{name}' has an invalid span: {error}")]
+    BadSpan { name: String, error: SpanError },
+    #[error(
+        "claim '{name}' has spans in the {phase} phase; spans may only be proposed in the request and response phases"
+    )]
+    SpanPhase { name: String, phase: Phase },
     /// A value outside the receipt's domain (say, a count above 2^53−1): it could not be signed.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -108,11 +125,35 @@ pub fn check_claim(
             Err(reason) => return Err(ClaimError::BadMetadata { name, reason }),
         },
     };
+    if !raw.spans.is_empty() && !matches!(phase, Phase::Request | Phase::Response) {
+        return Err(ClaimError::SpanPhase { name, phase });
+    }
+    if raw.spans.len() > lucid_contract::MAX_SPANS_PER_CLAIM {
+        return Err(ClaimError::BadSpan {
+            name,
+            error: SpanError::TooMany,
+        });
+    }
+    let mut spans = Vec::with_capacity(raw.spans.len());
+    for s in raw.spans {
+        let span = Span {
+            field: s.field,
+            start: s.start,
+            end: s.end,
+            kind: s.kind,
+            label: s.label,
+        };
+        if let Err(error) = span.check() {
+            return Err(ClaimError::BadSpan { name, error });
+        }
+        spans.push(span);
+    }
     let claim = Claim {
         name,
         value,
         confidence: raw.confidence,
         metadata,
+        spans,
     };
     claim.check_domain()?;
     Ok(claim)
@@ -172,6 +213,51 @@ mod tests {
             value,
             confidence: 1.0,
             metadata: None,
+            spans: Vec::new(),
+        }
+    }
+
+    fn span(field: &str, start: u32, end: u32, kind: &str) -> wit::Span {
+        wit::Span {
+            field: field.into(),
+            start,
+            end,
+            kind: kind.into(),
+            label: None,
+        }
+    }
+
+    #[test]
+    fn spans_are_checked_and_kept() {
+        let mut c = raw("n", wit::ClaimValue::Count(1));
+        c.spans = vec![span("/messages/0/content", 3, 9, "email")];
+        let claim = check_claim(c.clone(), Phase::Request, declared).unwrap();
+        assert_eq!(claim.spans.len(), 1);
+        assert_eq!(claim.to_json()["spans"][0]["kind"], "email");
+
+        let mut bad = c.clone();
+        bad.spans[0].end = 3;
+        let err = check_claim(bad, Phase::Request, declared).unwrap_err();
+        assert!(matches!(err, ClaimError::BadSpan { .. }), "{err}");
+        let mut bad = c.clone();
+        bad.spans[0].label = Some("\"}".into());
+        assert!(check_claim(bad, Phase::Request, declared).is_err());
+        let mut many = c.clone();
+        many.spans = vec![span("/m", 0, 1, "x"); lucid_contract::MAX_SPANS_PER_CLAIM + 1];
+        let err = check_claim(many, Phase::Request, declared).unwrap_err();
+        assert!(err.to_string().contains("more than 1024 spans"), "{err}");
+    }
+
+    #[test]
+    fn spans_outside_request_and_response_are_refused() {
+        let declared_all = |_: &str| {
+            Some((ClaimType::Count, vec![Phase::Artifact, Phase::Execution]))
+        };
+        for phase in [Phase::Artifact, Phase::Execution] {
+            let mut c = raw("n", wit::ClaimValue::Count(1));
+            c.spans = vec![span("/m", 0, 1, "x")];
+            let err = check_claim(c, phase, declared_all).unwrap_err();
+            assert!(matches!(err, ClaimError::SpanPhase { .. }), "{err}");
         }
     }
 

@@ -6,7 +6,9 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, types::ComponentItem};
 
-use crate::runtime::bindings::{AUDITOR_INTERFACE, AUDITOR_PACKAGE, AuditorPluginPre, wit};
+use crate::runtime::bindings::{
+    self, AUDITOR_INTERFACE, AUDITOR_INTERFACE_V01, AUDITOR_PACKAGE, AuditorPluginPre, v01, wit,
+};
 use crate::runtime::claim::{Claim, Phase, check_claim};
 use crate::runtime::sandbox::{ErrorKind, GuestError, Limits, Sandbox, classify};
 use crate::runtime::vocabulary::{Settings, Vocabulary, VocabularyError};
@@ -27,7 +29,7 @@ pub enum PluginError {
     )]
     WrongWorld { found: String },
     #[error(
-        "exports {found}, which is not compatible with this host's {AUDITOR_INTERFACE}: rebuild it against lucid:auditor@0.1.x"
+        "exports {found}, which is not compatible with this host's {AUDITOR_INTERFACE} (or {AUDITOR_INTERFACE_V01}): rebuild it against lucid:auditor@0.2.x"
     )]
     WrongVersion { found: String },
     #[error(
@@ -74,7 +76,14 @@ pub struct Auditor {
     pub sha256: String,
     pub size: u64,
     pub vocabulary: Vocabulary,
-    pre: AuditorPluginPre<crate::runtime::sandbox::GuestState>,
+    pre: Pre,
+}
+
+/// A linked component, by the version of the contract it was built against.
+#[derive(Clone)]
+enum Pre {
+    Current(AuditorPluginPre<crate::runtime::sandbox::GuestState>),
+    V01(v01::AuditorPluginPre<crate::runtime::sandbox::GuestState>),
 }
 
 impl std::fmt::Debug for Auditor {
@@ -114,6 +123,14 @@ impl Auditor {
         &self.vocabulary.id
     }
 
+    /// The version of `lucid:auditor` the component was built against (`0.2` or `0.1`).
+    pub fn contract_version(&self) -> &'static str {
+        match self.pre {
+            Pre::Current(_) => "0.2",
+            Pre::V01(_) => "0.1",
+        }
+    }
+
     /// Compile `bytes` (or take them from `compile`), check the exported interface, link and
     /// read the vocabulary in the sandbox.
     pub fn load(sandbox: &Sandbox, bytes: &[u8], limits: &Limits) -> Result<Auditor, PluginError> {
@@ -130,18 +147,27 @@ impl Auditor {
         size: u64,
         limits: &Limits,
     ) -> Result<Auditor, PluginError> {
-        check_exports(sandbox, &component)?;
+        let version = check_exports(sandbox, &component)?;
         check_imports(sandbox, &component)?;
         let instance_pre = sandbox
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
-        let pre =
-            AuditorPluginPre::new(instance_pre).map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        let link = |e: wasmtime::Error| PluginError::Link(format!("{e:#}"));
+        let pre = match version {
+            Version::Current => Pre::Current(AuditorPluginPre::new(instance_pre).map_err(link)?),
+            Version::V01 => Pre::V01(v01::AuditorPluginPre::new(instance_pre).map_err(link)?),
+        };
         let (mut store, output) = sandbox.store(limits);
-        let described = pre
-            .instantiate(&mut store)
-            .and_then(|plugin| plugin.lucid_auditor_auditor().call_describe(&mut store));
+        let described = match &pre {
+            Pre::Current(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|plugin| plugin.lucid_auditor_auditor().call_describe(&mut store)),
+            Pre::V01(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|plugin| plugin.lucid_auditor_auditor().call_describe(&mut store))
+                .map(bindings::vocabulary_from_v01),
+        };
         let raw = match described {
             Ok(v) => v,
             Err(e) => {
@@ -180,11 +206,27 @@ impl Auditor {
             settings: settings.to_wit(),
         };
         let (mut store, output) = sandbox.store(limits);
-        let result = self.pre.instantiate(&mut store).and_then(|plugin| {
-            plugin
-                .lucid_auditor_auditor()
-                .call_observe(&mut store, &observation)
-        });
+        let result = match &self.pre {
+            Pre::Current(pre) => pre.instantiate(&mut store).and_then(|plugin| {
+                plugin
+                    .lucid_auditor_auditor()
+                    .call_observe(&mut store, &observation)
+            }),
+            Pre::V01(pre) => {
+                let observation = bindings::observation_to_v01(&observation);
+                pre.instantiate(&mut store)
+                    .and_then(|plugin| {
+                        plugin
+                            .lucid_auditor_auditor()
+                            .call_observe(&mut store, &observation)
+                    })
+                    .map(|result| {
+                        result
+                            .map(|claims| claims.into_iter().map(bindings::claim_from_v01).collect())
+                            .map_err(bindings::error_from_v01)
+                    })
+            }
+        };
         let duration = started.elapsed();
         let stdout = output.stdout();
         if !stdout.trim().is_empty() {
@@ -279,7 +321,7 @@ const ALLOWED_SUMMARY: &str =
     "cli, clocks, filesystem, io and random, with no file, variable or network behind them";
 
 /// Refuse a component importing anything outside [`ALLOWED_IMPORTS`] (any 0.2.x version) and
-/// the contract's own `lucid:auditor/types` (0.1.x); every forbidden import is named.
+/// the contract's own `lucid:auditor/types` (0.2.x or 0.1.x); every forbidden import is named.
 fn check_imports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginError> {
     let ty = component.component_type();
     let forbidden: Vec<String> = ty
@@ -288,7 +330,8 @@ fn check_imports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginE
         .filter(|name| {
             let (interface, version) = name.split_once('@').unwrap_or((name, ""));
             let wasi = ALLOWED_IMPORTS.contains(&interface) && version.starts_with("0.2.");
-            let contract = interface == AUDITOR_TYPES && version.starts_with("0.1.");
+            let contract = interface == AUDITOR_TYPES
+                && (version.starts_with("0.2.") || version.starts_with("0.1."));
             !(wasi || contract)
         })
         .map(String::from)
@@ -306,7 +349,18 @@ fn check_imports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginE
 /// The contract's types interface, which every auditor imports.
 const AUDITOR_TYPES: &str = "lucid:auditor/types";
 
-fn check_exports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginError> {
+/// The version of the contract a component was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `lucid:auditor@0.2.x`.
+    Current,
+    /// `lucid:auditor@0.1.x`: no spans.
+    V01,
+}
+
+/// Which compatible `lucid:auditor/auditor` instance the component exports (the current
+/// version first).
+fn check_exports(sandbox: &Sandbox, component: &Component) -> Result<Version, PluginError> {
     let ty = component.component_type();
     let mut names: Vec<String> = Vec::new();
     let mut auditor_exports: Vec<String> = Vec::new();
@@ -322,7 +376,13 @@ fn check_exports(sandbox: &Sandbox, component: &Component) -> Result<(), PluginE
         .get_export_index(None, AUDITOR_INTERFACE)
         .is_some()
     {
-        return Ok(());
+        return Ok(Version::Current);
+    }
+    if component
+        .get_export_index(None, AUDITOR_INTERFACE_V01)
+        .is_some()
+    {
+        return Ok(Version::V01);
     }
     if let Some(found) = auditor_exports.into_iter().next() {
         return Err(PluginError::WrongVersion { found });

@@ -629,6 +629,7 @@ pub fn error_claim(auditor: &str, error: &GuestError) -> Claim {
         })),
         confidence: 1.0,
         metadata: None,
+        spans: Vec::new(),
     }
 }
 
@@ -657,6 +658,7 @@ mod tests {
                     value,
                     confidence: 0.5,
                     metadata: (i % 2 == 0).then(|| json!({"m": i})),
+                    spans: Vec::new(),
                 },
             };
             assert_eq!(serde_json::to_value(&claim).unwrap(), claim.to_json());
@@ -688,6 +690,7 @@ mod tests {
                     value: ClaimValue::String("x".repeat(*bytes)),
                     confidence: 1.0,
                     metadata: None,
+                    spans: Vec::new(),
                 },
             })
             .collect();
