@@ -9,9 +9,10 @@
 //! deny is a mask rule, the phase is decided again without the mask rules (a second
 //! authorization, only on that path): if that allows without error, the decision is an allow
 //! that lists the mask rules in `redact`, and the host must mask before anything goes on.
-//! Otherwise the second evaluation's deny stands. So a plain forbid always beats a mask rule,
-//! a mask rule never permits by itself, and in the artifact and execution phases, where nothing
-//! can be masked, a mask rule that holds denies like any forbid.
+//! Otherwise the second evaluation's deny stands. So a plain forbid always beats a mask rule
+//! (the deny then names the plain forbids only), a mask rule never permits by itself, and in
+//! the artifact and execution phases, where nothing can be masked, a mask rule that holds
+//! denies like any forbid.
 //!
 //! The context is built from `RestrictedExpression`s with `Context::from_pairs`, and the request
 //! without Cedar's schema check (`Request::new(.., None)`), which costs about as much as the
@@ -169,8 +170,20 @@ impl Engine {
             Err(errors) => return Decision::deny_with_errors(errors),
         };
         let (cedar_request, entities) = prepared;
-        let first = self.evaluate(&self.policies.cedar, &cedar_request, &entities);
+        let mut first = self.evaluate(&self.policies.cedar, &cedar_request, &entities);
         let Some(redact) = self.masks_enough(&first, request.phase) else {
+            // A mask rule does not determine a deny that a plain forbid makes anyway: masking
+            // would not have helped, so the deny names the plain forbids only.
+            if !first.allowed
+                && first
+                    .reasons
+                    .iter()
+                    .any(|id| !self.policies.redactions.contains_key(id))
+            {
+                first
+                    .reasons
+                    .retain(|id| !self.policies.redactions.contains_key(id));
+            }
             return self.decision(first);
         };
         let second = self.evaluate(&self.policies.unmasked, &cedar_request, &entities);

@@ -430,7 +430,11 @@ fn redact_kinds(text: &str) -> Result<Vec<String>, String> {
         return Err(format!(
             "@redact_kinds has {} that {} not a kind name: '{}' (expected lowercase letters, \
              digits or '_', separated by commas or spaces)",
-            if bad.len() == 1 { "an entry" } else { "entries" },
+            if bad.len() == 1 {
+                "an entry"
+            } else {
+                "entries"
+            },
             if bad.len() == 1 { "is" } else { "are" },
             bad.join("', '")
         ));

@@ -87,12 +87,17 @@ impl CaseResult {
             expected == got
         };
         let reasons_match = self.expected.reasons.as_ref().is_none_or(|expected| {
-            same(expected, self.got.reasons.iter().map(String::as_str).collect())
+            same(
+                expected,
+                self.got.reasons.iter().map(String::as_str).collect(),
+            )
         });
         // The decision's mask rules are sorted by label already.
-        let redact_match = self.expected.redact.as_ref().is_none_or(|expected| {
-            same(expected, redact_labels(&self.got.redact).collect())
-        });
+        let redact_match = self
+            .expected
+            .redact
+            .as_ref()
+            .is_none_or(|expected| same(expected, redact_labels(&self.got.redact).collect()));
         self.expected.effect == self.got.effect && reasons_match && redact_match
     }
 }

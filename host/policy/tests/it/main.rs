@@ -3,6 +3,7 @@
 mod decide;
 mod load;
 mod overrides;
+mod redact;
 mod schema;
 mod shipped;
 mod util;
