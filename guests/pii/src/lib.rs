@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use lucid_auditor_sdk::serde_json::{Value, json};
 use lucid_auditor_sdk::{
-    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, ToolCallOrigin,
-    Vocabulary,
+    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, MAX_SPANS_PER_CLAIM, Phase, SettingSpec,
+    Span, ToolCallOrigin, Vocabulary,
 };
 
 pub use scan::{Entity, Kind, KindSet, scan};
@@ -45,7 +45,8 @@ impl Auditor for Pii {
             ClaimType::StringList,
             "the distinct kinds found, sorted: api_key, credit_card, email, iban, ip_address, \
              jwt, phone, private_key, secret, us_ssn; metadata.spans locates each match \
-             (kind, source message/response/tool_call, index, UTF-8 byte start and end)",
+             (kind, source message/response/tool_call, index, UTF-8 byte start and end), and \
+             the claim proposes every match for masking (spans labelled [KIND])",
         ))
         .claim(ClaimSpec::new(
             "pii_count",
@@ -73,11 +74,32 @@ impl Auditor for Pii {
         let settings = Settings::read(input)?;
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut spans = Vec::new();
+        let mut proposals: Vec<Span> = Vec::new();
         let mut total = 0u64;
         for (source, index, text) in scanned_texts(input, settings.scan_tool_calls) {
             for entity in scan(text, settings.kinds) {
                 total += 1;
                 *counts.entry(entity.kind.as_str()).or_default() += 1;
+                // Every match is proposed for masking (the policy decides), so none may be
+                // left out: past the contract's bound the call fails (and the phase fails
+                // closed) rather than leave a value a policy would mask unmasked.
+                let kind = entity.kind.as_str();
+                let range = entity.start..entity.end;
+                let located = match source {
+                    "message" => input.message_spans(index, range, kind),
+                    "response" => input.response_spans(range, kind),
+                    _ => input.tool_call_spans(index, range, kind),
+                };
+                proposals.extend(
+                    located
+                        .into_iter()
+                        .map(|span| span.with_label(format!("[{}]", kind.to_ascii_uppercase()))),
+                );
+                if proposals.len() > MAX_SPANS_PER_CLAIM {
+                    return Err(Error::failed(format!(
+                        "more than {MAX_SPANS_PER_CLAIM} values to locate for masking"
+                    )));
+                }
                 if spans.len() < settings.max_spans {
                     spans.push(json!({
                         "kind": entity.kind.as_str(),
@@ -93,10 +115,12 @@ impl Auditor for Pii {
         Ok(vec![
             Claim::boolean("pii_detected", total > 0),
             // BTreeMap keys are already sorted and distinct.
-            Claim::string_list("pii_entities", counts.keys().copied()).with_metadata(json!({
-                "spans": Value::Array(spans),
-                "spans_truncated": truncated,
-            })),
+            Claim::string_list("pii_entities", counts.keys().copied())
+                .with_metadata(json!({
+                    "spans": Value::Array(spans),
+                    "spans_truncated": truncated,
+                }))
+                .with_spans(proposals),
             Claim::count("pii_count", total).with_metadata(json!({ "kinds": counts })),
         ])
     }

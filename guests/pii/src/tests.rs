@@ -120,6 +120,92 @@ fn spans_locate_each_value_in_the_text_the_sdk_gives() {
     assert_eq!(claims[1].metadata().unwrap()["spans_truncated"], false);
 }
 
+/// What a proposed span covers, found the way the host does: the JSON pointer into the body.
+fn proposed<'a>(body: &'a Value, span: &Span) -> &'a str {
+    let text = body.pointer(&span.field).and_then(Value::as_str).unwrap();
+    &text[span.start as usize..span.end as usize]
+}
+
+#[test]
+fn every_match_is_proposed_for_masking_where_it_sits_in_the_body() {
+    let body = json!({ "messages": [
+        { "role": "system", "content": "Escalate to 020 7946 0958." },
+        { "role": "assistant", "content": null, "tool_calls": [{ "id": "c1", "type": "function",
+            "function": { "name": "pay", "arguments": "{\"card\":\"5500-0000-0000-0004\"}" } }] },
+        { "role": "user", "content": [
+            { "type": "text", "text": "Grüße 🙂" },
+            { "type": "text", "text": "mail jörg.k@example.de" }
+        ] }
+    ] });
+    let input = Input::new(Phase::Request, &body.to_string()).unwrap();
+    let claims = observe(&input);
+    let found: Vec<(&str, &str, &str, Option<&str>)> = claims[1]
+        .spans()
+        .iter()
+        .map(|s| {
+            (
+                s.kind.as_str(),
+                s.field.as_str(),
+                proposed(&body, s),
+                s.label.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "phone",
+                "/messages/0/content",
+                "020 7946 0958",
+                Some("[PHONE]")
+            ),
+            (
+                "email",
+                "/messages/2/content/1/text",
+                "jörg.k@example.de",
+                Some("[EMAIL]")
+            ),
+            (
+                "credit_card",
+                "/messages/1/tool_calls/0/function/arguments",
+                "5500-0000-0000-0004",
+                Some("[CREDIT_CARD]")
+            ),
+        ]
+    );
+    // The other claims propose nothing.
+    assert!(claims[0].spans().is_empty() && claims[2].spans().is_empty());
+
+    let answer = json!({ "choices": [
+        { "index": 0, "message": { "role": "assistant", "content": "none here" } },
+        { "index": 1, "message": { "role": "assistant", "content": "write to a@example.com" } }
+    ] });
+    let input = Input::new(Phase::Response, &body.to_string())
+        .unwrap()
+        .with_response(&answer.to_string())
+        .unwrap();
+    let claims = observe(&input);
+    let spans: Vec<&Span> = claims[1]
+        .spans()
+        .iter()
+        .filter(|s| s.field.starts_with("/choices"))
+        .collect();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].field, "/choices/1/message/content");
+    assert_eq!(proposed(&answer, spans[0]), "a@example.com");
+}
+
+#[test]
+fn more_values_than_a_claim_may_locate_fail_the_call() {
+    let many = (0..=MAX_SPANS_PER_CLAIM)
+        .map(|i| format!("u{i}@example.com"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let err = Pii::observe(&request(&many)).unwrap_err();
+    assert!(err.to_string().contains("more than 1024"), "{err}");
+}
+
 #[test]
 fn evidence_never_contains_the_values() {
     let claims = observe(&request(

@@ -115,6 +115,7 @@ fn claim_to_wit(claim: Claim) -> wit::Claim {
         value,
         confidence,
         metadata,
+        spans,
     } = claim;
     let value = match value {
         ClaimValue::ScoreNormalized(score) => wit::ClaimValue::ScoreNormalized(score),
@@ -130,6 +131,16 @@ fn claim_to_wit(claim: Claim) -> wit::Claim {
         value,
         confidence,
         metadata: metadata.map(|metadata| metadata.to_string()),
+        spans: spans
+            .into_iter()
+            .map(|span| wit::Span {
+                field: span.field,
+                start: span.start,
+                end: span.end,
+                kind: span.kind,
+                label: span.label,
+            })
+            .collect(),
     }
 }
 

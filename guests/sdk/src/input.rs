@@ -1,6 +1,8 @@
 //! The observation an auditor receives, with the chat exchange already parsed.
 
-use lucid_contract::{Phase, Scope, SettingValue};
+use std::ops::Range;
+
+use lucid_contract::{Phase, Scope, SettingValue, Span};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -45,6 +47,8 @@ pub struct Message {
     role: Role,
     content: String,
     name: Option<String>,
+    /// Where each piece of `content` sits in the request (for spans).
+    segments: Segments,
 }
 
 impl Message {
@@ -82,6 +86,8 @@ pub struct ToolCall {
     name: String,
     arguments: String,
     origin: ToolCallOrigin,
+    /// The JSON pointer of `arguments` when they are a string (only then can they be masked).
+    pointer: Option<String>,
 }
 
 impl ToolCall {
@@ -203,6 +209,7 @@ pub struct Input {
     messages: Vec<Message>,
     tool_calls: Vec<ToolCall>,
     response_text: Option<String>,
+    response_segments: Segments,
 }
 
 impl Input {
@@ -235,6 +242,7 @@ impl Input {
             messages,
             tool_calls,
             response_text: None,
+            response_segments: Segments::default(),
         })
     }
 
@@ -248,6 +256,7 @@ impl Input {
             ));
         }
         let mut texts = Vec::new();
+        let mut segments = Segments::default();
         let choices = response
             .get("choices")
             .and_then(Value::as_array)
@@ -257,8 +266,12 @@ impl Input {
             let Some(message) = entry.get("message") else {
                 continue;
             };
-            let text = content_text(message.get("content"));
+            let (text, pieces) = content_segments(
+                message.get("content"),
+                &format!("/choices/{choice}/message"),
+            );
             if !text.is_empty() {
+                segments.append(pieces, texts.iter().map(|t: &String| t.len() + 1).sum());
                 texts.push(text);
             }
             collect_tool_calls(
@@ -268,6 +281,7 @@ impl Input {
             );
         }
         self.response_text = Some(texts.join("\n"));
+        self.response_segments = segments;
         self.response = Some(response);
         Ok(self)
     }
@@ -400,6 +414,49 @@ impl Input {
             .as_str()
     }
 
+    /// Spans (for [`Claim::with_spans`](lucid_contract::Claim::with_spans)) of bytes `range`
+    /// of `messages()[index].content()`, addressed in the request the host will mask: one per
+    /// text part the range touches. Empty when the message or range does not exist.
+    ///
+    /// ```
+    /// use lucid_auditor_sdk::{Claim, Input, Phase};
+    ///
+    /// let input = Input::new(
+    ///     Phase::Request,
+    ///     r#"{"messages": [{"role": "user", "content": "mail bob@example.com"}]}"#,
+    /// )?;
+    /// let spans = input.message_spans(0, 5..20, "email");
+    /// assert_eq!(spans[0].field, "/messages/0/content");
+    /// let claim = Claim::boolean("has_email", true).with_spans(spans);
+    /// # Ok::<(), lucid_auditor_sdk::Error>(())
+    /// ```
+    pub fn message_spans(&self, index: usize, range: Range<usize>, kind: &str) -> Vec<Span> {
+        self.messages.get(index).map_or_else(Vec::new, |message| {
+            message.segments.spans(&message.content, range, kind)
+        })
+    }
+
+    /// Spans of bytes `range` of [`Input::response_text`], addressed in the response: one per
+    /// choice (or text part) the range touches.
+    pub fn response_spans(&self, range: Range<usize>, kind: &str) -> Vec<Span> {
+        self.response_text.as_deref().map_or_else(Vec::new, |text| {
+            self.response_segments.spans(text, range, kind)
+        })
+    }
+
+    /// Spans of bytes `range` of `tool_calls()[index].arguments()`. Empty when the arguments
+    /// were not given as a string (an inline object cannot be masked in place).
+    pub fn tool_call_spans(&self, index: usize, range: Range<usize>, kind: &str) -> Vec<Span> {
+        let Some(call) = self.tool_calls.get(index) else {
+            return Vec::new();
+        };
+        let Some(pointer) = &call.pointer else {
+            return Vec::new();
+        };
+        let segments = Segments(vec![(pointer.clone(), 0, call.arguments.len())]);
+        segments.spans(&call.arguments, range, kind)
+    }
+
     /// The text an auditor should scan in the current phase; see [`Input::texts_in`].
     pub fn texts(&self) -> Vec<&str> {
         self.texts_in(self.phase)
@@ -442,6 +499,8 @@ fn parse_messages(request: &Value) -> Result<(Vec<Message>, Vec<ToolCall>), Erro
                 "request message {index} is not a JSON object"
             )));
         }
+        let (content, segments) =
+            content_segments(entry.get("content"), &format!("/messages/{index}"));
         messages.push(Message {
             role: Role::parse(
                 entry
@@ -449,8 +508,9 @@ fn parse_messages(request: &Value) -> Result<(Vec<Message>, Vec<ToolCall>), Erro
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
             ),
-            content: content_text(entry.get("content")),
+            content,
             name: entry.get("name").and_then(Value::as_str).map(str::to_owned),
+            segments,
         });
         collect_tool_calls(
             entry,
@@ -461,27 +521,86 @@ fn parse_messages(request: &Value) -> Result<(Vec<Message>, Vec<ToolCall>), Erro
     Ok((messages, tool_calls))
 }
 
-/// Flattens OpenAI `content` as [`Message::content`] and [`Input::response_text`] have it: a
-/// string, or the text parts of an array joined with `\n`. For auditors that read other parts
-/// of the bodies (say, each choice of a response) and must see text exactly as the SDK does.
-pub fn content_text(content: Option<&Value>) -> String {
+/// Where the pieces of a flattened text come from: per piece, the JSON pointer of its string,
+/// its start in the flattened text and its length (bytes).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Segments(Vec<(String, usize, usize)>);
+
+impl Segments {
+    /// Add `other`'s pieces, shifted by `offset` bytes.
+    fn append(&mut self, other: Segments, offset: usize) {
+        self.0.extend(
+            other
+                .0
+                .into_iter()
+                .map(|(pointer, start, len)| (pointer, start + offset, len)),
+        );
+    }
+
+    /// The spans covering `range` of the flattened text, one per piece it touches (the `\n`
+    /// joining pieces is not part of any). Empty when the range is empty, reversed, outside
+    /// the text or not on character boundaries of it.
+    fn spans(&self, flat: &str, range: Range<usize>, kind: &str) -> Vec<Span> {
+        if range.start >= range.end
+            || !flat.is_char_boundary(range.start)
+            || !flat.is_char_boundary(range.end)
+            || range.end > flat.len()
+        {
+            return Vec::new();
+        }
+        let mut spans = Vec::new();
+        for (pointer, start, len) in &self.0 {
+            let (from, to) = (range.start.max(*start), range.end.min(start + len));
+            if from >= to {
+                continue;
+            }
+            let (Ok(a), Ok(b)) = (u32::try_from(from - start), u32::try_from(to - start)) else {
+                return Vec::new();
+            };
+            spans.push(Span::new(pointer.clone(), a, b, kind));
+        }
+        spans
+    }
+}
+
+/// [`content_text`], and where each of its pieces sits (`base` is the pointer of the object
+/// holding `content`).
+fn content_segments(content: Option<&Value>, base: &str) -> (String, Segments) {
     match content {
-        Some(Value::String(text)) => text.clone(),
+        Some(Value::String(text)) => (
+            text.clone(),
+            Segments(vec![(format!("{base}/content"), 0, text.len())]),
+        ),
         Some(Value::Array(parts)) => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter(|part| {
+            let mut flat = String::new();
+            let mut segments = Vec::new();
+            for (k, part) in parts.iter().enumerate() {
+                let text = part.get("text").and_then(Value::as_str);
+                let Some(text) = text.filter(|_| {
                     matches!(
                         part.get("type").and_then(Value::as_str),
                         Some("text" | "input_text" | "output_text")
                     )
-                })
-                .filter_map(|part| part.get("text").and_then(Value::as_str))
-                .collect();
-            texts.join("\n")
+                }) else {
+                    continue;
+                };
+                if !segments.is_empty() {
+                    flat.push('\n');
+                }
+                segments.push((format!("{base}/content/{k}/text"), flat.len(), text.len()));
+                flat.push_str(text);
+            }
+            (flat, Segments(segments))
         }
-        _ => String::new(),
+        _ => (String::new(), Segments::default()),
     }
+}
+
+/// Flattens OpenAI `content` as [`Message::content`] and [`Input::response_text`] have it: a
+/// string, or the text parts of an array joined with `\n`. For auditors that read other parts
+/// of the bodies (say, each choice of a response) and must see text exactly as the SDK does.
+pub fn content_text(content: Option<&Value>) -> String {
+    content_segments(content, "").0
 }
 
 fn collect_tool_calls(message: &Value, origin: ToolCallOrigin, out: &mut Vec<ToolCall>) {
@@ -490,9 +609,23 @@ fn collect_tool_calls(message: &Value, origin: ToolCallOrigin, out: &mut Vec<Too
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    for call in calls {
+    let base = match origin {
+        ToolCallOrigin::Request { message } => format!("/messages/{message}"),
+        ToolCallOrigin::Response { choice } => format!("/choices/{choice}/message"),
+    };
+    let string_arguments = |function: &Value, pointer: String| {
+        function
+            .get("arguments")
+            .is_some_and(Value::is_string)
+            .then_some(pointer)
+    };
+    for (i, call) in calls.iter().enumerate() {
         let function = call.get("function").unwrap_or(&Value::Null);
         out.push(ToolCall {
+            pointer: string_arguments(
+                function,
+                format!("{base}/tool_calls/{i}/function/arguments"),
+            ),
             id: call.get("id").and_then(Value::as_str).map(str::to_owned),
             name: function
                 .get("name")
@@ -509,6 +642,7 @@ fn collect_tool_calls(message: &Value, origin: ToolCallOrigin, out: &mut Vec<Too
         .filter(|value| value.is_object())
     {
         out.push(ToolCall {
+            pointer: string_arguments(function, format!("{base}/function_call/arguments")),
             id: None,
             name: function
                 .get("name")
@@ -532,6 +666,62 @@ fn arguments_text(arguments: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_point_at_the_strings_the_sdk_flattened() {
+        let input = Input::new(Phase::Request, REQUEST)
+            .unwrap()
+            .with_response(RESPONSE)
+            .unwrap();
+        // Message 1 is "look at\nthis" from parts 0 and 2: a range over the join is split.
+        assert_eq!(input.messages()[1].content(), "look at\nthis");
+        let spans = input.message_spans(1, 5..12, "x");
+        assert_eq!(
+            spans,
+            vec![
+                Span::new("/messages/1/content/0/text", 5, 7, "x"),
+                Span::new("/messages/1/content/2/text", 0, 4, "x"),
+            ]
+        );
+        assert_eq!(
+            input.message_spans(0, 0..2, "x"),
+            vec![Span::new("/messages/0/content", 0, 2, "x")]
+        );
+        // Out of range, empty, missing message: nothing.
+        assert!(input.message_spans(0, 0..99, "x").is_empty());
+        assert!(input.message_spans(0, 2..2, "x").is_empty());
+        assert!(input.message_spans(9, 0..1, "x").is_empty());
+        // The response text joins the choices: "here you go\nsecond choice".
+        assert_eq!(
+            input.response_spans(12..18, "x"),
+            vec![Span::new("/choices/1/message/content", 0, 6, "x")]
+        );
+        // Tool calls: string arguments only.
+        assert_eq!(
+            input.tool_call_spans(0, 2..3, "x"),
+            vec![Span::new(
+                "/messages/2/tool_calls/0/function/arguments",
+                2,
+                3,
+                "x"
+            )]
+        );
+        assert!(
+            input.tool_call_spans(1, 0..2, "x").is_empty(),
+            "inline object"
+        );
+    }
+
+    #[test]
+    fn spans_never_cut_a_character() {
+        let input = Input::new(
+            Phase::Request,
+            r#"{"messages": [{"role": "user", "content": "é mail"}]}"#,
+        )
+        .unwrap();
+        assert!(input.message_spans(0, 1..3, "x").is_empty());
+        assert_eq!(input.message_spans(0, 0..2, "x").len(), 1);
+    }
 
     const REQUEST: &str = r#"{
         "model": "gpt-4o",

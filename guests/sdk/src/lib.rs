@@ -1,6 +1,6 @@
 //! The SDK for Lucid auditor plugins.
 //!
-//! An auditor is a WebAssembly component implementing the `lucid:auditor@0.1.0` contract
+//! An auditor is a WebAssembly component implementing the `lucid:auditor@0.2.0` contract
 //! (`wit/auditor/auditor.wit`). With this crate an auditor is a type implementing [`Auditor`]
 //! plus one [`export_auditor!`] call; the component-model bindings are generated here, once, and
 //! auditor crates never see them.
@@ -42,8 +42,8 @@ mod vocabulary;
 pub use error::Error;
 pub use input::{Input, Message, Role, Settings, ToolCall, ToolCallOrigin, content_text};
 pub use lucid_contract::{
-    Claim, ClaimType, ClaimValue, DomainError, MAX_SAFE_INTEGER, Phase, Scope, SettingError,
-    SettingType, SettingValue, UnknownName,
+    Claim, ClaimType, ClaimValue, DomainError, MAX_SAFE_INTEGER, MAX_SPANS_PER_CLAIM, Phase, Scope,
+    SettingError, SettingType, SettingValue, Span, UnknownName,
 };
 pub use vocabulary::{ClaimSpec, SettingSpec, Vocabulary};
 
@@ -62,7 +62,7 @@ pub trait Auditor {
     fn observe(input: &Input) -> Result<Vec<Claim>, Error>;
 }
 
-/// Exports an [`Auditor`] as the component's `lucid:auditor/auditor@0.1.0` implementation.
+/// Exports an [`Auditor`] as the component's `lucid:auditor/auditor@0.2.0` implementation.
 /// Call it once, at the crate root of a `cdylib` crate.
 ///
 /// Outside wasm it only checks that the type implements [`Auditor`], so the crate still builds
