@@ -298,6 +298,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         receipts: receipts.clone(),
         upstream,
         streaming: config.streaming.clone(),
+        redaction: config.redaction.clone(),
         metrics: crate::exchange::metrics::Metrics::new(),
         lifecycle: Default::default(),
         attestor: Some(attestor.clone()),

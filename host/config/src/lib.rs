@@ -54,6 +54,9 @@ pub struct Config {
     /// Streaming modes.
     #[serde(default)]
     pub streaming: StreamingConfig,
+    /// How masked spans are written, per entity kind (`[redaction]`).
+    #[serde(default)]
+    pub redaction: RedactionConfig,
     /// Per-org enforcement of auditor settings and the overrides of its workspaces and agents
     /// (`[orgs.<org>.enforcement.<auditor>]`, `[orgs.<org>.workspaces.<ws>.overrides.<auditor>]`).
     #[serde(default)]
@@ -196,6 +199,103 @@ impl StreamingConfig {
     }
 }
 
+/// `[redaction]`: how the gateway writes a span a policy asked it to mask.
+///
+/// ```toml
+/// [redaction]
+/// default = "label"            # the auditor's label, e.g. [EMAIL] (else [KIND])
+/// [redaction.kinds]
+/// credit_card = "keep_last:4"  # ****-****-****-1111
+/// phone = "mask"               # every letter and digit a '*', separators kept
+/// secret = "fixed:[REDACTED]"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionConfig {
+    /// The style of kinds without one of their own (default `label`).
+    pub default: MaskStyle,
+    /// Per entity kind; merged over the built-in ones (`credit_card = "keep_last:4"`).
+    pub kinds: BTreeMap<String, MaskStyle>,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        RedactionConfig {
+            default: MaskStyle::Label,
+            kinds: BTreeMap::new(),
+        }
+    }
+}
+
+impl RedactionConfig {
+    /// The style for `kind`: its own, else the built-in one, else the default.
+    pub fn style(&self, kind: &str) -> &MaskStyle {
+        const CARD: MaskStyle = MaskStyle::KeepLast(4);
+        match self.kinds.get(kind) {
+            Some(style) => style,
+            None if kind == "credit_card" => &CARD,
+            None => &self.default,
+        }
+    }
+}
+
+/// How a masked span is written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum MaskStyle {
+    /// The auditor's label (`[EMAIL]`), else `[KIND]` in capitals.
+    Label,
+    /// Every letter and digit becomes `*`; everything else (dashes, spaces, `@`, dots) stays,
+    /// so the text keeps its shape.
+    Mask,
+    /// As `Mask`, but the last N letters and digits stay (`keep_last:4`: `****-****-****-1111`).
+    KeepLast(u8),
+    /// This text (printable, no `"` or `\`, at most 64 bytes).
+    Fixed(String),
+}
+
+/// The most characters `keep_last` may keep.
+pub const MAX_KEEP_LAST: u8 = 8;
+
+impl TryFrom<String> for MaskStyle {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "unknown mask style '{text}' (expected label, mask, keep_last:N with N at most {MAX_KEEP_LAST}, or fixed:TEXT)"
+            )
+        };
+        match text.split_once(':') {
+            None if text == "label" => Ok(MaskStyle::Label),
+            None if text == "mask" => Ok(MaskStyle::Mask),
+            Some(("keep_last", n)) => match n.parse::<u8>() {
+                Ok(n) if n <= MAX_KEEP_LAST => Ok(MaskStyle::KeepLast(n)),
+                _ => Err(bad()),
+            },
+            Some(("fixed", fixed)) if lucid_contract::is_label(fixed) => {
+                Ok(MaskStyle::Fixed(fixed.to_string()))
+            }
+            Some(("fixed", _)) => Err(format!(
+                "mask style '{text}': the fixed text must be printable, without '\"' or '\\', at most {} bytes",
+                lucid_contract::MAX_SPAN_LABEL_BYTES
+            )),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl From<MaskStyle> for String {
+    fn from(style: MaskStyle) -> String {
+        match style {
+            MaskStyle::Label => "label".into(),
+            MaskStyle::Mask => "mask".into(),
+            MaskStyle::KeepLast(n) => format!("keep_last:{n}"),
+            MaskStyle::Fixed(text) => format!("fixed:{text}"),
+        }
+    }
+}
+
 /// Configuration of one auditor (or the defaults). Every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,6 +362,26 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_styles_parse_and_bad_ones_are_named() {
+        let config = Config::parse(
+            "[redaction]\ndefault = \"mask\"\n[redaction.kinds]\nphone = \"keep_last:2\"\nsecret = \"fixed:[X]\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let r = &config.redaction;
+        assert_eq!(r.style("phone"), &MaskStyle::KeepLast(2));
+        assert_eq!(r.style("secret"), &MaskStyle::Fixed("[X]".into()));
+        assert_eq!(r.style("email"), &MaskStyle::Mask);
+        assert_eq!(r.style("credit_card"), &MaskStyle::KeepLast(4), "built in");
+        assert_eq!(RedactionConfig::default().style("email"), &MaskStyle::Label);
+        for bad in ["keep_last:99", "blank", "fixed:a\\\"b", "keep_last:x"] {
+            let text = format!("[redaction]\ndefault = \"{bad}\"\n");
+            let err = Config::parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(err.contains("mask style"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn unknown_fields_are_errors() {

@@ -141,6 +141,7 @@ fn demo_core(k: u64) -> serde_json::Value {
             effect: Effect::Allow,
             reasons: vec!["demo".into()],
             errors: vec![],
+            redact: Vec::new(),
         },
     }];
     let measurements = Measurements {

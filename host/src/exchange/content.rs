@@ -66,6 +66,12 @@ impl Content {
         hex::encode(self.salt)
     }
 
+    /// The commitment to other bytes of this exchange under the same salt (say, a request
+    /// before and after masking).
+    pub fn commit(&self, bytes: &[u8]) -> String {
+        hex::encode(salted(&self.salt).chain_update(bytes).finalize())
+    }
+
     /// Bytes sent to the client as (part of) the response body.
     pub fn sent(&mut self, bytes: &[u8]) {
         self.response.update(bytes);

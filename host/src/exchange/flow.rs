@@ -13,9 +13,10 @@ use super::lifecycle::Lifecycle;
 use super::metrics::{DecisionLabels, Metrics};
 use super::openai::{self, ChatRequest};
 use super::receipt_core::{self, PhaseEvidence, Scope};
+use super::redact::{self, Masked, Picked, RedactError};
 use super::stream;
 use super::upstream::{Upstream, UpstreamError};
-use crate::config::{StreamMode, StreamingConfig};
+use crate::config::{RedactionConfig, StreamMode, StreamingConfig};
 use crate::evidence::service::ReceiptService;
 use crate::policy::overrides::{Overrides, ScopeOverrides};
 use crate::policy::{Effect, PhaseDecision, PolicyRuntime, PolicyState};
@@ -32,6 +33,8 @@ pub struct ExchangeService {
     pub receipts: Arc<ReceiptService>,
     pub upstream: Arc<dyn Upstream>,
     pub streaming: StreamingConfig,
+    /// How masked spans are written (`[redaction]`).
+    pub redaction: RedactionConfig,
     pub metrics: Metrics,
     /// The exchanges in flight, for a shutdown that receipts every one of them.
     pub lifecycle: Lifecycle,
@@ -125,6 +128,8 @@ pub struct Receipt {
     pub text: Arc<str>,
     /// `deny` when any phase denied.
     pub decision: Effect,
+    /// Stretches of text masked, over all phases.
+    pub redactions: usize,
 }
 
 /// Why an exchange was denied: per denying phase, its determining policies and errors.
@@ -273,6 +278,8 @@ pub(super) struct Exchange {
     pub(super) stream_mode: Option<StreamMode>,
     /// The body to send, once known.
     pub(super) answer: Answer,
+    /// What was masked, per phase, for the receipt (`redactions`).
+    pub(super) redactions: Vec<Value>,
     /// Held until the exchange is completely done, a forwarded stream's audit and receipt
     /// included (the gateway's admission slot), then dropped.
     _hold: Option<Box<dyn Send + Sync>>,
@@ -347,6 +354,7 @@ pub async fn run_holding(
         content,
         stream_mode: None,
         answer: Answer::Nothing,
+        redactions: Vec::new(),
         view,
         policy,
         service: service.clone(),
@@ -369,14 +377,27 @@ pub async fn run_holding(
     if let Err(e) = ex.phase(Phase::Request, None).await {
         return ex.failed(e);
     }
+    ex.mask_request();
     if ex.denied() {
         return ex.deny().await;
     }
     if request.stream {
         let scope = &ex.scope;
-        let mode = service
+        let mut mode = service
             .streaming
             .mode_for(&scope.org, &scope.workspace, &scope.agent);
+        // `observe` sends the answer before it is audited: under a policy that may ask to mask
+        // answers it would send what it must not, so such a stream is held as `incremental`.
+        let masks_answers = ex
+            .policy
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.redacts_in(Phase::Response));
+        if mode == StreamMode::Observe && masks_answers {
+            ex.extra
+                .insert("stream_mode_requested".into(), json!(StreamMode::Observe));
+            mode = StreamMode::Incremental;
+        }
         ex.extra.insert("stream_mode".into(), json!(mode));
         ex.stream_mode = Some(mode);
         return stream::run(ex, mode).await;
@@ -395,6 +416,7 @@ pub async fn run_holding(
     if let Err(e) = ex.audit_response(&response, &response_text).await {
         return ex.failed(e);
     }
+    let response_text = ex.mask_answer(response, response_text);
     if ex.denied() {
         // A response-phase denial withholds the model's answer.
         return ex.deny().await;
@@ -481,6 +503,90 @@ impl Exchange {
         Ok(())
     }
 
+    /// The spans the last phase's decision asks to mask, if it allowed after masking.
+    pub(super) fn picked(&self, phase: Phase) -> Option<Result<Vec<Picked>, RedactError>> {
+        let last = self.phases.last().filter(|p| p.phase == phase)?;
+        if last.decision.effect != Effect::Allow || last.decision.redact.is_empty() {
+            return None;
+        }
+        Some(redact::pick(&last.decision.redact, &last.claims))
+    }
+
+    /// The masks the last phase asked for could not be applied: it denies, saying why.
+    pub(super) fn masking_failed(&mut self, error: &RedactError) {
+        tracing::warn!(request_id = %self.head.request_id, "masking failed, denying: {error}");
+        if let Some(last) = self.phases.last_mut() {
+            last.decision.effect = Effect::Deny;
+            last.decision
+                .errors
+                .push(format!("masking failed: {error}"));
+        }
+    }
+
+    /// Record what a phase masked: the stretches, and commitments (under the exchange's salt)
+    /// to the document before and after.
+    pub(super) fn record_masks(
+        &mut self,
+        phase: Phase,
+        before: &str,
+        after: &str,
+        masked: &[Masked],
+    ) {
+        self.service.metrics.record_redactions(phase, masked.len());
+        self.redactions.push(json!({
+            "phase": phase,
+            "commitment": super::content::SCHEME,
+            "before": self.content.commit(before.as_bytes()),
+            "after": self.content.commit(after.as_bytes()),
+            "spans": masked,
+        }));
+    }
+
+    /// Mask the request as its phase's decision asks, before the model sees it; the auditors of
+    /// later phases see the masked request too.
+    fn mask_request(&mut self) {
+        let picked = match self.picked(Phase::Request) {
+            None => return,
+            Some(Ok(picked)) => picked,
+            Some(Err(e)) => return self.masking_failed(&e),
+        };
+        let mut doc = self.request.clone();
+        match redact::apply(&mut doc, &picked, Phase::Request, &self.service.redaction) {
+            Ok(masked) => {
+                let text = doc.to_string();
+                let before = std::mem::replace(&mut self.request_text, text);
+                self.request = doc;
+                let after = self.request_text.clone();
+                self.record_masks(Phase::Request, &before, &after, &masked);
+            }
+            Err(e) => self.masking_failed(&e),
+        }
+    }
+
+    /// A JSON answer masked as the response phase's decision asks (its text as sent).
+    fn mask_answer(&mut self, response: Value, text: String) -> String {
+        let picked = match self.picked(Phase::Response) {
+            None => return text,
+            Some(Ok(picked)) => picked,
+            Some(Err(e)) => {
+                self.masking_failed(&e);
+                return text;
+            }
+        };
+        let mut doc = response;
+        match redact::apply(&mut doc, &picked, Phase::Response, &self.service.redaction) {
+            Ok(masked) => {
+                let after = doc.to_string();
+                self.record_masks(Phase::Response, &text, &after, &masked);
+                after
+            }
+            Err(e) => {
+                self.masking_failed(&e);
+                text
+            }
+        }
+    }
+
     pub(super) fn denied(&self) -> bool {
         self.oversized.is_some()
             || self
@@ -556,6 +662,13 @@ impl Exchange {
         self.extra
             .insert("settings_hash".into(), Value::from(settings_hash));
         self.extra.insert("settings".into(), settings);
+        let redactions = self.redactions_count();
+        if !self.redactions.is_empty() {
+            self.extra.insert(
+                "redactions".into(),
+                Value::from(std::mem::take(&mut self.redactions)),
+            );
+        }
         let content = self.content_json();
         self.extra.insert("content".into(), content);
         let extra = std::mem::take(&mut self.extra);
@@ -605,7 +718,16 @@ impl Exchange {
             claims_hash: issued.claims_hash,
             text: issued.text,
             decision,
+            redactions,
         })
+    }
+
+    fn redactions_count(&self) -> usize {
+        self.redactions
+            .iter()
+            .filter_map(|r| r.get("spans").and_then(Value::as_array))
+            .map(Vec::len)
+            .sum()
     }
 
     /// A core over the signer's limit: receipted by [`receipt_core::shrink`], and denied.

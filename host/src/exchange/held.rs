@@ -50,9 +50,10 @@ impl Held {
     }
 
     /// What the next audit sees: a completion with the texts grown since the last audit, each
-    /// from [`OVERLAP_CHARS`] characters before its audited end.
-    pub fn window(&self, assembly: &Assembly) -> Value {
-        let from = self
+    /// from [`OVERLAP_CHARS`] characters before its audited end; and where in each text the
+    /// window starts (bytes), to place what the audit says about it.
+    pub fn window(&self, assembly: &Assembly) -> (Value, BTreeMap<Text, usize>) {
+        let from: BTreeMap<Text, usize> = self
             .pending
             .keys()
             .map(|text| {
@@ -60,7 +61,7 @@ impl Held {
                 (*text, overlap_start(assembly.text(*text), audited))
             })
             .collect();
-        assembly.excerpt(&from)
+        (assembly.excerpt(&from), from)
     }
 
     /// The last window was audited and allowed: the chunks that may go to the client now.
@@ -148,7 +149,7 @@ mod tests {
         for round in 0..20 {
             push(&mut assembly, &mut held, chunk(0, &piece, None));
             assert!(held.due(100));
-            let window = held.window(&assembly);
+            let (window, _) = held.window(&assembly);
             let seen = window["choices"][0]["message"]["content"]
                 .as_str()
                 .unwrap()
@@ -213,7 +214,7 @@ mod tests {
         push(&mut assembly, &mut held, chunk(1, "second choice", None));
         held.allow(&assembly);
         push(&mut assembly, &mut held, chunk(1, " goes on", None));
-        let window = held.window(&assembly);
+        let (window, _) = held.window(&assembly);
         let choices = window["choices"].as_array().unwrap();
         assert_eq!(choices.len(), 1);
         assert_eq!(choices[0]["index"], 1);

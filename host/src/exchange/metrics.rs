@@ -48,6 +48,8 @@ pub struct Metrics {
     pub upstream_errors: Counter,
     /// Exchanges turned away with 503 because the gateway was at `max_in_flight`.
     pub overloaded: Counter,
+    /// Stretches of text masked, by phase.
+    pub redactions: Family<PhaseLabels, Counter>,
 }
 
 impl Metrics {
@@ -64,6 +66,12 @@ impl Metrics {
         let plugin_reloads = Counter::default();
         let upstream_errors = Counter::default();
         let overloaded = Counter::default();
+        let redactions = Family::<PhaseLabels, Counter>::default();
+        registry.register(
+            "redactions",
+            "Stretches of text masked because a policy asked for it, by phase",
+            redactions.clone(),
+        );
         registry.register(
             "requests",
             "Chat requests by overall decision",
@@ -120,7 +128,17 @@ impl Metrics {
             plugin_reloads,
             upstream_errors,
             overloaded,
+            redactions,
         }
+    }
+
+    /// `count` stretches masked in `phase`.
+    pub fn record_redactions(&self, phase: crate::runtime::claim::Phase, count: usize) {
+        self.redactions
+            .get_or_create(&PhaseLabels {
+                phase: phase.as_str().to_string(),
+            })
+            .inc_by(count as u64);
     }
 
     pub fn render(&self) -> String {

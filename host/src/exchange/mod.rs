@@ -7,6 +7,7 @@
 //! - [`upstream`]: the model behind the gateway (mock or HTTP) as the [`Upstream`] trait.
 //! - [`receipt_core`]: the AR core of an exchange (what the signer signs).
 //! - [`content`]: the salted commitments to the request and response bytes.
+//! - [`redact`]: masking the spans a policy asked to mask.
 //! - [`metrics`]: the Prometheus metrics exchanges record.
 //!
 //! Owns: the exchange flow and the streaming modes. Must not depend on `gateway` or `cli` (no
@@ -19,6 +20,7 @@ mod lifecycle;
 pub mod metrics;
 pub mod mock;
 pub mod receipt_core;
+pub mod redact;
 mod stream;
 pub mod upstream;
 

@@ -280,6 +280,7 @@ mod tests {
                 effect: Effect::Allow,
                 reasons: vec!["p".into()],
                 errors: vec![],
+                redact: Vec::new(),
             },
         }];
         let mut extra = Map::new();
@@ -388,6 +389,7 @@ mod tests {
                 effect,
                 reasons: vec![],
                 errors: vec![],
+                redact: Vec::new(),
             },
         };
         let at = SystemTime::UNIX_EPOCH;

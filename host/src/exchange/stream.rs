@@ -4,6 +4,7 @@
 //! `incremental_chars` of new text, see [`held`](super::held)), and cuts the stream when one
 //! denies. Every mode ends with one audit of the whole answer (unless cut); the AR always follows.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +15,8 @@ use tokio::sync::mpsc;
 
 use super::flow::{Answer, Exchange, ExchangeService, Outcome, StreamEvent};
 use super::held::Held;
-use super::openai::{self, Assembly, Growth};
+use super::openai::{self, Assembly, Growth, Text};
+use super::redact::StreamMasks;
 use super::upstream::{ChunkStream, UpstreamError};
 use crate::config::StreamMode;
 use crate::policy::Effect;
@@ -70,12 +72,19 @@ async fn buffered(mut ex: Exchange, mut chunks: ChunkStream, started: Instant) -
     }
     ex.upstream_time = started.elapsed();
     let whole = assembly.completion();
-    if let Err(e) = ex.audit_response(&whole, &whole.to_string()).await {
+    let whole_text = whole.to_string();
+    if let Err(e) = ex.audit_response(&whole, &whole_text).await {
         return ex.failed(e);
     }
+    let mut masks = StreamMasks::default();
+    ex.mask_stream(&mut masks, &whole, &BTreeMap::new(), &assembly);
     if ex.denied() {
         return ex.deny().await;
     }
+    for chunk in &mut all {
+        masks.chunk(chunk, &assembly);
+    }
+    ex.record_stream_masks(&masks, &assembly);
     // The same rendering as `StreamEvent::data` of each chunk, without copying the chunks.
     let body: String = all.iter().map(openai::sse_data).collect();
     ex.answer = Answer::Sse { chunks: all, body };
@@ -99,6 +108,7 @@ async fn forward(
 ) {
     let mut assembly = Assembly::new();
     let mut held = Held::default();
+    let mut masks = StreamMasks::default();
     let mut upstream_error = None;
     let mut cut = false;
     ex.answer = Answer::Streamed;
@@ -159,18 +169,30 @@ async fn forward(
         if !held.due(every) {
             continue;
         }
-        let window = held.window(&assembly).to_string();
-        match ex.phase(Phase::Response, Some(window)).await {
-            Ok(d) if d.effect == Effect::Deny => {
+        let (window, starts) = held.window(&assembly);
+        let decided = ex.phase(Phase::Response, Some(window.to_string())).await;
+        // A window allowed after masking: its masks are placed before anything it covers goes
+        // out (a mask that cannot be placed denies the window).
+        let decided = decided.map(|d| {
+            if d.effect == Effect::Allow && !ex.mask_stream(&mut masks, &window, &starts, &assembly)
+            {
+                Effect::Deny
+            } else {
+                d.effect
+            }
+        });
+        match decided {
+            Ok(Effect::Deny) => {
                 cut = true;
                 let at = assembly.text_len() as u64;
                 ex.extra
                     .insert("stream_cut_at_chars".into(), Value::from(at));
                 break;
             }
-            Ok(_) => {
+            Ok(Effect::Allow) => {
                 ex.phases.pop();
-                for chunk in held.allow(&assembly) {
+                for mut chunk in held.allow(&assembly) {
+                    masks.chunk(&mut chunk, &assembly);
                     emit!(StreamEvent::Chunk(chunk));
                 }
             }
@@ -191,9 +213,14 @@ async fn forward(
     }
     if !cut {
         let whole = assembly.completion();
-        match ex.audit_response(&whole, &whole.to_string()).await {
-            Ok(()) if !ex.denied() => {
-                for chunk in held.release_all() {
+        let whole_text = whole.to_string();
+        match ex.audit_response(&whole, &whole_text).await {
+            Ok(())
+                if !ex.denied()
+                    && ex.mask_stream(&mut masks, &whole, &BTreeMap::new(), &assembly) =>
+            {
+                for mut chunk in held.release_all() {
+                    masks.chunk(&mut chunk, &assembly);
                     emit!(StreamEvent::Chunk(chunk));
                 }
             }
@@ -217,11 +244,53 @@ async fn forward(
     if cut || gone.load(Ordering::Relaxed) {
         ex.content.cut();
     }
+    // What was masked, cut or not (window masks went out with the chunks they covered).
+    ex.record_stream_masks(&masks, &assembly);
     match ex.receipt().await {
         Ok(receipt) => send(StreamEvent::Receipt(receipt.text)).await,
         Err(e) => send(StreamEvent::Error(e.body())).await,
     };
     send(StreamEvent::Done).await;
+}
+
+impl Exchange {
+    /// Add the masks the last response-phase decision asks for, from an audit of `doc` (the
+    /// whole answer, or a window whose texts start at `starts`). `false`: they cannot be
+    /// applied, and the phase now denies.
+    fn mask_stream(
+        &mut self,
+        masks: &mut StreamMasks,
+        doc: &Value,
+        starts: &BTreeMap<Text, usize>,
+        assembly: &Assembly,
+    ) -> bool {
+        let picked = match self.picked(Phase::Response) {
+            None => return true,
+            Some(Ok(picked)) => picked,
+            Some(Err(e)) => {
+                self.masking_failed(&e);
+                return false;
+            }
+        };
+        match masks.add(doc, starts, &picked, assembly, &self.service.redaction) {
+            Ok(()) => true,
+            Err(e) => {
+                self.masking_failed(&e);
+                false
+            }
+        }
+    }
+
+    /// Record what a streamed answer had masked (every window's masks and the whole's):
+    /// commitments to the answer as assembled and as sent.
+    fn record_stream_masks(&mut self, masks: &StreamMasks, assembly: &Assembly) {
+        if masks.masked.is_empty() {
+            return;
+        }
+        let whole = assembly.completion();
+        let after = masks.masked_completion(&whole).to_string();
+        self.record_masks(Phase::Response, &whole.to_string(), &after, &masks.masked);
+    }
 }
 
 /// The upstream's next chunk, or [`UpstreamError::ShutDown`] once the gateway cuts exchanges off.

@@ -190,4 +190,10 @@ fn receipt_headers(headers: &mut HeaderMap, head: &Head, receipt: &Receipt) {
         set(headers, "x-lucid-claims-hash", h);
     }
     set(headers, "x-lucid-cedar-decision", receipt.decision.as_str());
+    // Stretches of text the gateway masked (request and answer) because the policy asked it to.
+    set(
+        headers,
+        "x-lucid-redactions",
+        &receipt.redactions.to_string(),
+    );
 }

@@ -38,6 +38,10 @@ pub struct PhaseDecision {
     pub reasons: Vec<String>,
     /// Evaluation errors (each of which made the phase deny) and auditor failures.
     pub errors: Vec<String>,
+    /// An allow after masking: the `@redact` rules that held, whose claims' spans the gateway
+    /// masks before the text goes on (or denies the phase when it cannot).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<lp::Redact>,
 }
 
 /// The policy set in force: a validated set with its engine, or — when no set validates against
@@ -248,6 +252,7 @@ pub fn decide(
             effect: Effect::Deny,
             reasons: Vec::new(),
             errors: vec![format!("no policy in force: {reason}")],
+            redact: Vec::new(),
         };
     };
     let mut claims: Vec<lp::Claim> = Vec::new();
@@ -301,9 +306,15 @@ pub fn decide(
         lp::Effect::Allow if !report.fail_closed => Effect::Allow,
         _ => Effect::Deny,
     };
+    let redact = if effect == Effect::Allow {
+        decision.redact
+    } else {
+        Vec::new()
+    };
     PhaseDecision {
         effect,
         reasons: decision.reasons,
         errors,
+        redact,
     }
 }

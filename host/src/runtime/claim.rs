@@ -250,9 +250,8 @@ mod tests {
 
     #[test]
     fn spans_outside_request_and_response_are_refused() {
-        let declared_all = |_: &str| {
-            Some((ClaimType::Count, vec![Phase::Artifact, Phase::Execution]))
-        };
+        let declared_all =
+            |_: &str| Some((ClaimType::Count, vec![Phase::Artifact, Phase::Execution]));
         for phase in [Phase::Artifact, Phase::Execution] {
             let mut c = raw("n", wit::ClaimValue::Count(1));
             c.spans = vec![span("/m", 0, 1, "x")];

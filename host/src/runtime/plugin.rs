@@ -222,7 +222,9 @@ impl Auditor {
                     })
                     .map(|result| {
                         result
-                            .map(|claims| claims.into_iter().map(bindings::claim_from_v01).collect())
+                            .map(|claims| {
+                                claims.into_iter().map(bindings::claim_from_v01).collect()
+                            })
                             .map_err(bindings::error_from_v01)
                     })
             }

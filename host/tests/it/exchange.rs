@@ -165,6 +165,7 @@ fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
         overrides: Overrides::new(Default::default()),
         receipts: receipts.clone(),
         upstream,
+        redaction: Default::default(),
         streaming: StreamingConfig {
             mode,
             incremental_chars: 16,

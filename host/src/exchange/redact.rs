@@ -1,0 +1,854 @@
+//! Masking what a policy asked to mask.
+//!
+//! Auditors propose spans (`lucid:auditor` 0.2: a claim's `spans`, each a JSON pointer to a
+//! string of the observed request or response and a byte range of it); a Cedar `@redact` rule
+//! that holds names the claims whose spans must be masked ([`lucid_policy::Redact`]). Here the
+//! spans those rules pick are checked against the exact text (the pointer must name a text the
+//! gateway masks in that phase, the range must lie inside it on character boundaries), merged
+//! where they overlap, and written over as `[redaction]` says per kind. Anything that cannot be
+//! applied exactly is an error, and the phase then denies: a mask the policy asked for is never
+//! silently skipped.
+//!
+//! A JSON answer or request is masked in place ([`apply`]); a streamed answer chunk by chunk, as
+//! the chunks go out ([`StreamMasks`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::openai::{Assembly, Part, Text};
+use crate::config::{MaskStyle, RedactionConfig};
+use crate::runtime::AttributedClaim;
+use crate::runtime::claim::{Phase, Span};
+
+/// Why the masks a policy asked for cannot be applied. The phase denies with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedactError {
+    #[error(
+        "policy '{policy}' asks to mask the spans of claim '{claim}'{kinds}, but no auditor proposed one"
+    )]
+    NoSpans {
+        policy: String,
+        claim: String,
+        kinds: String,
+    },
+    #[error(
+        "auditor '{auditor}' proposed a span of '{field}', which is not a text the gateway masks in the {phase} phase"
+    )]
+    Field {
+        auditor: String,
+        field: String,
+        phase: Phase,
+    },
+    #[error(
+        "auditor '{auditor}' proposed span {start}..{end} of '{field}', which is not inside that text on character boundaries"
+    )]
+    Range {
+        auditor: String,
+        field: String,
+        start: u32,
+        end: u32,
+    },
+    #[error("masking '{field}' would leave the tool call's arguments invalid JSON")]
+    BrokenJson { field: String },
+    #[error("masking '{field}' of a streamed answer is not supported (only message content is)")]
+    Unsupported { field: String },
+    #[error(
+        "a span of '{field}' the policy asked to mask had already been sent to the client (an entity longer than the incremental audit's overlap)"
+    )]
+    Late { field: String },
+}
+
+/// One span a policy picked, with who proposed it and which rule asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picked {
+    pub span: Span,
+    pub auditor: String,
+    pub claim: String,
+    pub policy: String,
+}
+
+/// The spans of the claims that the decision's `redact` rules name (of the kinds they name).
+/// A rule that finds none is an error: it holds, so something is to be masked, and nothing
+/// says where.
+pub fn pick(
+    redact: &[lucid_policy::Redact],
+    claims: &[AttributedClaim],
+) -> Result<Vec<Picked>, RedactError> {
+    let mut picked = Vec::new();
+    for rule in redact {
+        let before = picked.len();
+        for c in claims.iter().filter(|c| c.claim.name == rule.claim) {
+            for span in &c.claim.spans {
+                if rule.kinds.is_empty() || rule.kinds.iter().any(|k| *k == span.kind) {
+                    picked.push(Picked {
+                        span: span.clone(),
+                        auditor: c.auditor.clone(),
+                        claim: rule.claim.clone(),
+                        policy: rule.policy.clone(),
+                    });
+                }
+            }
+        }
+        if picked.len() == before {
+            return Err(RedactError::NoSpans {
+                policy: rule.policy.clone(),
+                claim: rule.claim.clone(),
+                kinds: if rule.kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of kind {}", rule.kinds.join(", "))
+                },
+            });
+        }
+    }
+    Ok(picked)
+}
+
+/// A masked stretch of one text: overlapping picks merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Masked {
+    /// The pointer of the text (into the request, or the response as the auditors saw it).
+    pub field: String,
+    /// Byte offsets into the text before masking.
+    pub start: usize,
+    pub end: usize,
+    pub kinds: BTreeSet<String>,
+    pub auditors: BTreeSet<String>,
+    pub claims: BTreeSet<String>,
+    pub policies: BTreeSet<String>,
+    /// How it was written (`label`, `mask`, `keep_last:N`, `fixed:…`).
+    pub style: String,
+    /// The bytes written instead.
+    pub replacement_bytes: usize,
+    #[serde(skip)]
+    label: Option<String>,
+}
+
+/// What a masked stretch becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rendered {
+    /// Written once, where the stretch starts.
+    Whole(String),
+    /// One character for each character of the stretch (masking keeps the text's shape).
+    PerChar(Vec<char>),
+}
+
+impl Rendered {
+    fn text(&self) -> String {
+        match self {
+            Rendered::Whole(text) => text.clone(),
+            Rendered::PerChar(chars) => chars.iter().collect(),
+        }
+    }
+}
+
+fn render(style: &MaskStyle, original: &str, kind: &str, label: Option<&str>) -> Rendered {
+    match style {
+        MaskStyle::Label => Rendered::Whole(
+            label.map_or_else(|| format!("[{}]", kind.to_ascii_uppercase()), String::from),
+        ),
+        MaskStyle::Fixed(text) => Rendered::Whole(text.clone()),
+        MaskStyle::Mask => Rendered::PerChar(
+            original
+                .chars()
+                .map(|c| if c.is_alphanumeric() { '*' } else { c })
+                .collect(),
+        ),
+        MaskStyle::KeepLast(n) => {
+            let mut keep = usize::from(*n);
+            let mut chars: Vec<char> = original.chars().collect();
+            for c in chars.iter_mut().rev() {
+                if c.is_alphanumeric() {
+                    if keep > 0 {
+                        keep -= 1;
+                    } else {
+                        *c = '*';
+                    }
+                }
+            }
+            Rendered::PerChar(chars)
+        }
+    }
+}
+
+/// Merge picks per field: picks that overlap become one stretch (its kind, for the style, is
+/// that of the pick starting first). Sorted by field and start.
+fn merge(
+    picked: &[Picked],
+    config: &RedactionConfig,
+    text_of: impl Fn(&str) -> String,
+) -> Vec<Masked> {
+    let mut sorted: Vec<&Picked> = picked.iter().collect();
+    sorted.sort_by(|a, b| {
+        (&a.span.field, a.span.start, a.span.end).cmp(&(&b.span.field, b.span.start, b.span.end))
+    });
+    let mut out: Vec<Masked> = Vec::new();
+    for p in sorted {
+        let (start, end) = (p.span.start as usize, p.span.end as usize);
+        if let Some(last) = out.last_mut()
+            && last.field == p.span.field
+            && start < last.end
+        {
+            last.end = last.end.max(end);
+            last.kinds.insert(p.span.kind.clone());
+            last.auditors.insert(p.auditor.clone());
+            last.claims.insert(p.claim.clone());
+            last.policies.insert(p.policy.clone());
+            if last.label.is_none() {
+                last.label.clone_from(&p.span.label);
+            }
+            continue;
+        }
+        out.push(Masked {
+            field: p.span.field.clone(),
+            start,
+            end,
+            kinds: BTreeSet::from([p.span.kind.clone()]),
+            auditors: BTreeSet::from([p.auditor.clone()]),
+            claims: BTreeSet::from([p.claim.clone()]),
+            policies: BTreeSet::from([p.policy.clone()]),
+            style: String::new(),
+            replacement_bytes: 0,
+            label: p.span.label.clone(),
+        });
+    }
+    for m in &mut out {
+        // The kind of the first pick names the style (kinds are sorted; the first pick's kind
+        // is among them).
+        let kind = first_kind(picked, m);
+        let style = config.style(&kind);
+        let text = text_of(&m.field);
+        let rendered = render(
+            style,
+            text.get(m.start..m.end).unwrap_or(""),
+            &kind,
+            m.label.as_deref(),
+        );
+        m.style = String::from(style.clone());
+        m.replacement_bytes = rendered.text().len();
+    }
+    out
+}
+
+fn first_kind(picked: &[Picked], m: &Masked) -> String {
+    picked
+        .iter()
+        .filter(|p| p.span.field == m.field && p.span.start as usize == m.start)
+        .map(|p| p.span.kind.clone())
+        .min()
+        .unwrap_or_else(|| m.kinds.iter().next().cloned().unwrap_or_default())
+}
+
+/// The texts the gateway masks, by phase: message contents (or their text parts) and the
+/// arguments of tool calls in a request; the same in the choices of a response.
+fn maskable(field: &str, phase: Phase) -> bool {
+    let segments: Vec<&str> = field.split('/').skip(1).collect();
+    let index = |s: &str| !s.is_empty() && s.len() <= 6 && s.bytes().all(|b| b.is_ascii_digit());
+    let tail_ok = |tail: &[&str]| match tail {
+        ["content"] => true,
+        ["content", k, "text"] => index(k),
+        ["tool_calls", k, "function", "arguments"] => index(k),
+        ["function_call", "arguments"] => true,
+        _ => false,
+    };
+    match (phase, segments.as_slice()) {
+        (Phase::Request, ["messages", i, tail @ ..]) => index(i) && tail_ok(tail),
+        (Phase::Response, ["choices", i, "message", tail @ ..]) => index(i) && tail_ok(tail),
+        _ => false,
+    }
+}
+
+fn is_arguments(field: &str) -> bool {
+    field.ends_with("/arguments")
+}
+
+/// Check every pick against `doc` (the document the auditors saw): a maskable text, a range
+/// inside it on character boundaries.
+fn check(picked: &[Picked], doc: &Value, phase: Phase) -> Result<(), RedactError> {
+    for p in picked {
+        let field = &p.span.field;
+        if !maskable(field, phase) {
+            return Err(RedactError::Field {
+                auditor: p.auditor.clone(),
+                field: field.clone(),
+                phase,
+            });
+        }
+        let text = doc.pointer(field).and_then(Value::as_str);
+        let (start, end) = (p.span.start as usize, p.span.end as usize);
+        let fits = text.is_some_and(|t| {
+            start < end && end <= t.len() && t.is_char_boundary(start) && t.is_char_boundary(end)
+        });
+        if !fits {
+            return Err(RedactError::Range {
+                auditor: p.auditor.clone(),
+                field: field.clone(),
+                start: p.span.start,
+                end: p.span.end,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Mask `picked` in `doc` (a request, or a JSON answer) in place; the stretches masked, with
+/// offsets into the texts as they were.
+pub fn apply(
+    doc: &mut Value,
+    picked: &[Picked],
+    phase: Phase,
+    config: &RedactionConfig,
+) -> Result<Vec<Masked>, RedactError> {
+    check(picked, doc, phase)?;
+    let masked = {
+        let snapshot = &*doc;
+        merge(picked, config, |field| {
+            snapshot
+                .pointer(field)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
+    };
+    let mut by_field: BTreeMap<&str, Vec<&Masked>> = BTreeMap::new();
+    for m in &masked {
+        by_field.entry(&m.field).or_default().push(m);
+    }
+    for (field, stretches) in by_field {
+        let Some(Value::String(text)) = doc.pointer_mut(field) else {
+            continue;
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for m in stretches {
+            out.push_str(&text[at..m.start]);
+            let kind = m.kinds.iter().next().map_or("", String::as_str);
+            let style = parse_style(&m.style);
+            out.push_str(&render(&style, &text[m.start..m.end], kind, m.label.as_deref()).text());
+            at = m.end;
+        }
+        out.push_str(&text[at..]);
+        if is_arguments(field)
+            && serde_json::from_str::<Value>(text).is_ok()
+            && serde_json::from_str::<Value>(&out).is_err()
+        {
+            return Err(RedactError::BrokenJson {
+                field: field.to_string(),
+            });
+        }
+        *text = out;
+    }
+    Ok(masked)
+}
+
+fn parse_style(style: &str) -> MaskStyle {
+    MaskStyle::try_from(style.to_string()).unwrap_or(MaskStyle::Label)
+}
+
+/// The masks of a streamed answer, applied to its chunks as they go out, in order.
+///
+/// Offsets are into each assembled text (a choice's content). A stretch is written where it
+/// starts: a label once, a mask character for character; a chunk never carries a byte of a
+/// masked stretch. A mask that arrives for text already sent is an error ([`RedactError::Late`]).
+#[derive(Debug, Default)]
+pub struct StreamMasks {
+    /// Per text, its stretches (sorted, disjoint) with how each is written.
+    stretches: HashMap<Text, Vec<(usize, usize, Rendered)>>,
+    /// Per text, how many bytes of it were sent.
+    sent: HashMap<Text, usize>,
+    /// Per masked text, what was sent of it.
+    written: HashMap<Text, String>,
+    /// Everything masked, for the receipt (offsets into the whole answer's texts).
+    pub masked: Vec<Masked>,
+}
+
+impl StreamMasks {
+    /// Add the masks `picked` asks for in `doc`, an audit of the answer: the whole answer, or a
+    /// window of it whose texts start at `starts` (bytes into each text; absent: 0).
+    pub fn add(
+        &mut self,
+        doc: &Value,
+        starts: &BTreeMap<Text, usize>,
+        picked: &[Picked],
+        assembly: &Assembly,
+        config: &RedactionConfig,
+    ) -> Result<(), RedactError> {
+        check(picked, doc, Phase::Response)?;
+        // Each pick, re-addressed to the assembled text it belongs to.
+        let mut whole: Vec<Picked> = Vec::with_capacity(picked.len());
+        let mut texts: HashMap<String, Text> = HashMap::new();
+        for p in picked {
+            let text = locate(doc, &p.span.field).ok_or_else(|| RedactError::Unsupported {
+                field: p.span.field.clone(),
+            })?;
+            let base = starts.get(&text).copied().unwrap_or(0);
+            let field = format!("/choices/{}/message/content", text.choice);
+            texts.insert(field.clone(), text);
+            let mut span = p.span.clone();
+            span.field = field;
+            span.start = u32::try_from(base + p.span.start as usize).unwrap_or(u32::MAX);
+            span.end = u32::try_from(base + p.span.end as usize).unwrap_or(u32::MAX);
+            whole.push(Picked { span, ..p.clone() });
+        }
+        let merged = merge(&whole, config, |field| {
+            texts
+                .get(field)
+                .map_or_else(String::new, |t| assembly.text(*t).to_string())
+        });
+        for m in merged {
+            let Some(text) = texts.get(&m.field).copied() else {
+                continue;
+            };
+            let full = assembly.text(text);
+            let Some(original) = full.get(m.start..m.end) else {
+                return Err(RedactError::Range {
+                    auditor: m.auditors.iter().next().cloned().unwrap_or_default(),
+                    field: m.field.clone(),
+                    start: u32::try_from(m.start).unwrap_or(u32::MAX),
+                    end: u32::try_from(m.end).unwrap_or(u32::MAX),
+                });
+            };
+            let kind = m.kinds.iter().next().map_or("", String::as_str);
+            let rendered = render(&parse_style(&m.style), original, kind, m.label.as_deref());
+            self.insert(text, m.start, m.end, rendered, &m.field)?;
+            self.masked.push(m);
+        }
+        Ok(())
+    }
+
+    /// Add one stretch to a text's, merging with those it overlaps; a part of it not covered
+    /// before that lies in text already sent is too late.
+    fn insert(
+        &mut self,
+        text: Text,
+        start: usize,
+        end: usize,
+        rendered: Rendered,
+        field: &str,
+    ) -> Result<(), RedactError> {
+        let sent = self.sent.get(&text).copied().unwrap_or(0);
+        let list = self.stretches.entry(text).or_default();
+        // Parts of [start, end) not covered by an existing stretch.
+        let mut uncovered_from = start;
+        for (s, e, _) in list.iter() {
+            if *s <= uncovered_from && uncovered_from < *e {
+                uncovered_from = *e;
+            }
+        }
+        if uncovered_from < end && uncovered_from < sent {
+            return Err(RedactError::Late {
+                field: field.to_string(),
+            });
+        }
+        // Merge with every stretch it overlaps (they are disjoint, so one pass finds them).
+        // The stretch that starts first says how the union is written: a label stays written
+        // once where it started; a per-character mask covers the whole union.
+        let (mut s, mut e) = (start, end);
+        let mut first: (usize, Rendered) = (start, rendered);
+        let mut kept = Vec::with_capacity(list.len() + 1);
+        let mut merged = false;
+        for (a, b, r) in list.drain(..) {
+            if a < end && start < b {
+                merged = true;
+                s = s.min(a);
+                e = e.max(b);
+                if a < first.0 {
+                    first = (a, r);
+                }
+            } else {
+                kept.push((a, b, r));
+            }
+        }
+        let union = match first.1 {
+            Rendered::Whole(text) => Rendered::Whole(text),
+            Rendered::PerChar(chars) if !merged => Rendered::PerChar(chars),
+            Rendered::PerChar(_) => rendered_star_fill(s, e),
+        };
+        kept.push((s, e, union));
+        kept.sort_by_key(|(a, _, _)| *a);
+        *list = kept;
+        Ok(())
+    }
+
+    /// Rewrite a chunk's content deltas as they are to be sent, and count them as sent.
+    pub fn chunk(&mut self, chunk: &mut Value, assembly: &Assembly) {
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else {
+            return;
+        };
+        for choice in choices {
+            let index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .and_then(|i| usize::try_from(i).ok())
+                .unwrap_or(0);
+            let text = Text {
+                choice: index,
+                part: Part::Content,
+            };
+            let Some(Value::String(piece)) = choice.pointer_mut("/delta/content") else {
+                continue;
+            };
+            let from = self.sent.get(&text).copied().unwrap_or(0);
+            let to = from + piece.len();
+            self.sent.insert(text, to);
+            let Some(list) = self.stretches.get(&text) else {
+                continue;
+            };
+            let full = assembly.text(text);
+            let written = self.written.entry(text).or_insert_with(|| {
+                // What went out before the first mask of this text was as it came.
+                full.get(..from).unwrap_or("").to_string()
+            });
+            *piece = rewrite(full, from, to, piece, list);
+            written.push_str(piece);
+        }
+    }
+
+    /// `whole` (the answer as audited) with the contents that were masked as they were sent.
+    pub fn masked_completion(&self, whole: &Value) -> Value {
+        let mut out = whole.clone();
+        if let Some(choices) = out.get_mut("choices").and_then(Value::as_array_mut) {
+            for choice in choices {
+                let index = choice
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .and_then(|i| usize::try_from(i).ok())
+                    .unwrap_or(0);
+                let text = Text {
+                    choice: index,
+                    part: Part::Content,
+                };
+                if let (Some(written), Some(content)) = (
+                    self.written.get(&text),
+                    choice.pointer_mut("/message/content"),
+                ) {
+                    *content = Value::from(written.as_str());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A per-character mask of `[start, end)` when two overlapping masks were widened into one.
+fn rendered_star_fill(start: usize, end: usize) -> Rendered {
+    Rendered::PerChar(vec!['*'; end.saturating_sub(start)])
+}
+
+/// The bytes `[from, to)` of `full` (`piece`) as they are to be sent, given the text's masked
+/// stretches.
+fn rewrite(
+    full: &str,
+    from: usize,
+    to: usize,
+    piece: &str,
+    list: &[(usize, usize, Rendered)],
+) -> String {
+    let mut out = String::with_capacity(piece.len());
+    let mut at = from;
+    for (s, e, rendered) in list {
+        if *e <= from || *s >= to {
+            continue;
+        }
+        if *s > at {
+            out.push_str(full.get(at..*s).unwrap_or(""));
+        }
+        let lo = (*s).max(from);
+        let hi = (*e).min(to);
+        match rendered {
+            Rendered::Whole(text) => {
+                if *s >= from {
+                    out.push_str(text);
+                }
+            }
+            Rendered::PerChar(chars) => {
+                // The characters of [lo, hi) are the n-th.. of the stretch.
+                let skip = full.get(*s..lo).map_or(0, |t| t.chars().count());
+                let take = full.get(lo..hi).map_or(0, |t| t.chars().count());
+                out.extend(chars.iter().skip(skip).take(take));
+                let missing = take.saturating_sub(chars.len().saturating_sub(skip));
+                out.extend(std::iter::repeat_n('*', missing));
+            }
+        }
+        at = hi;
+    }
+    if at < to {
+        out.push_str(full.get(at..to).unwrap_or(""));
+    }
+    out
+}
+
+/// The assembled text a pointer of an audited (whole or window) answer names: a choice's
+/// content (by the choice's `index`). Tool-call arguments of a streamed answer are not masked.
+fn locate(doc: &Value, field: &str) -> Option<Text> {
+    let rest = field.strip_prefix("/choices/")?;
+    let (position, tail) = rest.split_once('/')?;
+    if tail != "message/content" {
+        return None;
+    }
+    let choice = doc.pointer(&format!("/choices/{position}"))?;
+    let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+    Some(Text {
+        choice: usize::try_from(index).ok()?,
+        part: Part::Content,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pick_of(field: &str, start: u32, end: u32, kind: &str) -> Picked {
+        Picked {
+            span: Span::new(field, start, end, kind),
+            auditor: "pii".into(),
+            claim: "pii_entities".into(),
+            policy: "p.mask".into(),
+        }
+    }
+
+    #[test]
+    fn a_request_is_masked_in_place_with_the_style_of_each_kind() {
+        let mut doc = json!({"model": "m", "messages": [
+            {"role": "user", "content": "mail bob@example.com or pay 4111-1111-1111-1111"}
+        ]});
+        let picked = [
+            pick_of("/messages/0/content", 5, 20, "email"),
+            pick_of("/messages/0/content", 28, 47, "credit_card"),
+        ];
+        let masked = apply(
+            &mut doc,
+            &picked,
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["messages"][0]["content"],
+            "mail [EMAIL] or pay ****-****-****-1111"
+        );
+        assert_eq!(masked.len(), 2);
+        assert_eq!(masked[1].style, "keep_last:4");
+        assert_eq!(masked[0].replacement_bytes, 7);
+    }
+
+    #[test]
+    fn overlapping_spans_merge_and_bad_ones_are_refused() {
+        let mut doc = json!({"messages": [{"role": "user", "content": "abcdefghij"}]});
+        let picked = [
+            pick_of("/messages/0/content", 2, 6, "x"),
+            pick_of("/messages/0/content", 4, 8, "y"),
+        ];
+        let masked = apply(
+            &mut doc,
+            &picked,
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(masked.len(), 1);
+        assert_eq!((masked[0].start, masked[0].end), (2, 8));
+        assert_eq!(doc["messages"][0]["content"], "ab[X]ij");
+
+        let doc = json!({"model": "gpt", "messages": [{"role": "user", "content": "é"}]});
+        let cases = [
+            (pick_of("/model", 0, 1, "x"), "not a text the gateway masks"),
+            (
+                pick_of("/messages/0/content", 0, 1, "x"),
+                "character boundaries",
+            ),
+            (
+                pick_of("/messages/0/content", 0, 9, "x"),
+                "character boundaries",
+            ),
+            (
+                pick_of("/messages/1/content", 0, 1, "x"),
+                "character boundaries",
+            ),
+            (
+                pick_of("/choices/0/message/content", 0, 1, "x"),
+                "not a text",
+            ),
+        ];
+        for (p, expected) in cases {
+            let err = apply(
+                &mut doc.clone(),
+                &[p],
+                Phase::Request,
+                &RedactionConfig::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn tool_call_arguments_stay_valid_json_or_the_mask_is_refused() {
+        let args = r#"{"to":"bob@example.com"}"#;
+        let mut doc = json!({"messages": [{"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "send", "arguments": args}}
+        ]}]});
+        let field = "/messages/0/tool_calls/0/function/arguments";
+        apply(
+            &mut doc,
+            &[pick_of(field, 7, 22, "email")],
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(doc.pointer(field).unwrap(), r#"{"to":"[EMAIL]"}"#);
+        let mut doc2 = json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"function": {"name": "send", "arguments": args}}
+        ]}]});
+        // Masking the closing quote with a label breaks the document.
+        let err = apply(
+            &mut doc2,
+            &[pick_of(field, 22, 23, "x")],
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_rule_without_spans_is_an_error() {
+        let rule = lucid_policy::Redact {
+            policy: "p".into(),
+            claim: "pii_entities".into(),
+            kinds: vec!["email".into()],
+        };
+        let err = pick(&[rule], &[]).unwrap_err();
+        assert!(err.to_string().contains("no auditor proposed one"), "{err}");
+    }
+
+    fn chunk(content: &str) -> Value {
+        json!({"choices": [{"index": 0, "delta": {"content": content}}]})
+    }
+
+    #[test]
+    fn streamed_chunks_never_carry_a_masked_byte() {
+        let pieces = [
+            "write to bo",
+            "b@exam",
+            "ple.com now, card 4111 1111 ",
+            "1111 1111.",
+        ];
+        let mut assembly = Assembly::new();
+        for p in pieces {
+            assembly.push(&chunk(p)).unwrap();
+        }
+        let whole = assembly.completion();
+        let content = assembly
+            .text(Text {
+                choice: 0,
+                part: Part::Content,
+            })
+            .to_string();
+        let email = content.find("bob@").unwrap() as u32;
+        let card = content.find("4111").unwrap() as u32;
+        let picked = [
+            pick_of("/choices/0/message/content", email, email + 15, "email"),
+            pick_of("/choices/0/message/content", card, card + 19, "credit_card"),
+        ];
+        let mut masks = StreamMasks::default();
+        masks
+            .add(
+                &whole,
+                &BTreeMap::new(),
+                &picked,
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap();
+        let sent: String = pieces
+            .iter()
+            .map(|p| {
+                let mut c = chunk(p);
+                masks.chunk(&mut c, &assembly);
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(sent, "write to [EMAIL] now, card **** **** **** 1111.");
+        assert_eq!(masks.masked.len(), 2);
+    }
+
+    #[test]
+    fn a_window_mask_is_placed_by_its_window_start_and_a_late_one_refused() {
+        let mut assembly = Assembly::new();
+        assembly.push(&chunk("hello secret world")).unwrap();
+        let text = Text {
+            choice: 0,
+            part: Part::Content,
+        };
+        // A window starting at byte 6 ("secret world").
+        let starts = BTreeMap::from([(text, 6)]);
+        let window = assembly.excerpt(&starts);
+        let picked = [pick_of("/choices/0/message/content", 0, 6, "word")];
+        let mut masks = StreamMasks::default();
+        masks
+            .add(
+                &window,
+                &starts,
+                &picked,
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap();
+        let mut c = chunk("hello secret world");
+        masks.chunk(&mut c, &assembly);
+        assert_eq!(c["choices"][0]["delta"]["content"], "hello [WORD] world");
+        // Everything was sent: a new mask of "hello" comes too late.
+        let late = [pick_of("/choices/0/message/content", 0, 5, "word")];
+        let err = masks
+            .add(
+                &assembly.completion(),
+                &BTreeMap::new(),
+                &late,
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, RedactError::Late { .. }), "{err}");
+        // The same mask again is not late: it was written already.
+        masks
+            .add(
+                &window,
+                &starts,
+                &picked,
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn tool_call_arguments_of_a_stream_are_not_masked() {
+        let doc = json!({"choices": [{"index": 0, "message": {"content": "", "tool_calls": [
+            {"function": {"name": "f", "arguments": "abc"}}
+        ]}}]});
+        let picked = [pick_of(
+            "/choices/0/message/tool_calls/0/function/arguments",
+            0,
+            1,
+            "x",
+        )];
+        let err = StreamMasks::default()
+            .add(
+                &doc,
+                &BTreeMap::new(),
+                &picked,
+                &Assembly::new(),
+                &RedactionConfig::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, RedactError::Unsupported { .. }), "{err}");
+    }
+}
