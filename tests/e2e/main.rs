@@ -6,5 +6,6 @@ mod openai;
 mod passport;
 mod policy;
 mod postgres;
+mod redact;
 mod serve;
 mod sign;

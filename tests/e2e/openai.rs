@@ -30,16 +30,23 @@ fn start(mode: &str) -> (tempfile::TempDir, Daemon, String) {
     (root, daemon, base)
 }
 
-struct Run {
-    success: bool,
-    status: String,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) success: bool,
+    pub(crate) status: String,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Run the client script against `base`, bounded in time.
 fn run_client(python: &str, base: &str, mode: &str) -> Run {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/openai_client.py");
+    run_script(python, "openai_client.py", base, mode)
+}
+
+/// Run `tests/e2e/<script> BASE ARG` with `python`, bounded in time.
+pub(crate) fn run_script(python: &str, script: &str, base: &str, mode: &str) -> Run {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("e2e")
+        .join(script);
     let mut child = Command::new(python)
         .arg(&script)
         .arg(base)

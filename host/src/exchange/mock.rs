@@ -6,6 +6,8 @@
 //! - a request with `tools` and no `tool` message yet → a call of the first tool, with
 //!   `{"query": <last user message>}` as arguments;
 //! - `mock:leak` → an answer containing a (test) payment card number, for response-phase tests;
+//! - `mock:leak-contact` → an answer containing a (test) e-mail address and phone number, for
+//!   masking tests;
 //! - `mock:fail` → an HTTP 500 from the "upstream"; `mock:sleep MS` → waits MS ms (at most 60 s)
 //!   before answering (for timeout tests);
 //! - anything else → `Mock answer to: <the message>`.
@@ -77,6 +79,12 @@ pub fn reply(request: &Value) -> MockReply {
     if text.trim() == "mock:leak" {
         return MockReply::Text(
             "Sure. The card on file is 4111 1111 1111 1111, expiring next year. Anything else I can help with today?".into(),
+        );
+    }
+    if text.trim() == "mock:leak-contact" {
+        return MockReply::Text(
+            "You can reach Jane Doe at jane.doe@example.com or on +1 415 555 0100 about the report."
+                .into(),
         );
     }
     if let Some(echo) = text.strip_prefix("echo:") {

@@ -413,9 +413,34 @@ impl StreamMasks {
             let kind = m.kinds.iter().next().map_or("", String::as_str);
             let rendered = render(&parse_style(&m.style), original, kind, m.label.as_deref());
             self.insert(text, m.start, m.end, rendered, &m.field)?;
-            self.masked.push(m);
+            self.note(m);
         }
         Ok(())
+    }
+
+    /// Keep the record of `m`, merged with the records it overlaps (a later audit — the next
+    /// window, the whole answer — sees again what an earlier one masked).
+    fn note(&mut self, mut m: Masked) {
+        let mut kept = Vec::with_capacity(self.masked.len() + 1);
+        for old in self.masked.drain(..) {
+            if old.field == m.field && old.start < m.end && m.start < old.end {
+                if old.start < m.start {
+                    m.style.clone_from(&old.style);
+                    m.replacement_bytes = old.replacement_bytes;
+                }
+                m.start = m.start.min(old.start);
+                m.end = m.end.max(old.end);
+                m.kinds.extend(old.kinds);
+                m.auditors.extend(old.auditors);
+                m.claims.extend(old.claims);
+                m.policies.extend(old.policies);
+            } else {
+                kept.push(old);
+            }
+        }
+        kept.push(m);
+        kept.sort_by(|a, b| (&a.field, a.start).cmp(&(&b.field, b.start)));
+        self.masked = kept;
     }
 
     /// Add one stretch to a text's, merging with those it overlaps; a part of it not covered
