@@ -40,7 +40,9 @@ pub struct Span {
 /// Why a span is malformed (before it is checked against any text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpanError {
-    #[error("span field '{0}' is not a JSON pointer (expected '/…', at most {MAX_SPAN_FIELD_BYTES} bytes)")]
+    #[error(
+        "span field '{0}' is not a JSON pointer (expected '/…', at most {MAX_SPAN_FIELD_BYTES} bytes)"
+    )]
     Field(String),
     #[error("span {start}..{end} is empty or reversed (expected start < end)")]
     Range { start: u32, end: u32 },

@@ -121,9 +121,8 @@ fn records_have_the_fields_of_the_json_forms() {
     assert!(claim.remove("type"), "the claim json has no 'type'");
     assert_same("claim", &wit_names(&resolve, types, "claim"), &claim);
 
-    let span = json_keys(
-        serde_json::to_value(Span::new("/m", 0, 1, "email").with_label("[E]")).unwrap(),
-    );
+    let span =
+        json_keys(serde_json::to_value(Span::new("/m", 0, 1, "email").with_label("[E]")).unwrap());
     assert_same("span", &wit_names(&resolve, types, "span"), &span);
 }
 
