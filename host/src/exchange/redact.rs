@@ -421,26 +421,32 @@ impl StreamMasks {
     /// Keep the record of `m`, merged with the records it overlaps (a later audit — the next
     /// window, the whole answer — sees again what an earlier one masked).
     fn note(&mut self, mut m: Masked) {
-        let mut kept = Vec::with_capacity(self.masked.len() + 1);
-        for old in self.masked.drain(..) {
-            if old.field == m.field && old.start < m.end && m.start < old.end {
-                if old.start < m.start {
-                    m.style.clone_from(&old.style);
-                    m.replacement_bytes = old.replacement_bytes;
-                }
-                m.start = m.start.min(old.start);
-                m.end = m.end.max(old.end);
-                m.kinds.extend(old.kinds);
-                m.auditors.extend(old.auditors);
-                m.claims.extend(old.claims);
-                m.policies.extend(old.policies);
-            } else {
-                kept.push(old);
+        // Sorted by field and start, disjoint per field: the records `m` overlaps are one run.
+        let key = |r: &Masked| (r.field.clone(), r.start);
+        let at = self
+            .masked
+            .partition_point(|r| (&r.field, r.end) <= (&m.field, m.start));
+        let mut until = at;
+        while let Some(old) = self.masked.get(until) {
+            if old.field != m.field || old.start >= m.end {
+                break;
             }
+            until += 1;
         }
-        kept.push(m);
-        kept.sort_by(|a, b| (&a.field, a.start).cmp(&(&b.field, b.start)));
-        self.masked = kept;
+        for old in self.masked.drain(at..until) {
+            if old.start < m.start {
+                m.style.clone_from(&old.style);
+                m.replacement_bytes = old.replacement_bytes;
+            }
+            m.start = m.start.min(old.start);
+            m.end = m.end.max(old.end);
+            m.kinds.extend(old.kinds);
+            m.auditors.extend(old.auditors);
+            m.claims.extend(old.claims);
+            m.policies.extend(old.policies);
+        }
+        debug_assert!(self.masked.get(at).is_none_or(|next| key(next) > key(&m)));
+        self.masked.insert(at, m);
     }
 
     /// Add one stretch to a text's, merging with those it overlaps; a part of it not covered
@@ -455,9 +461,15 @@ impl StreamMasks {
     ) -> Result<(), RedactError> {
         let sent = self.sent.get(&text).copied().unwrap_or(0);
         let list = self.stretches.entry(text).or_default();
-        // Parts of [start, end) not covered by an existing stretch.
+        // The stretches are sorted and disjoint, so their ends are sorted too: those that
+        // overlap [start, end) are one run, found by binary search (a long answer's many
+        // windows must not cost the square of its masks).
+        let lo = list.partition_point(|(_, e, _)| *e <= start);
+        let hi = list.partition_point(|(s, _, _)| *s < end);
+        let overlapping = &list[lo..hi.max(lo)];
+        // The first part of [start, end) no existing stretch covers.
         let mut uncovered_from = start;
-        for (s, e, _) in list.iter() {
+        for (s, e, _) in overlapping {
             if *s <= uncovered_from && uncovered_from < *e {
                 uncovered_from = *e;
             }
@@ -467,23 +479,16 @@ impl StreamMasks {
                 field: field.to_string(),
             });
         }
-        // Merge with every stretch it overlaps (they are disjoint, so one pass finds them).
         // The stretch that starts first says how the union is written: a label stays written
         // once where it started; a per-character mask covers the whole union.
+        let merged = !overlapping.is_empty();
         let (mut s, mut e) = (start, end);
         let mut first: (usize, Rendered) = (start, rendered);
-        let mut kept = Vec::with_capacity(list.len() + 1);
-        let mut merged = false;
-        for (a, b, r) in list.drain(..) {
-            if a < end && start < b {
-                merged = true;
-                s = s.min(a);
-                e = e.max(b);
-                if a < first.0 {
-                    first = (a, r);
-                }
-            } else {
-                kept.push((a, b, r));
+        for (a, b, r) in list.drain(lo..hi.max(lo)) {
+            s = s.min(a);
+            e = e.max(b);
+            if a < first.0 {
+                first = (a, r);
             }
         }
         let union = match first.1 {
@@ -491,9 +496,7 @@ impl StreamMasks {
             Rendered::PerChar(chars) if !merged => Rendered::PerChar(chars),
             Rendered::PerChar(_) => rendered_star_fill(s, e),
         };
-        kept.push((s, e, union));
-        kept.sort_by_key(|(a, _, _)| *a);
-        *list = kept;
+        list.insert(lo, (s, e, union));
         Ok(())
     }
 
@@ -573,9 +576,10 @@ fn rewrite(
 ) -> String {
     let mut out = String::with_capacity(piece.len());
     let mut at = from;
-    for (s, e, rendered) in list {
-        if *e <= from || *s >= to {
-            continue;
+    let first = list.partition_point(|(_, e, _)| *e <= from);
+    for (s, e, rendered) in &list[first..] {
+        if *s >= to {
+            break;
         }
         if *s > at {
             out.push_str(full.get(at..*s).unwrap_or(""));
@@ -852,6 +856,52 @@ mod tests {
                 &RedactionConfig::default(),
             )
             .unwrap();
+    }
+
+    #[test]
+    fn many_windows_of_many_masks_stay_disjoint_and_in_order() {
+        // 290 windows, each masking the same word where it occurs, overlapping the previous
+        // window: every occurrence is one record and one stretch, in order.
+        let word = "secret ";
+        let full = word.repeat(3000);
+        let mut assembly = Assembly::new();
+        assembly.push(&chunk(&full)).unwrap();
+        let text = Text {
+            choice: 0,
+            part: Part::Content,
+        };
+        let mut masks = StreamMasks::default();
+        for w in 0..290 {
+            let start = w * 70;
+            let starts = BTreeMap::from([(text, start)]);
+            let window = assembly.excerpt(&starts);
+            let picked: Vec<Picked> = (0..20)
+                .map(|k| k * word.len() as u32)
+                .map(|at| pick_of("/choices/0/message/content", at, at + 6, "word"))
+                .collect();
+            masks
+                .add(
+                    &window,
+                    &starts,
+                    &picked,
+                    &assembly,
+                    &RedactionConfig::default(),
+                )
+                .unwrap();
+        }
+        let records = masks.masked.clone();
+        assert!(records.windows(2).all(|w| w[0].end <= w[1].start));
+        let list = &masks.stretches[&text];
+        assert!(list.windows(2).all(|w| w[0].1 <= w[1].0));
+        assert_eq!(records.len(), list.len());
+        let mut c = chunk(&full);
+        masks.chunk(&mut c, &assembly);
+        let sent = c["choices"][0]["delta"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(sent.starts_with("[WORD] [WORD] "), "{}", &sent[..40]);
+        assert_eq!(sent.matches("[WORD]").count(), records.len());
     }
 
     #[test]
