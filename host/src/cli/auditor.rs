@@ -23,6 +23,7 @@ pub fn inspect(file: &Path) -> anyhow::Result<ExitCode> {
         "file": file.display().to_string(),
         "sha256": auditor.sha256,
         "size": auditor.size,
+        "contract": format!("lucid:auditor@{}", auditor.contract_version()),
         "vocabulary": auditor.vocabulary,
     });
     emit(&serde_json::to_string_pretty(&out)?);

@@ -336,6 +336,7 @@ fn facts(hash: &str, src: &Sources) -> Value {
             "evidence_omitted": ar.get("evidence_omitted"),
         },
         "phases": phases,
+        "redactions": ar.get("redactions").cloned().unwrap_or(json!([])),
         "chain": chain,
         "signature": signature,
         "content": content,
@@ -379,6 +380,7 @@ fn phase_facts(phase: &Value) -> Value {
         "decision": phase["decision"]["effect"],
         "reasons": phase["decision"].get("reasons").cloned().unwrap_or(json!([])),
         "errors": phase["decision"].get("errors").cloned().unwrap_or(json!([])),
+        "redact": phase["decision"].get("redact").cloned().unwrap_or(json!([])),
         "claims": claims,
     })
 }
@@ -673,6 +675,49 @@ fn render(p: &Value) -> String {
         );
         for e in errors {
             t.line("", format!("       error: {e}"));
+        }
+        for rule in phase["redact"].as_array().into_iter().flatten() {
+            t.line(
+                "",
+                format!(
+                    "       masked by: {} (claim {})",
+                    show_value(&rule["policy"]),
+                    show_value(&rule["claim"])
+                ),
+            );
+        }
+    }
+
+    let redactions = p["redactions"].as_array().cloned().unwrap_or_default();
+    if !redactions.is_empty() {
+        t.section("Masked (what the gateway redacted, never the values)");
+        for record in &redactions {
+            let spans = record["spans"].as_array().cloned().unwrap_or_default();
+            t.line(
+                &show_value(&record["phase"]),
+                format!(
+                    "{} stretch{}; before {} after {}",
+                    spans.len(),
+                    if spans.len() == 1 { "" } else { "es" },
+                    short_hash(&record["before"]),
+                    short_hash(&record["after"])
+                ),
+            );
+            for span in &spans {
+                t.line(
+                    "",
+                    format!(
+                        "  {} bytes {}..{} of {}: {} by {} ({})",
+                        list(&span["kinds"]).join("+"),
+                        span["start"],
+                        span["end"],
+                        show_value(&span["field"]),
+                        show_value(&span["style"]),
+                        list(&span["auditors"]).join(", "),
+                        list(&span["policies"]).join(", ")
+                    ),
+                );
+            }
         }
     }
 

@@ -184,6 +184,7 @@ async fn vocabulary(
     Ok(Json(json!({
         "id": id,
         "sha256": plugin.auditor.sha256,
+        "contract": format!("lucid:auditor@{}", plugin.auditor.contract_version()),
         "vocabulary": plugin.auditor.vocabulary,
     })))
 }
