@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// At most this many spans per claim.
-pub const MAX_SPANS_PER_CLAIM: usize = 1024;
+pub const MAX_SPANS_PER_CLAIM: usize = 4096;
 /// The longest `field` pointer, `kind` and `label` a span may have, in bytes.
 pub const MAX_SPAN_FIELD_BYTES: usize = 256;
 pub const MAX_SPAN_KIND_BYTES: usize = 32;

@@ -80,9 +80,9 @@ impl Auditor for Pii {
             for entity in scan(text, settings.kinds) {
                 total += 1;
                 *counts.entry(entity.kind.as_str()).or_default() += 1;
-                // Every match is proposed for masking (the policy decides), so none may be
-                // left out: past the contract's bound the call fails (and the phase fails
-                // closed) rather than leave a value a policy would mask unmasked.
+                // Every match is proposed for masking (the policy decides), or none: a policy
+                // that masks cannot mask what is left out, and a mask rule that finds no span
+                // denies. Past the contract's bound, none is proposed.
                 let kind = entity.kind.as_str();
                 let range = entity.start..entity.end;
                 let located = match source {
@@ -95,11 +95,7 @@ impl Auditor for Pii {
                         .into_iter()
                         .map(|span| span.with_label(format!("[{}]", kind.to_ascii_uppercase()))),
                 );
-                if proposals.len() > MAX_SPANS_PER_CLAIM {
-                    return Err(Error::failed(format!(
-                        "more than {MAX_SPANS_PER_CLAIM} values to locate for masking"
-                    )));
-                }
+
                 if spans.len() < settings.max_spans {
                     spans.push(json!({
                         "kind": entity.kind.as_str(),
@@ -112,6 +108,10 @@ impl Auditor for Pii {
             }
         }
         let truncated = total > spans.len() as u64;
+        let maskable = proposals.len() <= MAX_SPANS_PER_CLAIM;
+        if !maskable {
+            proposals.clear();
+        }
         Ok(vec![
             Claim::boolean("pii_detected", total > 0),
             // BTreeMap keys are already sorted and distinct.
@@ -119,6 +119,8 @@ impl Auditor for Pii {
                 .with_metadata(json!({
                     "spans": Value::Array(spans),
                     "spans_truncated": truncated,
+                    // false: more values than a claim may propose for masking, so none was.
+                    "maskable": maskable,
                 }))
                 .with_spans(proposals),
             Claim::count("pii_count", total).with_metadata(json!({ "kinds": counts })),

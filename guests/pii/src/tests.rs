@@ -197,13 +197,18 @@ fn every_match_is_proposed_for_masking_where_it_sits_in_the_body() {
 }
 
 #[test]
-fn more_values_than_a_claim_may_locate_fail_the_call() {
+fn more_values_than_a_claim_may_carry_are_proposed_none() {
     let many = (0..=MAX_SPANS_PER_CLAIM)
         .map(|i| format!("u{i}@example.com"))
         .collect::<Vec<_>>()
         .join(" ");
-    let err = Pii::observe(&request(&many)).unwrap_err();
-    assert!(err.to_string().contains("more than 1024"), "{err}");
+    let claims = observe(&request(&many));
+    assert!(claims[1].spans().is_empty());
+    assert_eq!(claims[1].metadata().unwrap()["maskable"], false);
+    assert_eq!(claims[2].as_count(), Some(MAX_SPANS_PER_CLAIM as u64 + 1));
+    let claims = observe(&request("one a@example.com"));
+    assert_eq!(claims[1].spans().len(), 1);
+    assert_eq!(claims[1].metadata().unwrap()["maskable"], true);
 }
 
 #[test]

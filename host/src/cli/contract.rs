@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{TestArgs, emit, read_file};
+use lucid::exchange::redact;
 use lucid::runtime::claim::Phase;
 use lucid::runtime::plugin::{self, Auditor, ObservationInput};
 use lucid::runtime::plugin_dir::{DESCRIBE_DEADLINE, LoadedPlugin, PluginSet, plugin_set_hash};
@@ -301,12 +302,27 @@ impl RunContext<'_> {
             .auditor
             .observe(self.sandbox, &input, &settings, self.limits)
         {
-            Ok(observed) => CaseReport {
-                claims: observed.claims.len(),
-                emitted: observed.claims.into_iter().map(|c| c.name).collect(),
-                duration_us: micros(observed.duration),
-                ..report
-            },
+            Ok(observed) => {
+                // Spans proposed for masking must fit the exact text the auditor observed.
+                let observed_doc = match case.phase {
+                    Phase::Request => Some(&case.request),
+                    Phase::Response => case.response.as_ref(),
+                    Phase::Artifact | Phase::Execution => None,
+                };
+                let spans = observed_doc.map_or(Ok(()), |doc| {
+                    redact::check_proposed(&observed.claims, self.auditor.id(), doc, case.phase)
+                });
+                let report = CaseReport {
+                    claims: observed.claims.len(),
+                    emitted: observed.claims.into_iter().map(|c| c.name).collect(),
+                    duration_us: micros(observed.duration),
+                    ..report
+                };
+                match spans {
+                    Ok(()) => report,
+                    Err(e) => report.failed(Some(ErrorKind::Contract), e.to_string()),
+                }
+            }
             Err(e) => CaseReport {
                 duration_us: micros(started.elapsed()),
                 ..report
@@ -720,6 +736,24 @@ fn request_cases() -> Vec<Case> {
             ])),
         ),
         case("long-conversation", r, chat(json!(long_conversation))),
+        // Personal data where an auditor proposing spans must address it exactly: a text part
+        // after a non-text one, non-ASCII text before it, a tool call's arguments.
+        case(
+            "personal-data",
+            r,
+            chat(json!([
+                {"role": "system", "content": "Escalate to +44 20 7946 0958 — Grüße 🙂."},
+                user(json!([
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                    {"type": "text", "text": "Héllo 👋"},
+                    {"type": "text", "text": "mail jörg.k@example.de or dana@example.com"}
+                ])),
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "send", "arguments": "{\"to\":\"ann@example.org\",\"n\":1}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sent to ann@example.org"},
+                user("thanks")
+            ])),
+        ),
         case(
             "tool-history",
             r,
@@ -876,6 +910,16 @@ fn response_cases() -> Vec<Case> {
             "stop",
         )),
         case("unicode", p, ask()).response(completion(vec![assistant(UNICODE)], "stop")),
+        case("personal-data", p, with(ask(), "n", json!(2))).response(completion(
+            vec![
+                assistant("Ünïcode first, then nothing personal."),
+                assistant(json!([
+                    {"type": "output_text", "text": "Reach Jane at"},
+                    {"type": "text", "text": "jane.doe@example.com or +1 415 555 0100 🙂"}
+                ])),
+            ],
+            "stop",
+        )),
         case("huge-answer", p, ask()).response(completion(vec![assistant(huge_text())], "length")),
         case(
             "tool-history",

@@ -26,7 +26,7 @@ use crate::runtime::claim::{Phase, Span};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedactError {
     #[error(
-        "policy '{policy}' asks to mask the spans of claim '{claim}'{kinds}, but no auditor proposed one"
+        "policy '{policy}' asks to mask the spans of claim '{claim}'{kinds}, but no auditor proposed one (an auditor that found more values than a claim may carry proposes none)"
     )]
     NoSpans {
         policy: String,
@@ -104,6 +104,29 @@ pub fn pick(
         }
     }
     Ok(picked)
+}
+
+/// Check every span `auditor`'s `claims` propose against `doc`, the document they observed
+/// (the request in the request phase, the response in the response phase), as the gateway would
+/// before masking: for contract tests of an auditor.
+pub fn check_proposed(
+    claims: &[crate::runtime::claim::Claim],
+    auditor: &str,
+    doc: &Value,
+    phase: Phase,
+) -> Result<(), RedactError> {
+    let picked: Vec<Picked> = claims
+        .iter()
+        .flat_map(|c| {
+            c.spans.iter().map(|span| Picked {
+                span: span.clone(),
+                auditor: auditor.to_string(),
+                claim: c.name.clone(),
+                policy: String::new(),
+            })
+        })
+        .collect();
+    check(&picked, doc, phase)
 }
 
 /// A masked stretch of one text: overlapping picks merged.

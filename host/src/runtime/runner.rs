@@ -40,7 +40,11 @@ pub const MAX_EXCHANGE_EVIDENCE_BYTES: usize = 2 << 20;
 impl AttributedClaim {
     /// Bytes this claim takes in a receipt (an estimate, on the high side).
     pub fn approx_size(&self) -> usize {
-        crate::runtime::claim::approx_size(&self.claim) + self.auditor.len() + 160
+        // Spans are not written into receipts (`to_json` leaves them out).
+        crate::runtime::claim::approx_size(&self.claim)
+            - crate::runtime::claim::spans_size(&self.claim)
+            + self.auditor.len()
+            + 160
     }
 
     /// `{"auditor", "auditor_sha256", "name", "type", "value", "confidence"[, "metadata"]}`.

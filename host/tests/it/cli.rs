@@ -425,6 +425,50 @@ fn a_trap_and_a_timeout_fail_the_contract() {
 }
 
 #[test]
+fn contract_checks_proposed_spans_against_the_text_they_name() {
+    // pii proposes spans for the personal data of the built-in cases (a text part after an
+    // image, non-ASCII before it, tool-call arguments, a second choice): all must fit.
+    let pii = contract(&plugin("pii"), &["--json"]);
+    assert!(pii.status.success(), "{}\n{}", pii.stdout, pii.stderr);
+    let report = contract_report(&pii);
+    let personal: Vec<&serde_json::Value> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "personal-data")
+        .collect();
+    assert_eq!(personal.len(), 2, "{report}");
+    // A span of a field the gateway never masks breaks the contract, by name.
+    let bad = contract(&guest("spanner"), &["--json", "--set", "mode=model"]);
+    assert!(!bad.status.success());
+    let failed = failures(&contract_report(&bad));
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|(_, kind, error)| kind == "contract" && error.contains("'/model'")),
+        "{failed:?}"
+    );
+    // A range past the end of the text, likewise.
+    let past = contract(&guest("spanner"), &["--json", "--set", "mode=past_end"]);
+    let failed = failures(&contract_report(&past));
+    assert!(
+        failed
+            .iter()
+            .any(|(_, _, error)| error.contains("not inside that text")),
+        "{failed:?}"
+    );
+    // A well-behaved auditor of the 0.1 contract (no spans) passes.
+    let legacy = contract(&guest("legacy_v01"), &[]);
+    assert!(
+        legacy.status.success(),
+        "{}\n{}",
+        legacy.stdout,
+        legacy.stderr
+    );
+}
+
+#[test]
 fn contract_needs_no_phase_or_input_and_refuses_them() {
     let with_phase = run(lucid().args(["auditor", "test"]).arg(plugin("pii")).args([
         "--contract",
