@@ -9,5 +9,6 @@ mod hostile;
 mod plugin_dir;
 mod postgres;
 mod receipts;
+mod redact;
 mod runtime;
 mod util;
