@@ -864,3 +864,136 @@ fn the_guests_exist() {
         assert!(Path::new(&guest(name)).is_file(), "{name}.wasm is missing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_whose_mask_cannot_be_applied_is_withheld() {
+    // In the response phase spanner's `model` mode proposes the request's `/model`: not a text
+    // of the answer. The JSON answer is withheld.
+    let model = Recording::answering("the secret is out");
+    let g = gate(
+        &["spanner"],
+        MASK_RESPONSE,
+        &spanner("model"),
+        model.clone(),
+        StreamMode::Buffer,
+    );
+    let outcome = send(&g, &body("tell me", false)).await;
+    let Outcome::Denied {
+        receipt,
+        denial,
+        body: sent,
+        ..
+    } = outcome
+    else {
+        panic!("expected a denial, got {outcome:?}");
+    };
+    assert_eq!(model.calls(), 1);
+    assert!(!sent.contains("secret"), "the answer was sent: {sent}");
+    assert!(denial.message().contains("response phase"), "{denial:?}");
+    let ar = ar(&receipt.text);
+    let decision = &phase(&ar, "response")["decision"];
+    assert_eq!(decision["effect"], "deny");
+    assert!(
+        decision["errors"].to_string().contains(
+            "masking failed: auditor 'spanner' proposed a span of '/model', which is not a text the gateway masks in the response phase"
+        ),
+        "{decision}"
+    );
+    // The request phase allowed without masking (the rule is on answers only).
+    assert_eq!(phase(&ar, "request")["decision"]["effect"], "allow");
+    assert!(ar.get("redactions").is_none(), "{ar}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_stream_whose_mask_cannot_be_applied_sends_no_text() {
+    let model = Recording::new(Reply::Chunks(chunks(&PIECES)));
+    let g = gate(
+        &["spanner"],
+        MASK_RESPONSE,
+        &spanner("model"),
+        model.clone(),
+        StreamMode::Observe,
+    );
+    let events = drain(send(&g, &body("tell me", true)).await).await;
+    let sent: Vec<String> = deltas(events.iter().filter_map(|e| match e {
+        StreamEvent::Chunk(c) => Some(c),
+        _ => None,
+    }));
+    assert!(sent.concat().is_empty(), "text was sent: {sent:?}");
+    let denial = events
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Error(body) => Some(body.clone()),
+            _ => None,
+        })
+        .expect("a denial event");
+    assert_eq!(denial["error"]["code"], "lucid_policy_denied");
+    assert!(denial.to_string().contains("masking failed"), "{denial}");
+    let text = events
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Receipt(text) => Some(text.clone()),
+            _ => None,
+        })
+        .expect("a receipt event");
+    let ar = ar(&text);
+    assert_eq!(ar["decision"], "deny");
+    assert_eq!(ar["stream_mode"], "incremental");
+    assert_eq!(ar["content"]["cut"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mask_for_streamed_text_already_sent_denies_the_rest() {
+    // A word longer than the incremental audit's overlap: no window sees it whole, so its start
+    // goes out before the audit of the whole answer asks to mask it. That mask is too late: the
+    // exchange is denied (the documented limit), never receipted as masked.
+    let word = "x".repeat(100);
+    let answer = format!("a {word} b");
+    let pieces: Vec<&str> = answer
+        .as_bytes()
+        .chunks(8)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let model = Recording::new(Reply::Chunks(chunks(&pieces)));
+    let config = format!("{}word = \"{word}\"\n", spanner("word"));
+    let g = gate(
+        &["spanner"],
+        MASK_RESPONSE,
+        &config,
+        model.clone(),
+        StreamMode::Incremental,
+    );
+    let events = drain(send(&g, &body("tell me", true)).await).await;
+    let sent: String = deltas(events.iter().filter_map(|e| match e {
+        StreamEvent::Chunk(c) => Some(c),
+        _ => None,
+    }))
+    .concat();
+    assert!(
+        sent.len() < answer.len(),
+        "the whole answer was sent: {sent}"
+    );
+    assert!(!sent.contains(&word), "the whole word was sent: {sent}");
+    let text = events
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Receipt(text) => Some(text.clone()),
+            _ => None,
+        })
+        .expect("a receipt event");
+    let ar = ar(&text);
+    assert_eq!(ar["decision"], "deny", "{ar}");
+    let decision = &phase(&ar, "response")["decision"];
+    assert!(
+        decision["errors"]
+            .to_string()
+            .contains("had already been sent to the client"),
+        "{decision}"
+    );
+    assert!(
+        events.iter().any(
+            |e| matches!(e, StreamEvent::Error(b) if b["error"]["code"] == "lucid_policy_denied")
+        ),
+        "{events:?}"
+    );
+}
