@@ -81,7 +81,7 @@ pub fn pick(
         let before = picked.len();
         for c in claims.iter().filter(|c| c.claim.name == rule.claim) {
             for span in &c.claim.spans {
-                if rule.kinds.is_empty() || rule.kinds.iter().any(|k| *k == span.kind) {
+                if rule.kinds.is_empty() || rule.kinds.contains(&span.kind) {
                     picked.push(Picked {
                         span: span.clone(),
                         auditor: c.auditor.clone(),
