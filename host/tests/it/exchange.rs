@@ -11,26 +11,20 @@ use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
-use lucid::config::{Config, StreamMode, StreamingConfig};
+use lucid::config::{Config, StreamMode};
 use lucid::evidence::SqliteStore;
 use lucid::evidence::service::ReceiptService;
-use lucid::evidence::signer::Signer;
-use lucid::exchange::metrics::Metrics;
 use lucid::exchange::openai::{self, ChatRequest};
 use lucid::exchange::receipt_core::Scope;
 use lucid::exchange::{
     ChunkStream, ExchangeError, ExchangeService, Outcome, StreamEvent, Upstream, UpstreamError,
     mock,
 };
-use lucid::policy::overrides::Overrides;
-use lucid::policy::{Effect, PolicyRuntime};
-use lucid::runtime::plugin_dir::{Admission, PluginLoader};
-use lucid::runtime::reload::PluginHost;
-use lucid::runtime::{Auditing, PhaseRunner};
+use lucid::policy::Effect;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::util::{plugins_dir, sandbox};
+use crate::util::{exchange_service, plugins_dir};
 
 mod http;
 mod streams;
@@ -136,45 +130,16 @@ struct Fixture {
 }
 
 fn fixture(upstream: Arc<dyn Upstream>, mode: StreamMode) -> Fixture {
-    let sandbox = sandbox();
-    let loader = PluginLoader::new(sandbox.clone(), None, Admission::default());
-    let host = Arc::new(PluginHost::open(&plugins_dir(), loader).expect("plugins load"));
-    let set = host.current();
-    let policy = Arc::new(PolicyRuntime::load(
-        &repo_root().join("policies/presets/balanced"),
-        &set,
-    ));
-    assert_eq!(policy.problem(), None, "the balanced preset must load");
     let data = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&data.path().join("evidence.db")).expect("store opens");
-    let signer = Signer::load_file(sandbox.engine(), &crate::util::receipt()).expect("signer");
-    let receipts =
-        Arc::new(ReceiptService::start(signer, Box::new(store)).expect("receipts start"));
-    // Generous deadlines: this is not a deadline test, and busy machines fail closed on them.
-    let config = Config::parse("[defaults]\ndeadline_ms = 10000\n", "test").expect("config");
-    let auditing = Auditing::new(
-        host,
-        config,
-        None,
-        Some(policy.current().hash.clone()),
-        PhaseRunner::new(sandbox.clone()),
-    );
-    let service = Arc::new(ExchangeService {
-        auditing,
-        policy,
-        overrides: Overrides::new(Default::default()),
-        receipts: receipts.clone(),
+    let (service, receipts) = exchange_service(
+        &plugins_dir(),
+        &repo_root().join("policies/presets/balanced"),
+        "",
         upstream,
-        redaction: Default::default(),
-        streaming: StreamingConfig {
-            mode,
-            incremental_chars: 16,
-            scopes: Vec::new(),
-        },
-        metrics: Metrics::new(),
-        lifecycle: Default::default(),
-        attestor: None,
-    });
+        mode,
+        16,
+        data.path(),
+    );
     Fixture {
         _data: data,
         service,

@@ -12,25 +12,19 @@ use std::sync::{Arc, Mutex};
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use futures_util::future::BoxFuture;
-use lucid::config::{Config, StreamMode, StreamingConfig};
+use lucid::config::{Config, StreamMode};
 use lucid::evidence::SqliteStore;
 use lucid::evidence::service::ReceiptService;
-use lucid::evidence::signer::Signer;
-use lucid::exchange::metrics::Metrics;
 use lucid::exchange::openai::{self, ChatRequest};
 use lucid::exchange::receipt_core::Scope;
 use lucid::exchange::{
     ChunkStream, ExchangeService, Outcome, StreamEvent, Upstream, UpstreamError, mock,
 };
-use lucid::policy::overrides::Overrides;
-use lucid::policy::{Effect, PolicyRuntime};
-use lucid::runtime::plugin_dir::{Admission, PluginLoader};
-use lucid::runtime::reload::PluginHost;
-use lucid::runtime::{Auditing, PhaseRunner};
+use lucid::policy::Effect;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::util::{guest, sandbox};
+use crate::util::{exchange_service, guest};
 
 /// The permit and one mask rule on the request: mask what spanner found.
 const MASK_REQUEST: &str = r#"
@@ -193,53 +187,20 @@ fn gate(
     }
     let policies = tempfile::tempdir().expect("temp dir");
     std::fs::write(policies.path().join("policies.cedar"), policy).expect("write policy");
-    let sandbox = sandbox();
-    let loader = PluginLoader::new(sandbox.clone(), None, Admission::default());
-    let host = Arc::new(PluginHost::open(plugins.path(), loader).expect("plugins load"));
-    let set = host.current();
-    for name in guests {
-        assert!(
-            set.plugins.iter().any(|p| p.auditor.vocabulary.id == *name),
-            "{name} was not loaded"
-        );
-    }
-    let policy = Arc::new(PolicyRuntime::load(policies.path(), &set));
-    assert_eq!(policy.problem(), None, "the test policy must load");
     let data = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&data.path().join("evidence.db")).expect("store opens");
-    let signer = Signer::load_file(sandbox.engine(), &crate::util::receipt()).expect("signer");
-    let receipts =
-        Arc::new(ReceiptService::start(signer, Box::new(store)).expect("receipts start"));
-    // Generous deadlines: a busy machine must not turn these into auditor failures.
-    let config = Config::parse(
-        &format!("[defaults]\ndeadline_ms = 10000\n{config}"),
-        "test",
-    )
-    .expect("config");
-    let redaction = config.redaction.clone();
-    let auditing = Auditing::new(
-        host,
+    let (service, receipts) = exchange_service(
+        plugins.path(),
+        policies.path(),
         config,
-        None,
-        Some(policy.current().hash.clone()),
-        PhaseRunner::new(sandbox.clone()),
-    );
-    let service = Arc::new(ExchangeService {
-        auditing,
-        policy,
-        overrides: Overrides::new(Default::default()),
-        receipts: receipts.clone(),
         upstream,
-        redaction,
-        streaming: StreamingConfig {
-            mode,
-            incremental_chars: 8,
-            scopes: Vec::new(),
-        },
-        metrics: Metrics::new(),
-        lifecycle: Default::default(),
-        attestor: None,
-    });
+        mode,
+        8,
+        data.path(),
+    );
+    let view = service.auditing.view();
+    for name in guests {
+        assert!(view.set.get(name).is_some(), "{name} was not loaded");
+    }
     Gate {
         data,
         _plugins: plugins,

@@ -8,8 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 
+use lucid::config::{Config, StreamMode, StreamingConfig};
+use lucid::evidence::SqliteStore;
+use lucid::evidence::service::ReceiptService;
+use lucid::evidence::signer::Signer;
+use lucid::exchange::metrics::Metrics;
+use lucid::exchange::{ExchangeService, Upstream};
+use lucid::policy::PolicyRuntime;
+use lucid::policy::overrides::Overrides;
 use lucid::runtime::plugin::Auditor;
+use lucid::runtime::plugin_dir::{Admission, PluginLoader};
+use lucid::runtime::reload::PluginHost;
 use lucid::runtime::sandbox::{EngineOptions, Limits, Sandbox};
+use lucid::runtime::{Auditing, PhaseRunner};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,6 +77,60 @@ pub fn guest(name: &str) -> PathBuf {
             .unwrap_or_else(|| build_wasm("tests/guests/Cargo.toml"))
     })
     .join(format!("{name}.wasm"))
+}
+
+/// An exchange service without HTTP for the in-process tests: the auditors of `plugins`, the
+/// policies of `policies` (which must load), `config` as `lucid.toml` (after generous deadlines:
+/// a busy machine must not turn tests into auditor failures), `upstream`, streaming `mode`
+/// with audit windows every `incremental_chars`; receipting into a fresh SQLite store in `data`.
+pub fn exchange_service(
+    plugins: &Path,
+    policies: &Path,
+    config: &str,
+    upstream: Arc<dyn Upstream>,
+    mode: StreamMode,
+    incremental_chars: usize,
+    data: &Path,
+) -> (Arc<ExchangeService>, Arc<ReceiptService>) {
+    let sandbox = sandbox();
+    let loader = PluginLoader::new(sandbox.clone(), None, Admission::default());
+    let host = Arc::new(PluginHost::open(plugins, loader).expect("plugins load"));
+    let policy = Arc::new(PolicyRuntime::load(policies, &host.current()));
+    assert_eq!(policy.problem(), None, "the test's policies must load");
+    let store = SqliteStore::open(&data.join("evidence.db")).expect("store opens");
+    let signer = Signer::load_file(sandbox.engine(), &receipt()).expect("signer");
+    let receipts =
+        Arc::new(ReceiptService::start(signer, Box::new(store)).expect("receipts start"));
+    let config = Config::parse(
+        &format!("[defaults]\ndeadline_ms = 10000\n{config}"),
+        "test",
+    )
+    .expect("config");
+    let redaction = config.redaction.clone();
+    let auditing = Auditing::new(
+        host,
+        config,
+        None,
+        Some(policy.current().hash.clone()),
+        PhaseRunner::new(sandbox.clone()),
+    );
+    let service = Arc::new(ExchangeService {
+        auditing,
+        policy,
+        overrides: Overrides::new(Default::default()),
+        receipts: receipts.clone(),
+        upstream,
+        redaction,
+        streaming: StreamingConfig {
+            mode,
+            incremental_chars,
+            scopes: Vec::new(),
+        },
+        metrics: Metrics::new(),
+        lifecycle: Default::default(),
+        attestor: None,
+    });
+    (service, receipts)
 }
 
 /// One sandbox for the in-process tests (engine creation and the epoch thread are per process).
