@@ -22,7 +22,7 @@ pub use scope::Scope;
 pub use setting::{SettingError, SettingType, SettingValue};
 pub use span::{
     MAX_SPAN_FIELD_BYTES, MAX_SPAN_KIND_BYTES, MAX_SPAN_LABEL_BYTES, MAX_SPANS_PER_CLAIM, Span,
-    SpanError, is_kind_name, is_label,
+    SpanError, is_kind_name, is_label, is_replacement_text,
 };
 
 /// The largest integer the contract carries: 2^53 − 1, the I-JSON limit. Every integer of an

@@ -51,7 +51,7 @@ pub enum SpanError {
     )]
     Kind(String),
     #[error(
-        "span label {0:?} is not usable (expected at most {MAX_SPAN_LABEL_BYTES} bytes of printable text without '\"' or '\\\\')"
+        "span label {0:?} is not a label (expected '[' then capital letters, digits, '_', '-' or spaces, then ']', at most {MAX_SPAN_LABEL_BYTES} bytes, e.g. [EMAIL])"
     )]
     Label(String),
     #[error("more than {MAX_SPANS_PER_CLAIM} spans on one claim")]
@@ -112,11 +112,31 @@ pub fn is_kind_name(kind: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Whether `label` may replace text: printable, no `"` or `\` (so that it keeps a JSON string
-/// such as a tool call's arguments valid), at most [`MAX_SPAN_LABEL_BYTES`] bytes.
+/// Whether `label` is a label an auditor may suggest: `[`, 1 to 62 capital ASCII letters,
+/// digits, `_`, `-` or spaces, `]` — `[EMAIL]`, `[CREDIT_CARD]`. A label names what was there;
+/// it cannot make an auditor a writer of the prompt or the answer, nor break the JSON of a tool
+/// call's arguments it replaces a value in.
 pub fn is_label(label: &str) -> bool {
     label.len() <= MAX_SPAN_LABEL_BYTES
-        && !label
+        && label
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .is_some_and(|inner| {
+                !inner.is_empty()
+                    && inner.bytes().all(|b| {
+                        b.is_ascii_uppercase()
+                            || b.is_ascii_digit()
+                            || matches!(b, b'_' | b'-' | b' ')
+                    })
+            })
+}
+
+/// Whether `text` may be written over a masked value by the gateway's own configuration
+/// (`fixed:TEXT`): non-empty, printable, no `"` or `\`, at most [`MAX_SPAN_LABEL_BYTES`] bytes.
+pub fn is_replacement_text(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_SPAN_LABEL_BYTES
+        && !text
             .chars()
             .any(|c| c.is_control() || c == '"' || c == '\\')
 }
@@ -140,8 +160,15 @@ mod tests {
         assert!(bad(Span::new("/m", 0, 3, "")).contains("kind name"));
         let quote = Span::new("/m", 0, 3, "email").with_label("\"}");
         assert!(bad(quote).contains("label"));
-        let long = Span::new("/m", 0, 3, "email").with_label("x".repeat(65));
+        let long = Span::new("/m", 0, 3, "email").with_label(format!("[{}]", "X".repeat(63)));
         assert!(bad(long).contains("label"));
+        for free in ["", "[]", "hello", "[email]", "[A]B", "[A\"]"] {
+            let text = Span::new("/m", 0, 3, "email").with_label(free);
+            assert!(bad(text).contains("not a label"), "{free:?}");
+        }
+        assert!(
+            is_replacement_text("***") && !is_replacement_text("") && !is_replacement_text("a\\b")
+        );
         assert_eq!(
             Span::new("/m", 0, 3, "email").with_label("[EMAIL]").check(),
             Ok(())

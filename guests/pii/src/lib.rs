@@ -75,6 +75,7 @@ impl Auditor for Pii {
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut spans = Vec::new();
         let mut proposals: Vec<Span> = Vec::new();
+        let mut all_located = true;
         let mut total = 0u64;
         for (source, index, text) in scanned_texts(input, settings.scan_tool_calls) {
             for entity in scan(text, settings.kinds) {
@@ -90,6 +91,9 @@ impl Auditor for Pii {
                     "response" => input.response_spans(range, kind),
                     _ => input.tool_call_spans(index, range, kind),
                 };
+                // A value that cannot be addressed in the body (tool-call arguments given as
+                // an object, not a string) cannot be masked: then nothing is proposed.
+                all_located &= !located.is_empty();
                 proposals.extend(
                     located
                         .into_iter()
@@ -108,7 +112,7 @@ impl Auditor for Pii {
             }
         }
         let truncated = total > spans.len() as u64;
-        let maskable = proposals.len() <= MAX_SPANS_PER_CLAIM;
+        let maskable = all_located && proposals.len() <= MAX_SPANS_PER_CLAIM;
         if !maskable {
             proposals.clear();
         }
@@ -119,7 +123,8 @@ impl Auditor for Pii {
                 .with_metadata(json!({
                     "spans": Value::Array(spans),
                     "spans_truncated": truncated,
-                    // false: more values than a claim may propose for masking, so none was.
+                    // false: some value could not be addressed in the body, or there were more
+                    // than a claim may propose for masking; then none was proposed.
                     "maskable": maskable,
                 }))
                 .with_spans(proposals),

@@ -209,6 +209,21 @@ fn more_values_than_a_claim_may_carry_are_proposed_none() {
     let claims = observe(&request("one a@example.com"));
     assert_eq!(claims[1].spans().len(), 1);
     assert_eq!(claims[1].metadata().unwrap()["maskable"], true);
+    // An SSN in tool-call arguments given inline as an object cannot be addressed: no value is
+    // proposed (a policy masking it then denies instead of passing the SSN on).
+    let body = json!({ "messages": [
+        { "role": "user", "content": "mail a@example.com" },
+        { "role": "assistant", "tool_calls": [{ "id": "c", "type": "function",
+            "function": { "name": "f", "arguments": { "ssn": "123-45-6789" } } }] }
+    ] });
+    let claims = observe(&Input::new(Phase::Request, &body.to_string()).unwrap());
+    assert!(
+        entities(&claims).contains(&"us_ssn"),
+        "{:?}",
+        entities(&claims)
+    );
+    assert!(claims[1].spans().is_empty());
+    assert_eq!(claims[1].metadata().unwrap()["maskable"], false);
 }
 
 #[test]

@@ -273,7 +273,7 @@ impl TryFrom<String> for MaskStyle {
                 Ok(n) if n <= MAX_KEEP_LAST => Ok(MaskStyle::KeepLast(n)),
                 _ => Err(bad()),
             },
-            Some(("fixed", fixed)) if lucid_contract::is_label(fixed) => {
+            Some(("fixed", fixed)) if lucid_contract::is_replacement_text(fixed) => {
                 Ok(MaskStyle::Fixed(fixed.to_string()))
             }
             Some(("fixed", _)) => Err(format!(

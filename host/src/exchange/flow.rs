@@ -524,11 +524,14 @@ impl Exchange {
     }
 
     /// Record what a phase masked: the stretches, and commitments (under the exchange's salt)
-    /// to the document before and after.
+    /// to the document after masking and — for the request, which the client sent itself —
+    /// before. The answer before masking is not committed to: the client holds the salt, and a
+    /// commitment to the unmasked answer would let it test guesses of what was masked (an IP
+    /// address, a phone number) against the receipt.
     pub(super) fn record_masks(
         &mut self,
         phase: Phase,
-        before: &str,
+        before: Option<&str>,
         after: &str,
         masked: &[Masked],
     ) {
@@ -536,7 +539,7 @@ impl Exchange {
         self.redactions.push(json!({
             "phase": phase,
             "commitment": super::content::SCHEME,
-            "before": self.content.commit(before.as_bytes()),
+            "before": before.map(|b| self.content.commit(b.as_bytes())),
             "after": self.content.commit(after.as_bytes()),
             "spans": masked,
         }));
@@ -557,7 +560,7 @@ impl Exchange {
                 let before = std::mem::replace(&mut self.request_text, text);
                 self.request = doc;
                 let after = self.request_text.clone();
-                self.record_masks(Phase::Request, &before, &after, &masked);
+                self.record_masks(Phase::Request, Some(&before), &after, &masked);
             }
             Err(e) => self.masking_failed(&e),
         }
@@ -577,7 +580,7 @@ impl Exchange {
         match redact::apply(&mut doc, &picked, Phase::Response, &self.service.redaction) {
             Ok(masked) => {
                 let after = doc.to_string();
-                self.record_masks(Phase::Response, &text, &after, &masked);
+                self.record_masks(Phase::Response, None, &after, &masked);
                 after
             }
             Err(e) => {

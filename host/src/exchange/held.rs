@@ -32,6 +32,10 @@ pub struct Held {
     pending: BTreeMap<Text, usize>,
     /// Bytes of text grown since the last audit.
     pending_len: usize,
+    /// Per text, where a masked entity begins that reached the end of the last window that saw
+    /// its start: it may go on past that window, so nothing from there is released until an
+    /// audit that sees its start again says where it ends (or the whole answer is audited).
+    barriers: HashMap<Text, usize>,
 }
 
 impl Held {
@@ -85,6 +89,18 @@ impl Held {
         out
     }
 
+    /// The window just audited started at `starts` and its masks leave `open` (text, start):
+    /// entities that reach the window's end. A barrier whose start the window saw is lifted
+    /// (the audit knew where that entity ends); each open one holds its text from its start.
+    pub fn barriers(&mut self, starts: &BTreeMap<Text, usize>, open: &[(Text, usize)]) {
+        self.barriers
+            .retain(|text, at| starts.get(text).is_none_or(|start| *start > *at));
+        for (text, at) in open {
+            let barrier = self.barriers.entry(*text).or_insert(*at);
+            *barrier = (*barrier).min(*at);
+        }
+    }
+
     /// An audit of the whole answer allowed: every chunk still held.
     pub fn release_all(self) -> impl Iterator<Item = Value> {
         self.chunks.into_iter().map(|(chunk, _)| chunk)
@@ -95,6 +111,9 @@ impl Held {
         let Some(allowed) = self.allowed.get(&text).copied() else {
             return false;
         };
+        if self.barriers.get(&text).is_some_and(|at| end > *at) {
+            return false;
+        }
         let whole = assembly.text(text);
         if assembly.finished(text.choice) {
             return allowed >= whole.len();
@@ -204,6 +223,35 @@ mod tests {
         push(&mut assembly, &mut held, chunk(1, "", Some("stop")));
         // The finish chunk grew nothing, but it finished choice 1, which was audited whole.
         assert_eq!(held.allow(&assembly).len(), 2);
+    }
+
+    #[test]
+    fn an_entity_open_at_a_window_end_holds_its_text_until_seen_whole() {
+        let mut assembly = Assembly::new();
+        let mut held = Held::default();
+        let text = Text {
+            choice: 0,
+            part: Part::Content,
+        };
+        push(&mut assembly, &mut held, chunk(0, &"a".repeat(100), None));
+        let key = format!("-----BEGIN KEY{}", "k".repeat(150));
+        push(&mut assembly, &mut held, chunk(0, &key, None));
+        // The first window's masks leave an entity open at its end, from byte 100.
+        held.barriers(&BTreeMap::from([(text, 0)]), &[(text, 100)]);
+        let out = held.allow(&assembly);
+        assert_eq!(out.len(), 1, "only the text before the entity");
+        // The next window starts 64 characters back, past the entity's start: it cannot tell
+        // where the entity ends, so the barrier stays and nothing after it goes.
+        push(&mut assembly, &mut held, chunk(0, &"k".repeat(200), None));
+        let (_, starts) = held.window(&assembly);
+        assert_eq!(starts.get(&text), Some(&(100 + key.len() - OVERLAP_CHARS)));
+        held.barriers(&starts, &[]);
+        assert!(held.allow(&assembly).is_empty());
+        assert!(held.barriers.contains_key(&text));
+        // A window that sees the entity's start again (and ends it) lifts the barrier.
+        held.barriers(&BTreeMap::from([(text, 90)]), &[]);
+        assert!(held.barriers.is_empty());
+        assert_eq!(held.allow(&assembly).len(), 1);
     }
 
     #[test]

@@ -91,6 +91,21 @@ pub fn pick(
                 }
             }
         }
+        // Every kind the rule covers that the claim reports must have a span: a value the
+        // auditor found but could not locate would otherwise go on unmasked.
+        if let Some(kind) = claims
+            .iter()
+            .filter(|c| c.claim.name == rule.claim)
+            .flat_map(|c| c.claim.as_string_list().unwrap_or_default())
+            .filter(|k| rule.kinds.is_empty() || rule.kinds.contains(k))
+            .find(|k| !picked[before..].iter().any(|p| p.span.kind == **k))
+        {
+            return Err(RedactError::NoSpans {
+                policy: rule.policy.clone(),
+                claim: rule.claim.clone(),
+                kinds: format!(" of kind {kind}"),
+            });
+        }
         if picked.len() == before {
             return Err(RedactError::NoSpans {
                 policy: rule.policy.clone(),
@@ -147,11 +162,19 @@ pub struct Masked {
     pub replacement_bytes: usize,
     #[serde(skip)]
     label: Option<String>,
+    /// The kind of the pick that starts it (it names the style).
+    #[serde(skip)]
+    kind: String,
+    /// What it is written as.
+    #[serde(skip)]
+    rendered: Rendered,
 }
 
 /// What a masked stretch becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 enum Rendered {
+    #[default]
+    Nothing,
     /// Written once, where the stretch starts.
     Whole(String),
     /// One character for each character of the stretch (masking keeps the text's shape).
@@ -161,6 +184,7 @@ enum Rendered {
 impl Rendered {
     fn text(&self) -> String {
         match self {
+            Rendered::Nothing => String::new(),
             Rendered::Whole(text) => text.clone(),
             Rendered::PerChar(chars) => chars.iter().collect(),
         }
@@ -196,12 +220,15 @@ fn render(style: &MaskStyle, original: &str, kind: &str, label: Option<&str>) ->
     }
 }
 
-/// Merge picks per field: picks that overlap become one stretch (its kind, for the style, is
-/// that of the pick starting first). Sorted by field and start.
-fn merge(
+/// Merge picks per field: picks that overlap become one stretch. Sorted by field and start.
+///
+/// A stretch of one kind is written in that kind's style; one that merged several kinds, or
+/// whose style would leave it as it was (a `mask` of a value with no letter or digit), with a
+/// label.
+fn merge<'t>(
     picked: &[Picked],
     config: &RedactionConfig,
-    text_of: impl Fn(&str) -> String,
+    text_of: impl Fn(&str) -> &'t str,
 ) -> Vec<Masked> {
     let mut sorted: Vec<&Picked> = picked.iter().collect();
     sorted.sort_by(|a, b| {
@@ -235,33 +262,37 @@ fn merge(
             style: String::new(),
             replacement_bytes: 0,
             label: p.span.label.clone(),
+            kind: p.span.kind.clone(),
+            rendered: Rendered::Nothing,
         });
     }
+    let mut field: Option<(String, &'t str)> = None;
     for m in &mut out {
-        // The kind of the first pick names the style (kinds are sorted; the first pick's kind
-        // is among them).
-        let kind = first_kind(picked, m);
-        let style = config.style(&kind);
-        let text = text_of(&m.field);
-        let rendered = render(
-            style,
-            text.get(m.start..m.end).unwrap_or(""),
-            &kind,
-            m.label.as_deref(),
-        );
-        m.style = String::from(style.clone());
+        // One look-up per field, not per stretch: a long text with many stretches is read once.
+        let text = match &field {
+            Some((f, text)) if *f == m.field => *text,
+            _ => {
+                let text = text_of(&m.field);
+                field = Some((m.field.clone(), text));
+                text
+            }
+        };
+        let original = text.get(m.start..m.end).unwrap_or("");
+        let mut style = if m.kinds.len() == 1 {
+            config.style(&m.kind).clone()
+        } else {
+            MaskStyle::Label
+        };
+        let mut rendered = render(&style, original, &m.kind, m.label.as_deref());
+        if rendered.text() == original {
+            style = MaskStyle::Label;
+            rendered = render(&style, original, &m.kind, m.label.as_deref());
+        }
+        m.style = String::from(style);
         m.replacement_bytes = rendered.text().len();
+        m.rendered = rendered;
     }
     out
-}
-
-fn first_kind(picked: &[Picked], m: &Masked) -> String {
-    picked
-        .iter()
-        .filter(|p| p.span.field == m.field && p.span.start as usize == m.start)
-        .map(|p| p.span.kind.clone())
-        .min()
-        .unwrap_or_else(|| m.kinds.iter().next().cloned().unwrap_or_default())
 }
 
 /// The texts the gateway masks, by phase: message contents (or their text parts) and the
@@ -332,7 +363,6 @@ pub fn apply(
                 .pointer(field)
                 .and_then(Value::as_str)
                 .unwrap_or("")
-                .to_string()
         })
     };
     let mut by_field: BTreeMap<&str, Vec<&Masked>> = BTreeMap::new();
@@ -347,27 +377,65 @@ pub fn apply(
         let mut at = 0;
         for m in stretches {
             out.push_str(&text[at..m.start]);
-            let kind = m.kinds.iter().next().map_or("", String::as_str);
-            let style = parse_style(&m.style);
-            out.push_str(&render(&style, &text[m.start..m.end], kind, m.label.as_deref()).text());
+            out.push_str(&m.rendered.text());
             at = m.end;
         }
         out.push_str(&text[at..]);
-        if is_arguments(field)
-            && serde_json::from_str::<Value>(text).is_ok()
-            && serde_json::from_str::<Value>(&out).is_err()
-        {
+        if is_arguments(field) && !same_shape(text, &out) {
             return Err(RedactError::BrokenJson {
                 field: field.to_string(),
             });
         }
         *text = out;
     }
+    if phase == Phase::Response {
+        drop_logprobs(doc, masked.iter().map(|m| m.field.as_str()));
+    }
     Ok(masked)
 }
 
-fn parse_style(style: &str) -> MaskStyle {
-    MaskStyle::try_from(style.to_string()).unwrap_or(MaskStyle::Label)
+/// Whether masked tool-call arguments are still the document they were, but for the text of
+/// their strings: the same keys, the same nesting, the same kinds of values. A mask may change
+/// what a string says, never add, remove or rename a field. (Arguments that were not JSON must
+/// stay not JSON only in the sense that they are text: they are left as text.)
+fn same_shape(before: &str, after: &str) -> bool {
+    fn shape(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::String(_), Value::String(_)) => true,
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| shape(a, b))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y)
+                        .all(|((ka, a), (kb, b))| ka == kb && shape(a, b))
+            }
+            (a, b) => a == b,
+        }
+    }
+    match serde_json::from_str::<Value>(before) {
+        Err(_) => true,
+        Ok(was) => serde_json::from_str::<Value>(after).is_ok_and(|now| shape(&was, &now)),
+    }
+}
+
+/// Token log-probabilities spell out the text they come with: a choice whose text was masked
+/// loses them (`logprobs: null`), in a JSON answer and in each chunk whose text changed.
+fn drop_logprobs<'a>(doc: &mut Value, fields: impl Iterator<Item = &'a str>) {
+    for field in fields {
+        let Some(choice) = field
+            .strip_prefix("/choices/")
+            .and_then(|rest| rest.split('/').next())
+        else {
+            continue;
+        };
+        if let Some(logprobs) = doc.pointer_mut(&format!("/choices/{choice}/logprobs"))
+            && !logprobs.is_null()
+        {
+            *logprobs = Value::Null;
+        }
+    }
 }
 
 /// The masks of a streamed answer, applied to its chunks as they go out, in order.
@@ -416,26 +484,21 @@ impl StreamMasks {
             whole.push(Picked { span, ..p.clone() });
         }
         let merged = merge(&whole, config, |field| {
-            texts
-                .get(field)
-                .map_or_else(String::new, |t| assembly.text(*t).to_string())
+            texts.get(field).map_or("", |t| assembly.text(*t))
         });
         for m in merged {
             let Some(text) = texts.get(&m.field).copied() else {
                 continue;
             };
-            let full = assembly.text(text);
-            let Some(original) = full.get(m.start..m.end) else {
+            if assembly.text(text).get(m.start..m.end).is_none() {
                 return Err(RedactError::Range {
                     auditor: m.auditors.iter().next().cloned().unwrap_or_default(),
                     field: m.field.clone(),
                     start: u32::try_from(m.start).unwrap_or(u32::MAX),
                     end: u32::try_from(m.end).unwrap_or(u32::MAX),
                 });
-            };
-            let kind = m.kinds.iter().next().map_or("", String::as_str);
-            let rendered = render(&parse_style(&m.style), original, kind, m.label.as_deref());
-            self.insert(text, m.start, m.end, rendered, &m.field)?;
+            }
+            self.insert(text, m.start, m.end, m.rendered.clone(), &m.field)?;
             self.note(m);
         }
         Ok(())
@@ -515,12 +578,25 @@ impl StreamMasks {
             }
         }
         let union = match first.1 {
+            Rendered::Nothing => rendered_star_fill(s, e),
             Rendered::Whole(text) => Rendered::Whole(text),
             Rendered::PerChar(chars) if !merged => Rendered::PerChar(chars),
             Rendered::PerChar(_) => rendered_star_fill(s, e),
         };
         list.insert(lo, (s, e, union));
         Ok(())
+    }
+
+    /// The masked stretches that reach the end of their text as assembled so far: entities that
+    /// may go on in text not yet audited ([`Held::barriers`](super::held::Held::barriers)).
+    pub fn open(&self, assembly: &Assembly) -> Vec<(Text, usize)> {
+        self.stretches
+            .iter()
+            .filter_map(|(text, list)| {
+                let (start, end, _) = list.last()?;
+                (*end >= assembly.text(*text).len()).then_some((*text, *start))
+            })
+            .collect()
     }
 
     /// Rewrite a chunk's content deltas as they are to be sent, and count them as sent.
@@ -552,8 +628,13 @@ impl StreamMasks {
                 // What went out before the first mask of this text was as it came.
                 full.get(..from).unwrap_or("").to_string()
             });
-            *piece = rewrite(full, from, to, piece, list);
+            let rewritten = rewrite(full, from, to, piece, list);
+            let changed = rewritten != *piece;
+            *piece = rewritten;
             written.push_str(piece);
+            if changed && choice.get("logprobs").is_some_and(|l| !l.is_null()) {
+                choice["logprobs"] = Value::Null;
+            }
         }
     }
 
@@ -610,6 +691,7 @@ fn rewrite(
         let lo = (*s).max(from);
         let hi = (*e).min(to);
         match rendered {
+            Rendered::Nothing => {}
             Rendered::Whole(text) => {
                 if *s >= from {
                     out.push_str(text);
@@ -768,14 +850,96 @@ mod tests {
     }
 
     #[test]
+    fn masks_never_reshape_arguments_keep_logprobs_or_leave_text_as_it_was() {
+        // Spans that would merge two string values (dropping a key) are refused.
+        let args = r#"{"a":"x","b":"y"}"#;
+        let mut doc = json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"function": {"name": "f", "arguments": args}}
+        ]}]});
+        let field = "/messages/0/tool_calls/0/function/arguments";
+        let err = apply(
+            &mut doc,
+            &[pick_of(field, 7, 14, "x")],
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
+        // A masked choice loses its token log-probabilities; another choice keeps its own.
+        let mut answer = json!({"choices": [
+            {"index": 0, "message": {"content": "mail bob@x.io"}, "logprobs": {"content": [{"token": "bob"}]}},
+            {"index": 1, "message": {"content": "hi"}, "logprobs": {"content": [{"token": "hi"}]}}
+        ]});
+        apply(
+            &mut answer,
+            &[pick_of("/choices/0/message/content", 5, 13, "email")],
+            Phase::Response,
+            &RedactionConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(answer["choices"][0]["logprobs"], Value::Null);
+        assert_eq!(
+            answer["choices"][1]["logprobs"]["content"][0]["token"],
+            "hi"
+        );
+        // `mask` of a value without letters or digits would leave it: a label instead.
+        let config = RedactionConfig {
+            default: MaskStyle::Mask,
+            ..RedactionConfig::default()
+        };
+        let mut doc = json!({"messages": [{"role": "user", "content": "pin #$%&! ok"}]});
+        let masked = apply(
+            &mut doc,
+            &[pick_of("/messages/0/content", 4, 9, "secret")],
+            Phase::Request,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(doc["messages"][0]["content"], "pin [SECRET] ok");
+        assert_eq!(masked[0].style, "label");
+        // Overlapping kinds are written as a label, not in the laxer style of one of them.
+        let mut doc = json!({"messages": [{"role": "user", "content": "k 4111111111111111 z"}]});
+        let picked = [
+            pick_of("/messages/0/content", 2, 18, "credit_card"),
+            pick_of("/messages/0/content", 2, 20, "api_key"),
+        ];
+        apply(
+            &mut doc,
+            &picked,
+            Phase::Request,
+            &RedactionConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(doc["messages"][0]["content"], "k [CREDIT_CARD]");
+    }
+
+    #[test]
     fn a_rule_without_spans_is_an_error() {
         let rule = lucid_policy::Redact {
             policy: "p".into(),
             claim: "pii_entities".into(),
             kinds: vec!["email".into()],
         };
-        let err = pick(&[rule], &[]).unwrap_err();
+        let err = pick(std::slice::from_ref(&rule), &[]).unwrap_err();
         assert!(err.to_string().contains("no auditor proposed one"), "{err}");
+        // A kind the claim reports (and the rule covers) without a span of it is refused too.
+        let claim = AttributedClaim {
+            auditor: "pii".into(),
+            auditor_sha256: "0".repeat(64),
+            claim: crate::runtime::claim::Claim::string_list("pii_entities", ["email", "us_ssn"])
+                .with_span(Span::new("/messages/0/content", 0, 3, "email")),
+        };
+        let all = lucid_policy::Redact {
+            kinds: Vec::new(),
+            ..rule.clone()
+        };
+        let err = pick(&[all], std::slice::from_ref(&claim)).unwrap_err();
+        assert!(err.to_string().contains("of kind us_ssn"), "{err}");
+        assert_eq!(
+            pick(&[rule], &[claim]).unwrap().len(),
+            1,
+            "email only is covered"
+        );
     }
 
     fn chunk(content: &str) -> Value {

@@ -191,6 +191,7 @@ async fn forward(
             }
             Ok(Effect::Allow) => {
                 ex.phases.pop();
+                held.barriers(&starts, &masks.open(&assembly));
                 for mut chunk in held.allow(&assembly) {
                     masks.chunk(&mut chunk, &assembly);
                     emit!(StreamEvent::Chunk(chunk));
@@ -281,15 +282,14 @@ impl Exchange {
         }
     }
 
-    /// Record what a streamed answer had masked (every window's masks and the whole's):
-    /// commitments to the answer as assembled and as sent.
+    /// Record what a streamed answer had masked (every window's masks and the whole's), with
+    /// the commitment to the answer as sent (assembled).
     fn record_stream_masks(&mut self, masks: &StreamMasks, assembly: &Assembly) {
         if masks.masked.is_empty() {
             return;
         }
-        let whole = assembly.completion();
-        let after = masks.masked_completion(&whole).to_string();
-        self.record_masks(Phase::Response, &whole.to_string(), &after, &masks.masked);
+        let after = masks.masked_completion(&assembly.completion()).to_string();
+        self.record_masks(Phase::Response, None, &after, &masks.masked);
     }
 }
 
