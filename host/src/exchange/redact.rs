@@ -736,6 +736,15 @@ mod tests {
 
     use super::*;
 
+    /// [`apply`] with the default `[redaction]` styles.
+    fn apply_default(
+        doc: &mut Value,
+        picked: &[Picked],
+        phase: Phase,
+    ) -> Result<Vec<Masked>, RedactError> {
+        apply(doc, picked, phase, &RedactionConfig::default())
+    }
+
     fn pick_of(field: &str, start: u32, end: u32, kind: &str) -> Picked {
         Picked {
             span: Span::new(field, start, end, kind),
@@ -754,13 +763,7 @@ mod tests {
             pick_of("/messages/0/content", 5, 20, "email"),
             pick_of("/messages/0/content", 28, 47, "credit_card"),
         ];
-        let masked = apply(
-            &mut doc,
-            &picked,
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap();
+        let masked = apply_default(&mut doc, &picked, Phase::Request).unwrap();
         assert_eq!(
             doc["messages"][0]["content"],
             "mail [EMAIL] or pay ****-****-****-1111"
@@ -777,13 +780,7 @@ mod tests {
             pick_of("/messages/0/content", 2, 6, "x"),
             pick_of("/messages/0/content", 4, 8, "y"),
         ];
-        let masked = apply(
-            &mut doc,
-            &picked,
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap();
+        let masked = apply_default(&mut doc, &picked, Phase::Request).unwrap();
         assert_eq!(masked.len(), 1);
         assert_eq!((masked[0].start, masked[0].end), (2, 8));
         assert_eq!(doc["messages"][0]["content"], "ab[X]ij");
@@ -809,13 +806,7 @@ mod tests {
             ),
         ];
         for (p, expected) in cases {
-            let err = apply(
-                &mut doc.clone(),
-                &[p],
-                Phase::Request,
-                &RedactionConfig::default(),
-            )
-            .unwrap_err();
+            let err = apply_default(&mut doc.clone(), &[p], Phase::Request).unwrap_err();
             assert!(err.to_string().contains(expected), "{err}");
         }
     }
@@ -827,25 +818,14 @@ mod tests {
             {"id": "c", "type": "function", "function": {"name": "send", "arguments": args}}
         ]}]});
         let field = "/messages/0/tool_calls/0/function/arguments";
-        apply(
-            &mut doc,
-            &[pick_of(field, 7, 22, "email")],
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap();
+        apply_default(&mut doc, &[pick_of(field, 7, 22, "email")], Phase::Request).unwrap();
         assert_eq!(doc.pointer(field).unwrap(), r#"{"to":"[EMAIL]"}"#);
         let mut doc2 = json!({"messages": [{"role": "assistant", "tool_calls": [
             {"function": {"name": "send", "arguments": args}}
         ]}]});
         // Masking the closing quote with a label breaks the document.
-        let err = apply(
-            &mut doc2,
-            &[pick_of(field, 22, 23, "x")],
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap_err();
+        let err =
+            apply_default(&mut doc2, &[pick_of(field, 22, 23, "x")], Phase::Request).unwrap_err();
         assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
     }
 
@@ -857,24 +837,18 @@ mod tests {
             {"function": {"name": "f", "arguments": args}}
         ]}]});
         let field = "/messages/0/tool_calls/0/function/arguments";
-        let err = apply(
-            &mut doc,
-            &[pick_of(field, 7, 14, "x")],
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap_err();
+        let err =
+            apply_default(&mut doc, &[pick_of(field, 7, 14, "x")], Phase::Request).unwrap_err();
         assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
         // A masked choice loses its token log-probabilities; another choice keeps its own.
         let mut answer = json!({"choices": [
             {"index": 0, "message": {"content": "mail bob@x.io"}, "logprobs": {"content": [{"token": "bob"}]}},
             {"index": 1, "message": {"content": "hi"}, "logprobs": {"content": [{"token": "hi"}]}}
         ]});
-        apply(
+        apply_default(
             &mut answer,
             &[pick_of("/choices/0/message/content", 5, 13, "email")],
             Phase::Response,
-            &RedactionConfig::default(),
         )
         .unwrap();
         assert_eq!(answer["choices"][0]["logprobs"], Value::Null);
@@ -903,13 +877,7 @@ mod tests {
             pick_of("/messages/0/content", 2, 18, "credit_card"),
             pick_of("/messages/0/content", 2, 20, "api_key"),
         ];
-        apply(
-            &mut doc,
-            &picked,
-            Phase::Request,
-            &RedactionConfig::default(),
-        )
-        .unwrap();
+        apply_default(&mut doc, &picked, Phase::Request).unwrap();
         assert_eq!(doc["messages"][0]["content"], "k [CREDIT_CARD]");
     }
 
