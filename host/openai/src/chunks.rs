@@ -210,6 +210,32 @@ impl Assembly {
         self.wrap(choices)
     }
 
+    /// The `index` of the tool call at `position` in `tool_calls` of choice `choice`, as
+    /// [`completion`](Self::completion) (`from` is `None`) or [`excerpt`](Self::excerpt)
+    /// (`Some(from)`) renders them: in index order, an excerpt leaving out calls without text in
+    /// `from`.
+    pub fn tool_call_index(
+        &self,
+        from: Option<&BTreeMap<Text, usize>>,
+        choice: usize,
+        position: usize,
+    ) -> Option<usize> {
+        let calls = &self.choices.get(&choice)?.tool_calls;
+        let shown = |i: usize| {
+            from.is_none_or(|from| {
+                [Part::ToolName(i), Part::ToolArguments(i)]
+                    .iter()
+                    .any(|part| {
+                        from.contains_key(&Text {
+                            choice,
+                            part: *part,
+                        })
+                    })
+            })
+        };
+        calls.keys().copied().filter(|i| shown(*i)).nth(position)
+    }
+
     fn wrap(&self, choices: Vec<Value>) -> Value {
         let [id, model, created] = self.head.clone().unwrap_or_default();
         json!({
@@ -302,6 +328,40 @@ mod tests {
 
     fn chunk(choices: Value) -> Value {
         json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": choices})
+    }
+
+    #[test]
+    fn tool_calls_are_found_by_position_as_rendered() {
+        let mut a = Assembly::new();
+        let call = |i: u64, args: &str| {
+            chunk(json!([{"index": 0, "delta": {"tool_calls": [
+                {"index": i, "function": {"name": "f", "arguments": args}}
+            ]}}]))
+        };
+        a.push(&call(5, "{}")).unwrap();
+        a.push(&call(2, "{}")).unwrap();
+        // The completion renders calls in index order: 2, then 5.
+        assert_eq!(a.tool_call_index(None, 0, 0), Some(2));
+        assert_eq!(a.tool_call_index(None, 0, 1), Some(5));
+        assert_eq!(a.tool_call_index(None, 0, 2), None);
+        assert_eq!(a.tool_call_index(None, 1, 0), None);
+        // An excerpt holding only call 5's arguments renders it first.
+        let from = BTreeMap::from([(
+            Text {
+                choice: 0,
+                part: Part::ToolArguments(5),
+            },
+            0,
+        )]);
+        assert_eq!(a.tool_call_index(Some(&from), 0, 0), Some(5));
+        let excerpt = a.excerpt(&from);
+        assert_eq!(
+            excerpt["choices"][0]["message"]["tool_calls"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     fn text(index: usize, content: &str) -> Value {

@@ -52,7 +52,9 @@ pub enum RedactError {
     },
     #[error("masking '{field}' would leave the tool call's arguments invalid JSON")]
     BrokenJson { field: String },
-    #[error("masking '{field}' of a streamed answer is not supported (only message content is)")]
+    #[error(
+        "masking '{field}' of a streamed answer is not supported (only contents and tool-call arguments are)"
+    )]
     Unsupported { field: String },
     #[error(
         "a span of '{field}' the policy asked to mask had already been sent to the client (an entity longer than the incremental audit's overlap)"
@@ -470,12 +472,16 @@ impl StreamMasks {
         // Each pick, re-addressed to the assembled text it belongs to.
         let mut whole: Vec<Picked> = Vec::with_capacity(picked.len());
         let mut texts: HashMap<String, Text> = HashMap::new();
+        // A window's texts start at `starts`; the whole answer's (no starts) at 0.
+        let window = (!starts.is_empty()).then_some(starts);
         for p in picked {
-            let text = locate(doc, &p.span.field).ok_or_else(|| RedactError::Unsupported {
-                field: p.span.field.clone(),
+            let text = locate(doc, &p.span.field, assembly, window).ok_or_else(|| {
+                RedactError::Unsupported {
+                    field: p.span.field.clone(),
+                }
             })?;
             let base = starts.get(&text).copied().unwrap_or(0);
-            let field = format!("/choices/{}/message/content", text.choice);
+            let field = field_of(text);
             texts.insert(field.clone(), text);
             let mut span = p.span.clone();
             span.field = field;
@@ -500,6 +506,18 @@ impl StreamMasks {
             }
             self.insert(text, m.start, m.end, m.rendered.clone(), &m.field)?;
             self.note(m);
+        }
+        // Masked tool-call arguments keep their JSON shape (checked on what has arrived: the
+        // whole answer's audit checks the complete arguments).
+        for text in texts.values() {
+            if let (Part::ToolArguments(_), Some(list)) = (text.part, self.stretches.get(text)) {
+                let full = assembly.text(*text);
+                if !same_shape(full, &rewrite(full, 0, full.len(), full, list)) {
+                    return Err(RedactError::BrokenJson {
+                        field: field_of(*text),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -599,68 +617,126 @@ impl StreamMasks {
             .collect()
     }
 
-    /// Rewrite a chunk's content deltas as they are to be sent, and count them as sent.
+    /// Rewrite a chunk's text deltas (contents, tool-call arguments) as they are to be sent, and
+    /// count them as sent.
     pub fn chunk(&mut self, chunk: &mut Value, assembly: &Assembly) {
         let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else {
             return;
         };
         for choice in choices {
-            let index = choice
-                .get("index")
-                .and_then(Value::as_u64)
-                .and_then(|i| usize::try_from(i).ok())
-                .unwrap_or(0);
-            let text = Text {
-                choice: index,
-                part: Part::Content,
-            };
-            let Some(Value::String(piece)) = choice.pointer_mut("/delta/content") else {
-                continue;
-            };
-            let from = self.sent.get(&text).copied().unwrap_or(0);
-            let to = from + piece.len();
-            self.sent.insert(text, to);
-            let Some(list) = self.stretches.get(&text) else {
-                continue;
-            };
-            let full = assembly.text(text);
-            let written = self.written.entry(text).or_insert_with(|| {
-                // What went out before the first mask of this text was as it came.
-                full.get(..from).unwrap_or("").to_string()
-            });
-            let rewritten = rewrite(full, from, to, piece, list);
-            let changed = rewritten != *piece;
-            *piece = rewritten;
-            written.push_str(piece);
+            let index = index_of(choice);
+            let mut changed = false;
+            if let Some(Value::String(piece)) = choice.pointer_mut("/delta/content") {
+                let text = Text {
+                    choice: index,
+                    part: Part::Content,
+                };
+                changed |= self.piece(text, piece, assembly);
+            }
+            if let Some(calls) = choice
+                .pointer_mut("/delta/tool_calls")
+                .and_then(Value::as_array_mut)
+            {
+                for call in calls {
+                    let text = Text {
+                        choice: index,
+                        part: Part::ToolArguments(index_of(call)),
+                    };
+                    if let Some(Value::String(piece)) = call.pointer_mut("/function/arguments") {
+                        changed |= self.piece(text, piece, assembly);
+                    }
+                }
+            }
             if changed && choice.get("logprobs").is_some_and(|l| !l.is_null()) {
                 choice["logprobs"] = Value::Null;
             }
         }
     }
 
-    /// `whole` (the answer as audited) with the contents that were masked as they were sent.
-    pub fn masked_completion(&self, whole: &Value) -> Value {
+    /// One delta of `text` as it is to be sent; whether it changed.
+    fn piece(&mut self, text: Text, piece: &mut String, assembly: &Assembly) -> bool {
+        let from = self.sent.get(&text).copied().unwrap_or(0);
+        let to = from + piece.len();
+        self.sent.insert(text, to);
+        let Some(list) = self.stretches.get(&text) else {
+            return false;
+        };
+        let full = assembly.text(text);
+        let written = self.written.entry(text).or_insert_with(|| {
+            // What went out before the first mask of this text was as it came.
+            full.get(..from).unwrap_or("").to_string()
+        });
+        let rewritten = rewrite(full, from, to, piece, list);
+        let changed = rewritten != *piece;
+        *piece = rewritten;
+        written.push_str(piece);
+        changed
+    }
+
+    /// `whole` (the answer as audited) with the texts that were masked as they were sent.
+    pub fn masked_completion(&self, whole: &Value, assembly: &Assembly) -> Value {
         let mut out = whole.clone();
-        if let Some(choices) = out.get_mut("choices").and_then(Value::as_array_mut) {
-            for choice in choices {
-                let index = choice
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .and_then(|i| usize::try_from(i).ok())
-                    .unwrap_or(0);
+        let Some(choices) = out.get_mut("choices").and_then(Value::as_array_mut) else {
+            return out;
+        };
+        for choice in choices {
+            let index = index_of(choice);
+            let content = Text {
+                choice: index,
+                part: Part::Content,
+            };
+            if let (Some(written), Some(slot)) = (
+                self.written.get(&content),
+                choice.pointer_mut("/message/content"),
+            ) {
+                *slot = Value::from(written.as_str());
+            }
+            let Some(calls) = choice
+                .pointer_mut("/message/tool_calls")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for (position, call) in calls.iter_mut().enumerate() {
+                let Some(tool) = assembly.tool_call_index(None, index, position) else {
+                    continue;
+                };
                 let text = Text {
                     choice: index,
-                    part: Part::Content,
+                    part: Part::ToolArguments(tool),
                 };
-                if let (Some(written), Some(content)) = (
+                if let (Some(written), Some(slot)) = (
                     self.written.get(&text),
-                    choice.pointer_mut("/message/content"),
+                    call.pointer_mut("/function/arguments"),
                 ) {
-                    *content = Value::from(written.as_str());
+                    *slot = Value::from(written.as_str());
                 }
             }
         }
         out
+    }
+}
+
+/// A choice's (or a tool call's) `index`, as the assembly reads it (missing: 0).
+fn index_of(value: &Value) -> usize {
+    value
+        .get("index")
+        .and_then(Value::as_u64)
+        .and_then(|i| usize::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+/// How a streamed answer's text is named in the receipt: a choice's content, or the arguments
+/// of the tool call with that `index`.
+fn field_of(text: Text) -> String {
+    match text.part {
+        Part::ToolArguments(i) => {
+            format!(
+                "/choices/{}/message/tool_calls/{i}/function/arguments",
+                text.choice
+            )
+        }
+        Part::Content | Part::ToolName(_) => format!("/choices/{}/message/content", text.choice),
     }
 }
 
@@ -714,19 +790,33 @@ fn rewrite(
     out
 }
 
-/// The assembled text a pointer of an audited (whole or window) answer names: a choice's
-/// content (by the choice's `index`). Tool-call arguments of a streamed answer are not masked.
-fn locate(doc: &Value, field: &str) -> Option<Text> {
+/// The assembled text a pointer of an audited answer (the whole, or a window whose texts start
+/// at `window`) names: a choice's content, or a tool call's arguments (by the choice's and the
+/// call's `index`).
+fn locate(
+    doc: &Value,
+    field: &str,
+    assembly: &Assembly,
+    window: Option<&BTreeMap<Text, usize>>,
+) -> Option<Text> {
     let rest = field.strip_prefix("/choices/")?;
     let (position, tail) = rest.split_once('/')?;
-    if tail != "message/content" {
-        return None;
+    let choice = index_of(doc.pointer(&format!("/choices/{position}"))?);
+    if tail == "message/content" {
+        return Some(Text {
+            choice,
+            part: Part::Content,
+        });
     }
-    let choice = doc.pointer(&format!("/choices/{position}"))?;
-    let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+    let call: usize = tail
+        .strip_prefix("message/tool_calls/")?
+        .strip_suffix("/function/arguments")?
+        .parse()
+        .ok()?;
+    let tool = assembly.tool_call_index(window, choice, call)?;
     Some(Text {
-        choice: usize::try_from(index).ok()?,
-        part: Part::Content,
+        choice,
+        part: Part::ToolArguments(tool),
     })
 }
 
@@ -1060,22 +1150,80 @@ mod tests {
     }
 
     #[test]
-    fn tool_call_arguments_of_a_stream_are_not_masked() {
-        let doc = json!({"choices": [{"index": 0, "message": {"content": "", "tool_calls": [
-            {"function": {"name": "f", "arguments": "abc"}}
-        ]}}]});
-        let picked = [pick_of(
-            "/choices/0/message/tool_calls/0/function/arguments",
-            0,
-            1,
-            "x",
-        )];
+    fn tool_call_arguments_of_a_stream_are_masked_chunk_by_chunk() {
+        let call = |args: &str| {
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 3, "function": {"arguments": args}}
+            ]}}]})
+        };
+        let pieces = [r#"{"to":"bo"#, r#"b@example.c"#, r#"om","n":1}"#];
+        let mut assembly = Assembly::new();
+        assembly
+            .push(&json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 3, "id": "c", "function": {"name": "send", "arguments": ""}}
+            ]}}]}))
+            .unwrap();
+        for p in pieces {
+            assembly.push(&call(p)).unwrap();
+        }
+        let whole = assembly.completion();
+        let field = "/choices/0/message/tool_calls/0/function/arguments";
+        let mut masks = StreamMasks::default();
+        masks
+            .add(
+                &whole,
+                &BTreeMap::new(),
+                &[pick_of(field, 7, 22, "email")],
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap();
+        let sent: String = pieces
+            .iter()
+            .map(|p| {
+                let mut c = call(p);
+                masks.chunk(&mut c, &assembly);
+                c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(sent, r#"{"to":"[EMAIL]","n":1}"#);
+        // Named by the call's index in the receipt; the sent answer commits to masked arguments.
+        assert_eq!(
+            masks.masked[0].field,
+            "/choices/0/message/tool_calls/3/function/arguments"
+        );
+        let after = masks.masked_completion(&whole, &assembly);
+        assert_eq!(
+            after.pointer(field).and_then(Value::as_str),
+            Some(r#"{"to":"[EMAIL]","n":1}"#)
+        );
+        // A mask that would reshape the arguments is refused.
+        let err = StreamMasks::default()
+            .add(
+                &whole,
+                &BTreeMap::new(),
+                &[pick_of(field, 0, 2, "x")],
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
+        // The legacy single function_call is not a text the stream masks.
+        let doc = json!({"choices": [{"index": 0, "message": {"content": "", "function_call": {"name": "f", "arguments": "abc"}}}]});
         let err = StreamMasks::default()
             .add(
                 &doc,
                 &BTreeMap::new(),
-                &picked,
-                &Assembly::new(),
+                &[pick_of(
+                    "/choices/0/message/function_call/arguments",
+                    0,
+                    1,
+                    "x",
+                )],
+                &assembly,
                 &RedactionConfig::default(),
             )
             .unwrap_err();

@@ -288,7 +288,9 @@ impl Exchange {
         if masks.masked.is_empty() {
             return;
         }
-        let after = masks.masked_completion(&assembly.completion()).to_string();
+        let after = masks
+            .masked_completion(&assembly.completion(), assembly)
+            .to_string();
         self.record_masks(Phase::Response, None, &after, &masks.masked);
     }
 }

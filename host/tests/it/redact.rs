@@ -664,6 +664,46 @@ async fn a_json_answer_is_masked_before_the_client_sees_it() {
 const PIECES: [&str; 6] = ["the", " se", "cre", "t i", "s o", "ut"];
 
 #[tokio::test(flavor = "multi_thread")]
+async fn streamed_tool_call_arguments_are_masked_in_buffer_and_incremental() {
+    let call = |delta: Value| {
+        json!({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 1,
+               "model": mock::MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+    };
+    let pieces = [r#"{"note":"the se"#, r#"cret plan","#, r#""n":1}"#];
+    let mut script = vec![call(json!({"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "c1", "type": "function", "function": {"name": "save", "arguments": ""}}
+    ]}))];
+    script.extend(
+        pieces
+            .iter()
+            .map(|p| call(json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}))),
+    );
+    let mut done = call(json!({}));
+    done["choices"][0]["finish_reason"] = json!("tool_calls");
+    script.push(done);
+    for mode in [StreamMode::Buffer, StreamMode::Incremental] {
+        let model = Recording::new(Reply::Chunks(script.clone()));
+        let g = gate(&["spanner"], MASK_RESPONSE, &spanner("word"), model, mode);
+        let (chunks, ar) = forwarded_or_buffered(&g).await;
+        let args: String = chunks
+            .iter()
+            .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0/function/arguments"))
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(args, r#"{"note":"the [WORD] plan","n":1}"#, "{mode:?}");
+        assert!(
+            !chunks.iter().any(|c| c.to_string().contains("cret")),
+            "{mode:?}"
+        );
+        assert_eq!(ar["decision"], "allow", "{mode:?}");
+        assert_eq!(
+            ar["redactions"][0]["spans"][0]["field"],
+            "/choices/0/message/tool_calls/0/function/arguments"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_buffered_stream_is_masked_chunk_by_chunk() {
     let model = Recording::new(Reply::Chunks(chunks(&PIECES)));
     let g = gate(
@@ -696,6 +736,19 @@ async fn a_buffered_stream_is_masked_chunk_by_chunk() {
     let ar = ar(&receipt.text);
     assert_eq!(ar["stream_mode"], "buffer");
     assert_eq!(ar["redactions"][0]["phase"], "response");
+}
+
+/// The chunks and AR of a stream, buffered or forwarded.
+async fn forwarded_or_buffered(g: &Gate) -> (Vec<Value>, Value) {
+    if g.service.streaming.mode != StreamMode::Buffer {
+        return forwarded(g).await;
+    }
+    match send(g, &body("tell me", true)).await {
+        Outcome::Buffered {
+            receipt, chunks, ..
+        } => (chunks, ar(&receipt.text)),
+        other => panic!("expected a buffered stream, got {other:?}"),
+    }
 }
 
 /// The chunks, receipt and AR of a forwarded stream.

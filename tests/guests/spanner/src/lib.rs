@@ -6,7 +6,8 @@
 //! `mid_char` (a range ending inside a multi-byte character), `overlap` (the word twice,
 //! overlapping), `quote` (the `"` that closes a tool call's argument value).
 use lucid_auditor_sdk::{
-    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, Span, Vocabulary,
+    Auditor, Claim, ClaimSpec, ClaimType, Error, Input, Phase, SettingSpec, Span, ToolCallOrigin,
+    Vocabulary,
 };
 
 struct Spanner;
@@ -74,6 +75,13 @@ fn word_spans(input: &Input, word: &str) -> Vec<Span> {
             if let Some(text) = input.response_text() {
                 for (at, _) in text.match_indices(word) {
                     spans.extend(input.response_spans(at..at + word.len(), "word"));
+                }
+            }
+            for (i, call) in input.tool_calls().iter().enumerate() {
+                if matches!(call.origin(), ToolCallOrigin::Response { .. }) {
+                    for (at, _) in call.arguments().match_indices(word) {
+                        spans.extend(input.tool_call_spans(i, at..at + word.len(), "word"));
+                    }
                 }
             }
         }
