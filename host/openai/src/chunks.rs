@@ -13,6 +13,10 @@ pub const MAX_CHOICES: u64 = 128;
 /// Tool calls one choice may make: a tool call `index` must be below this.
 pub const MAX_TOOL_CALLS: u64 = 128;
 
+/// Where a streamed legacy `delta.function_call` is assembled: as the tool call of this index
+/// (above every real one), so that the auditors of tool calls see it like any other.
+pub const LEGACY_FUNCTION_CALL: usize = MAX_TOOL_CALLS as usize;
+
 /// Why a chunk cannot be part of a completion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkError {
@@ -73,7 +77,9 @@ struct ChoiceDelta<'a> {
     index: usize,
     content: Option<&'a str>,
     finish: Option<&'a Value>,
-    calls: Vec<(usize, &'a Value)>,
+    /// Per call: its index, the object holding it, and the pointers of its name and arguments
+    /// in that object.
+    calls: Vec<(usize, &'a Value, [&'static str; 2])>,
 }
 
 impl Assembly {
@@ -114,14 +120,14 @@ impl Assembly {
                 }
             };
             grow(Part::Content, &mut choice.content, delta.content);
-            for (index, call) in delta.calls {
+            for (index, call, [name_at, arguments_at]) in delta.calls {
                 let slot = choice.tool_calls.entry(index).or_default();
                 if let Some(id) = call.get("id") {
                     slot.id = Some(id.clone());
                 }
-                let name = call.pointer("/function/name").and_then(Value::as_str);
+                let name = call.pointer(name_at).and_then(Value::as_str);
                 grow(Part::ToolName(index), &mut slot.name, name);
-                let arguments = call.pointer("/function/arguments").and_then(Value::as_str);
+                let arguments = call.pointer(arguments_at).and_then(Value::as_str);
                 grow(Part::ToolArguments(index), &mut slot.arguments, arguments);
             }
         }
@@ -269,9 +275,10 @@ impl ChoiceDelta<'_> {
         let some = |t: Option<&str>| t.is_some_and(|t| !t.is_empty());
         let in_call = |call: &Value, field: &str| some(call.pointer(field).and_then(Value::as_str));
         some(self.content)
-            || self.calls.iter().any(|(_, call)| {
-                in_call(call, "/function/name") || in_call(call, "/function/arguments")
-            })
+            || self
+                .calls
+                .iter()
+                .any(|(_, call, [name, arguments])| in_call(call, name) || in_call(call, arguments))
     }
 }
 
@@ -296,7 +303,15 @@ fn deltas(chunk: &Value) -> Result<Vec<ChoiceDelta<'_>>, ChunkError> {
         {
             let i = bounded_index(call.get("index"), MAX_TOOL_CALLS)
                 .map_err(ChunkError::ToolCallIndex)?;
-            calls.push((i, call));
+            calls.push((i, call, ["/function/name", "/function/arguments"]));
+        }
+        // The deprecated single function call: without this, a stream could carry a call that
+        // no auditor of tool calls ever sees.
+        if let Some(legacy) = delta
+            .and_then(|d| d.get("function_call"))
+            .filter(|f| f.is_object())
+        {
+            calls.push((LEGACY_FUNCTION_CALL, legacy, ["/name", "/arguments"]));
         }
         out.push(ChoiceDelta {
             index,
@@ -328,6 +343,27 @@ mod tests {
 
     fn chunk(choices: Value) -> Value {
         json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": choices})
+    }
+
+    #[test]
+    fn a_streamed_legacy_function_call_is_assembled_as_a_tool_call() {
+        let mut a = Assembly::new();
+        let f = |delta: Value| chunk(json!([{"index": 0, "delta": delta}]));
+        a.push(&f(
+            json!({"function_call": {"name": "send", "arguments": ""}}),
+        ))
+        .unwrap();
+        let growth = a
+            .push(&f(
+                json!({"function_call": {"arguments": "{\"to\":\"x\"}"}}),
+            ))
+            .unwrap();
+        assert_eq!(growth.added, 10);
+        let whole = a.completion();
+        let call = &whole["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(call["function"]["name"], "send");
+        assert_eq!(call["function"]["arguments"], "{\"to\":\"x\"}");
+        assert_eq!(a.tool_call_index(None, 0, 0), Some(LEGACY_FUNCTION_CALL));
     }
 
     #[test]

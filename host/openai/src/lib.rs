@@ -6,7 +6,9 @@
 pub mod chunks;
 pub mod sse;
 
-pub use chunks::{Assembly, ChunkError, Growth, MAX_CHOICES, MAX_TOOL_CALLS, Part, Text};
+pub use chunks::{
+    Assembly, ChunkError, Growth, LEGACY_FUNCTION_CALL, MAX_CHOICES, MAX_TOOL_CALLS, Part, Text,
+};
 pub use sse::{MAX_EVENT_BYTES, SseError, SseParser};
 
 use serde_json::{Value, json};

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::openai::{Assembly, Part, Text};
+use super::openai::{Assembly, LEGACY_FUNCTION_CALL, Part, Text};
 use crate::config::{MaskStyle, RedactionConfig};
 use crate::runtime::AttributedClaim;
 use crate::runtime::claim::{Phase, Span};
@@ -647,6 +647,15 @@ impl StreamMasks {
                     }
                 }
             }
+            // The deprecated single function call, assembled as the call of its reserved index.
+            if let Some(Value::String(piece)) = choice.pointer_mut("/delta/function_call/arguments")
+            {
+                let text = Text {
+                    choice: index,
+                    part: Part::ToolArguments(LEGACY_FUNCTION_CALL),
+                };
+                changed |= self.piece(text, piece, assembly);
+            }
             if changed && choice.get("logprobs").is_some_and(|l| !l.is_null()) {
                 choice["logprobs"] = Value::Null;
             }
@@ -1211,7 +1220,39 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
-        // The legacy single function_call is not a text the stream masks.
+        // A streamed legacy function_call is assembled as a tool call: masked like one.
+        let legacy = |args: &str| json!({"choices": [{"index": 0, "delta": {"function_call": {"arguments": args}}}]});
+        let mut assembly = Assembly::new();
+        assembly
+            .push(&json!({"choices": [{"index": 0, "delta": {"function_call": {"name": "send", "arguments": ""}}}]}))
+            .unwrap();
+        for p in pieces {
+            assembly.push(&legacy(p)).unwrap();
+        }
+        let whole = assembly.completion();
+        let mut masks = StreamMasks::default();
+        masks
+            .add(
+                &whole,
+                &BTreeMap::new(),
+                &[pick_of(field, 7, 22, "email")],
+                &assembly,
+                &RedactionConfig::default(),
+            )
+            .unwrap();
+        let sent: String = pieces
+            .iter()
+            .map(|p| {
+                let mut c = legacy(p);
+                masks.chunk(&mut c, &assembly);
+                c.pointer("/choices/0/delta/function_call/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(sent, r#"{"to":"[EMAIL]","n":1}"#);
+        // The legacy single function_call of a JSON-shaped document is not a text streams mask.
         let doc = json!({"choices": [{"index": 0, "message": {"content": "", "function_call": {"name": "f", "arguments": "abc"}}}]});
         let err = StreamMasks::default()
             .add(

@@ -670,36 +670,51 @@ async fn streamed_tool_call_arguments_are_masked_in_buffer_and_incremental() {
                "model": mock::MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
     };
     let pieces = [r#"{"note":"the se"#, r#"cret plan","#, r#""n":1}"#];
-    let mut script = vec![call(json!({"role": "assistant", "tool_calls": [
-        {"index": 0, "id": "c1", "type": "function", "function": {"name": "save", "arguments": ""}}
-    ]}))];
-    script.extend(
-        pieces
-            .iter()
-            .map(|p| call(json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}))),
-    );
-    let mut done = call(json!({}));
-    done["choices"][0]["finish_reason"] = json!("tool_calls");
-    script.push(done);
-    for mode in [StreamMode::Buffer, StreamMode::Incremental] {
-        let model = Recording::new(Reply::Chunks(script.clone()));
-        let g = gate(&["spanner"], MASK_RESPONSE, &spanner("word"), model, mode);
-        let (chunks, ar) = forwarded_or_buffered(&g).await;
-        let args: String = chunks
-            .iter()
-            .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0/function/arguments"))
-            .filter_map(Value::as_str)
-            .collect();
-        assert_eq!(args, r#"{"note":"the [WORD] plan","n":1}"#, "{mode:?}");
-        assert!(
-            !chunks.iter().any(|c| c.to_string().contains("cret")),
-            "{mode:?}"
-        );
-        assert_eq!(ar["decision"], "allow", "{mode:?}");
-        assert_eq!(
-            ar["redactions"][0]["spans"][0]["field"],
-            "/choices/0/message/tool_calls/0/function/arguments"
-        );
+    // Tool calls, and the deprecated single function call (which must not bypass auditing).
+    for legacy in [false, true] {
+        let (first, piece, at): (Value, fn(&str) -> Value, &str) = if legacy {
+            (
+                json!({"role": "assistant", "function_call": {"name": "save", "arguments": ""}}),
+                |p| json!({"function_call": {"arguments": p}}),
+                "/choices/0/delta/function_call/arguments",
+            )
+        } else {
+            (
+                json!({"role": "assistant", "tool_calls": [
+                    {"index": 0, "id": "c1", "type": "function", "function": {"name": "save", "arguments": ""}}
+                ]}),
+                |p| json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}),
+                "/choices/0/delta/tool_calls/0/function/arguments",
+            )
+        };
+        let mut script = vec![call(first)];
+        script.extend(pieces.iter().map(|p| call(piece(p))));
+        let mut done = call(json!({}));
+        done["choices"][0]["finish_reason"] = json!("tool_calls");
+        script.push(done);
+        for mode in [StreamMode::Buffer, StreamMode::Incremental] {
+            let model = Recording::new(Reply::Chunks(script.clone()));
+            let g = gate(&["spanner"], MASK_RESPONSE, &spanner("word"), model, mode);
+            let (chunks, ar) = forwarded_or_buffered(&g).await;
+            let args: String = chunks
+                .iter()
+                .filter_map(|c| c.pointer(at))
+                .filter_map(Value::as_str)
+                .collect();
+            let case = format!("{mode:?}, legacy {legacy}");
+            assert_eq!(args, r#"{"note":"the [WORD] plan","n":1}"#, "{case}");
+            assert!(
+                !chunks.iter().any(|c| c.to_string().contains("cret")),
+                "{case}"
+            );
+            assert_eq!(ar["decision"], "allow", "{case}");
+            let index = if legacy { 128 } else { 0 };
+            assert_eq!(
+                ar["redactions"][0]["spans"][0]["field"],
+                format!("/choices/0/message/tool_calls/{index}/function/arguments"),
+                "{case}"
+            );
+        }
     }
 }
 
