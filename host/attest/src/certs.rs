@@ -45,7 +45,17 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Certificate, AttestError> {
     }
     let trimmed = bytes.trim_ascii_start();
     let cert = if trimmed.starts_with(b"-----BEGIN") {
-        Certificate::from_pem(trimmed)
+        // PEM is decoded to DER here, in one linear pass, rather than by the DER reader's own
+        // PEM path (`Certificate::from_pem`), which a crafted certificate (found by the `attest`
+        // fuzz target) keeps busy for minutes.
+        let (label, der) = x509_cert::der::pem::decode_vec(trimmed)
+            .map_err(|e| AttestError::Certificate(format!("invalid pem: {e}")))?;
+        if label != "CERTIFICATE" {
+            return Err(AttestError::Certificate(format!(
+                "pem holds a '{label}', expected a 'CERTIFICATE'"
+            )));
+        }
+        Certificate::from_der(&der)
     } else {
         Certificate::from_der(bytes)
     };
