@@ -844,6 +844,40 @@ mod tests {
         apply(doc, picked, phase, &RedactionConfig::default())
     }
 
+    /// [`StreamMasks::add`] of an audit of the whole answer, with the default styles.
+    fn add_whole(
+        masks: &mut StreamMasks,
+        whole: &Value,
+        picked: &[Picked],
+        assembly: &Assembly,
+    ) -> Result<(), RedactError> {
+        masks.add(
+            whole,
+            &BTreeMap::new(),
+            picked,
+            assembly,
+            &RedactionConfig::default(),
+        )
+    }
+
+    /// The text at `at` of each chunk `chunk(piece)` makes, as `masks` sends it, joined.
+    fn sent_through(
+        masks: &mut StreamMasks,
+        assembly: &Assembly,
+        pieces: &[&str],
+        chunk: impl Fn(&str) -> Value,
+        at: &str,
+    ) -> String {
+        pieces
+            .iter()
+            .map(|p| {
+                let mut c = chunk(p);
+                masks.chunk(&mut c, assembly);
+                c.pointer(at).and_then(Value::as_str).unwrap().to_string()
+            })
+            .collect()
+    }
+
     fn pick_of(field: &str, start: u32, end: u32, kind: &str) -> Picked {
         Picked {
             span: Span::new(field, start, end, kind),
@@ -1039,15 +1073,7 @@ mod tests {
             pick_of("/choices/0/message/content", card, card + 19, "credit_card"),
         ];
         let mut masks = StreamMasks::default();
-        masks
-            .add(
-                &whole,
-                &BTreeMap::new(),
-                &picked,
-                &assembly,
-                &RedactionConfig::default(),
-            )
-            .unwrap();
+        add_whole(&mut masks, &whole, &picked, &assembly).unwrap();
         let sent: String = pieces
             .iter()
             .map(|p| {
@@ -1178,26 +1204,20 @@ mod tests {
         let whole = assembly.completion();
         let field = "/choices/0/message/tool_calls/0/function/arguments";
         let mut masks = StreamMasks::default();
-        masks
-            .add(
-                &whole,
-                &BTreeMap::new(),
-                &[pick_of(field, 7, 22, "email")],
-                &assembly,
-                &RedactionConfig::default(),
-            )
-            .unwrap();
-        let sent: String = pieces
-            .iter()
-            .map(|p| {
-                let mut c = call(p);
-                masks.chunk(&mut c, &assembly);
-                c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
-                    .and_then(Value::as_str)
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        add_whole(
+            &mut masks,
+            &whole,
+            &[pick_of(field, 7, 22, "email")],
+            &assembly,
+        )
+        .unwrap();
+        let sent = sent_through(
+            &mut masks,
+            &assembly,
+            &pieces,
+            call,
+            "/choices/0/delta/tool_calls/0/function/arguments",
+        );
         assert_eq!(sent, r#"{"to":"[EMAIL]","n":1}"#);
         // Named by the call's index in the receipt; the sent answer commits to masked arguments.
         assert_eq!(
@@ -1210,15 +1230,13 @@ mod tests {
             Some(r#"{"to":"[EMAIL]","n":1}"#)
         );
         // A mask that would reshape the arguments is refused.
-        let err = StreamMasks::default()
-            .add(
-                &whole,
-                &BTreeMap::new(),
-                &[pick_of(field, 0, 2, "x")],
-                &assembly,
-                &RedactionConfig::default(),
-            )
-            .unwrap_err();
+        let err = add_whole(
+            &mut StreamMasks::default(),
+            &whole,
+            &[pick_of(field, 0, 2, "x")],
+            &assembly,
+        )
+        .unwrap_err();
         assert!(matches!(err, RedactError::BrokenJson { .. }), "{err}");
         // A streamed legacy function_call is assembled as a tool call: masked like one.
         let legacy = |args: &str| json!({"choices": [{"index": 0, "delta": {"function_call": {"arguments": args}}}]});
@@ -1231,43 +1249,35 @@ mod tests {
         }
         let whole = assembly.completion();
         let mut masks = StreamMasks::default();
-        masks
-            .add(
-                &whole,
-                &BTreeMap::new(),
-                &[pick_of(field, 7, 22, "email")],
-                &assembly,
-                &RedactionConfig::default(),
-            )
-            .unwrap();
-        let sent: String = pieces
-            .iter()
-            .map(|p| {
-                let mut c = legacy(p);
-                masks.chunk(&mut c, &assembly);
-                c.pointer("/choices/0/delta/function_call/arguments")
-                    .and_then(Value::as_str)
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        add_whole(
+            &mut masks,
+            &whole,
+            &[pick_of(field, 7, 22, "email")],
+            &assembly,
+        )
+        .unwrap();
+        let sent = sent_through(
+            &mut masks,
+            &assembly,
+            &pieces,
+            legacy,
+            "/choices/0/delta/function_call/arguments",
+        );
         assert_eq!(sent, r#"{"to":"[EMAIL]","n":1}"#);
         // The legacy single function_call of a JSON-shaped document is not a text streams mask.
         let doc = json!({"choices": [{"index": 0, "message": {"content": "", "function_call": {"name": "f", "arguments": "abc"}}}]});
-        let err = StreamMasks::default()
-            .add(
-                &doc,
-                &BTreeMap::new(),
-                &[pick_of(
-                    "/choices/0/message/function_call/arguments",
-                    0,
-                    1,
-                    "x",
-                )],
-                &assembly,
-                &RedactionConfig::default(),
-            )
-            .unwrap_err();
+        let err = add_whole(
+            &mut StreamMasks::default(),
+            &doc,
+            &[pick_of(
+                "/choices/0/message/function_call/arguments",
+                0,
+                1,
+                "x",
+            )],
+            &assembly,
+        )
+        .unwrap_err();
         assert!(matches!(err, RedactError::Unsupported { .. }), "{err}");
     }
 }
