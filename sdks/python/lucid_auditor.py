@@ -403,40 +403,37 @@ class Input:
         """Spans of ``messages[index].content[start:end]`` (Python string indices), addressed
         in the request the host will mask: one per text part the range touches (the ``\\n``
         joining parts belongs to none). Empty when the message or range does not exist."""
-        _check_kind(kind)
-        _check_label(label)
-        if not _is_int(index) or not 0 <= index < len(self.messages):
+        _check_names(kind, label)
+        if type(index) is not int or not 0 <= index < len(self.messages):
             return []
         message = self.messages[index]
         if message._utf8 is None:
-            message._utf8 = _Utf8(message.content)
+            message._utf8 = _Utf8(message.content, message._segments)
         return _spans(message.content, message._segments, message._utf8, start, end, kind, label)
 
     def response_spans(self, start, end, kind, label=None):
         """Spans of ``response_text[start:end]``, addressed in the response: one per choice
         (or text part) the range touches."""
-        _check_kind(kind)
-        _check_label(label)
+        _check_names(kind, label)
         if self.response_text is None:
             return []
         if self._response_utf8 is None:
-            self._response_utf8 = _Utf8(self.response_text)
+            self._response_utf8 = _Utf8(self.response_text, self._response_segments)
         return _spans(self.response_text, self._response_segments, self._response_utf8,
                       start, end, kind, label)
 
     def tool_call_spans(self, index, start, end, kind, label=None):
         """Spans of ``tool_calls[index].arguments[start:end]``. Empty when the arguments were
         not given as a string (an inline object cannot be masked in place)."""
-        _check_kind(kind)
-        _check_label(label)
-        if not _is_int(index) or not 0 <= index < len(self.tool_calls):
+        _check_names(kind, label)
+        if type(index) is not int or not 0 <= index < len(self.tool_calls):
             return []
         call = self.tool_calls[index]
         if call._pointer is None:
             return []
-        if call._utf8 is None:
-            call._utf8 = _Utf8(call.arguments)
         segments = [(call._pointer, 0, len(call.arguments))]
+        if call._utf8 is None:
+            call._utf8 = _Utf8(call.arguments, segments)
         return _spans(call.arguments, segments, call._utf8, start, end, kind, label)
 
     def _parse_response(self):
@@ -553,15 +550,21 @@ def _tool_call(function, call_id, origin, index, pointer):
 
 class _Utf8:
     """Code-point index -> UTF-8 byte offset in one text, cheap for increasing indices (spans
-    are usually asked for in text order): each call encodes only what lies since the last."""
+    are usually asked for in text order): each call encodes only what lies since the last.
+    ``bases`` are the byte offsets of the text's segments, computed in one pass."""
 
-    __slots__ = ("text", "ascii", "char", "byte")
+    __slots__ = ("text", "ascii", "char", "byte", "bases")
 
-    def __init__(self, text):
+    def __init__(self, text, segments):
         self.text = text
         self.ascii = text.isascii()
         self.char = 0
         self.byte = 0
+        self.bases = {}
+        if not self.ascii:
+            for _, first, _ in segments:
+                self.bases[first] = self.offset(first)
+            self.char = self.byte = 0
 
     def offset(self, i):
         if self.ascii:
@@ -574,16 +577,39 @@ class _Utf8:
 
 
 def _spans(flat, segments, utf8, start, end, kind, label):
-    if not _is_int(start) or not _is_int(end) or not 0 <= start < end <= len(flat):
+    # The hot path of auditors that propose many spans: plain ints and ASCII text go straight.
+    if type(start) is not int or type(end) is not int or not 0 <= start < end <= len(flat):
         return []
     spans = []
     for pointer, first, length in segments:
-        a, b = max(start, first), min(end, first + length)
+        a = start if start > first else first
+        b = end if end < first + length else first + length
         if a >= b:
             continue
-        base = utf8.offset(first)
-        spans.append(Span(pointer, utf8.offset(a) - base, utf8.offset(b) - base, kind, label))
+        if utf8.ascii:
+            a, b = a - first, b - first
+        else:
+            base = utf8.bases[first]
+            a, b = utf8.offset(a) - base, utf8.offset(b) - base
+        span = _new_span(Span)
+        span.field, span.start, span.end, span.kind, span.label = pointer, a, b, kind, label
+        spans.append(span)
     return spans
+
+
+_new_span = object.__new__
+_CHECKED_NAMES = set()
+
+
+def _check_names(kind, label):
+    """Checks a span kind and label once (span helpers may be called thousands of times)."""
+    key = (kind, label) if type(kind) is str and (label is None or type(label) is str) else None
+    if key is not None and key in _CHECKED_NAMES:
+        return
+    _check_kind(kind)
+    _check_label(label)
+    if key is not None and len(_CHECKED_NAMES) < 1024:
+        _CHECKED_NAMES.add(key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1045,14 +1071,28 @@ def run(auditor, phase, request, response=None, settings=None, artifacts=None, *
                   settings=effective)
     result = spec.observe(input)
     document = {"request": input.request, "response": input.response}.get(phase)
+    encoded = {}
     for claim in result:
         for span in claim.spans:
-            _check_span_text(claim.name, span, document)
+            _check_span_text(claim.name, span, document, encoded)
     return result
 
 
-def _check_span_text(claim, span, document):
-    """Raises ContractError unless ``span`` names a string of ``document`` and fits it."""
+def _check_span_text(claim, span, document, encoded):
+    """Raises ContractError unless ``span`` names a string of ``document`` and fits it
+    (``encoded`` caches each field's UTF-8 bytes)."""
+    data = encoded.get(span.field)
+    if data is None:
+        data = encoded[span.field] = _field_bytes(claim, span, document)
+    boundary = lambda i: i == len(data) or (i < len(data) and data[i] & 0xC0 != 0x80)
+    if span.end > len(data) or not boundary(span.start) or not boundary(span.end):
+        raise ContractError(
+            f"claim '{claim}': span {span.start}..{span.end} of {span.field} does not fit its "
+            f"{len(data)} bytes on character boundaries"
+        )
+
+
+def _field_bytes(claim, span, document):
     value = document
     for token in span.field.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
@@ -1066,13 +1106,7 @@ def _check_span_text(claim, span, document):
     if not isinstance(value, str):
         raise ContractError(f"claim '{claim}': span field {span.field} is not a string of the "
                             "observed document")
-    data = value.encode("utf-8", "surrogatepass")
-    boundary = lambda i: i == len(data) or (i < len(data) and data[i] & 0xC0 != 0x80)
-    if span.end > len(data) or not boundary(span.start) or not boundary(span.end):
-        raise ContractError(
-            f"claim '{claim}': span {span.start}..{span.end} of {span.field} does not fit its "
-            f"{len(data)} bytes on character boundaries"
-        )
+    return value.encode("utf-8", "surrogatepass")
 
 
 def export(auditor):
