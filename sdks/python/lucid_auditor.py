@@ -627,7 +627,7 @@ class _Method:
         self.settings = settings
 
 
-def claims(phase, *, emits):
+def claims(phase=None, *, emits=None):
     """Marks the method called in ``phase`` (a phase name or a list of them) and declares the
     claims it may return: ``emits={name: type}`` or ``{name: (type, description)}``.
 
@@ -636,6 +636,11 @@ def claims(phase, *, emits):
     """
     if callable(phase):
         raise TypeError("write @claims(phase=..., emits={...}), not a bare @claims")
+    if phase is None or emits is None:
+        raise TypeError(
+            "@claims needs phase= and emits=, e.g. @claims(phase=\"request\", "
+            "emits={\"shouting\": (\"boolean\", \"a message is all capitals\")})"
+        )
     phases = _phase_list(phase)
     declared = _emits(emits)
 
