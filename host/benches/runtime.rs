@@ -1,5 +1,8 @@
 //! `cargo xtask bench runtime`: cost of one observation (fresh instance per call) for an empty
-//! auditor and for `pii`, with and without the pooling allocator, and hot-reload latency.
+//! auditor and for `pii`, with and without the pooling allocator; hot-reload latency; and, per
+//! auditor — the shipped Rust ones and the Python and JavaScript SDK examples — its size, its
+//! cold load (compile and describe in a fresh engine), its load again once the engine's function
+//! cache holds its code, and the cost of one call.
 //!
 //! Prints medians and p99 measured side by side in one run; compare ratios, not absolute times.
 
@@ -127,6 +130,8 @@ fn main() {
         ratio("pii (pooling)", "empty (pooling)"),
     );
 
+    languages(iterations, &input, &limits);
+
     // Hot reload: from a file appearing in the directory to the new set being in force.
     let sandbox = Arc::new(
         Sandbox::new(EngineOptions {
@@ -169,4 +174,95 @@ fn main() {
         reloads[reloads.len() / 2],
         reloads[reloads.len() - 1]
     );
+}
+
+/// Size, load and per-call cost of every auditor, Rust, Python and JavaScript, side by side.
+fn languages(iterations: usize, input: &ObservationInput, limits: &Limits) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plugins = std::env::var_os("LUCID_TEST_PLUGINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("plugins"));
+    let mut files: Vec<(PathBuf, &str)> = std::fs::read_dir(&plugins)
+        .expect("plugins dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .map(|p| (p, "rust"))
+        .collect();
+    files.sort();
+    match std::env::var_os("LUCID_SDK_PLUGINS") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            files.push((dir.join("blocklist.wasm"), "python"));
+            files.push((dir.join("links.wasm"), "js"));
+        }
+        None => println!(
+            "(no LUCID_SDK_PLUGINS: the Python and JavaScript examples are not measured; `cargo xtask bench runtime` builds them)"
+        ),
+    }
+    println!(
+        "\nauditors by language (pooling; one call = a fresh instance over a 2 KB request; cold load = compile + describe in a fresh engine)"
+    );
+    println!(
+        "{:<18} {:<7} {:>9} {:>11} {:>11} {:>10} {:>10}",
+        "auditor", "lang", "size", "cold load", "load again", "call p50", "call p99"
+    );
+    for (path, lang) in files {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let sandbox = Sandbox::new(EngineOptions {
+            pooling: true,
+            ..EngineOptions::default()
+        })
+        .expect("sandbox");
+        let describe = Limits {
+            deadline: Duration::from_secs(5),
+            ..*limits
+        };
+        let started = Instant::now();
+        let auditor = Auditor::load(&sandbox, &bytes, &describe).expect("load");
+        let cold = started.elapsed();
+        let started = Instant::now();
+        Auditor::load(&sandbox, &bytes, &describe).expect("load again");
+        let again = started.elapsed();
+        let settings = auditor.vocabulary.default_settings();
+        let mut input = input.clone();
+        if !auditor.vocabulary.phases.contains(&Phase::Request) {
+            input.phase = auditor
+                .vocabulary
+                .phases
+                .first()
+                .copied()
+                .unwrap_or(Phase::Request);
+            input.response = Some(
+                serde_json::json!({"id": "r", "object": "chat.completion", "model": "mock-1",
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                    "content": "See https://example.com/docs and https://docs.rs for details. ".repeat(30)}}]})
+                .to_string(),
+            );
+        }
+        let call = Limits {
+            deadline: Duration::from_secs(5),
+            ..*limits
+        };
+        let rounds = if lang == "rust" {
+            iterations
+        } else {
+            iterations / 4
+        };
+        let stats = measure(rounds.max(10), || {
+            // A call may fail on an input it does not take (an artifact-phase auditor); the
+            // cost is measured all the same.
+            let _ = auditor.observe(&sandbox, &input, &settings, &call);
+        });
+        println!(
+            "{:<18} {:<7} {:>8.1}M {:>11.1?} {:>11.1?} {:>10.1?} {:>10.1?}",
+            auditor.id(),
+            lang,
+            bytes.len() as f64 / (1 << 20) as f64,
+            cold,
+            again,
+            stats.p50,
+            stats.p99
+        );
+    }
 }

@@ -21,7 +21,7 @@ use crate::gateway::Gateway;
 use crate::policy::PolicyRuntime;
 use crate::policy::overrides::Overrides;
 use crate::runtime::cache::{CacheKey, CacheKeyError, CompileCache};
-use crate::runtime::notary::{SigningError, TrustedKeys};
+use crate::runtime::notary::{Registry, SigningError, TrustedKeys};
 use crate::runtime::plugin_dir::{Admission, EntryStatus, PluginDirError, PluginLoader, PluginSet};
 use crate::runtime::reload::{PluginHost, WatchGuard};
 use crate::runtime::sandbox::{EngineOptions, Sandbox};
@@ -44,8 +44,11 @@ pub struct ServeOptions {
     pub replica: String,
     /// The receipt signer component.
     pub receipt: PathBuf,
-    /// Load only plugins signed by a key of this directory.
+    /// Load only plugins signed by a key of this directory (or published in `registry`).
     pub trusted_keys: Option<PathBuf>,
+    /// Load only plugins published in this registry (`lucid auditor publish`) by one of its
+    /// keys, or signed by a key of `trusted_keys`.
+    pub registry: Option<PathBuf>,
     pub max_plugin_bytes: u64,
     /// Serve the admin API without a token even when API keys are configured.
     pub insecure_admin: bool,
@@ -64,6 +67,11 @@ pub enum AppError {
     Gateway(String),
     #[error(transparent)]
     TrustedKeys(#[from] SigningError),
+    #[error("cannot open the registry's auditors directory {path}: {source}")]
+    Registry {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Bundle(#[from] lucid_policy::PolicyError),
     #[error(
@@ -136,10 +144,29 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         None => (Config::default(), None, None),
     };
     crate::gateway::check_config(&config, options.insecure_admin).map_err(AppError::Gateway)?;
-    let trusted_keys = match &options.trusted_keys {
-        Some(dir) => Some(Arc::new(TrustedKeys::load_dir(dir)?)),
+    let mut trusted_keys = match &options.trusted_keys {
+        Some(dir) => Some(TrustedKeys::load_dir(dir)?),
         None => None,
     };
+    let registry = match &options.registry {
+        Some(root) => {
+            let registry = Registry::new(root);
+            let keys = registry.trusted_keys()?;
+            trusted_keys = Some(match trusted_keys {
+                Some(mine) => mine.merge(keys),
+                None => keys,
+            });
+            let auditors = registry.auditors_dir();
+            let dir = cap_std::fs::Dir::open_ambient_dir(&auditors, cap_std::ambient_authority())
+                .map_err(|source| AppError::Registry {
+                path: auditors.clone(),
+                source,
+            })?;
+            Some(Arc::new(dir))
+        }
+        None => None,
+    };
+    let trusted_keys = trusted_keys.map(Arc::new);
     let bundle_path = PathBuf::from("policies/bundles").join(format!("{}.toml", options.preset));
     let bundle = if options.policies.is_none() && bundle_path.is_file() {
         Some(lucid_policy::Bundle::load(&bundle_path)?)
@@ -193,7 +220,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
     // The compile cache holds native code that runs in this process: anyone who can write the
     // data dir could run code past the sandbox and the signatures. Under --require-signed every
     // plugin is compiled from its signed bytes instead.
-    let cache = if options.trusted_keys.is_some() {
+    let cache = if trusted_keys.is_some() {
         tracing::info!("--require-signed: the compile cache is not used");
         None
     } else {
@@ -215,6 +242,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
     let admission = Admission {
         max_file_bytes: options.max_plugin_bytes,
         trusted_keys,
+        registry,
         ..Admission::default()
     };
     let loader = PluginLoader::new(sandbox.clone(), cache, admission);

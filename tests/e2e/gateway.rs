@@ -7,6 +7,7 @@ mod attestation;
 mod catalogue;
 mod hostile;
 mod load;
+mod sdk;
 
 use lucid_e2e::{Daemon, plugin, preset, serve_cmd};
 use serde_json::{Value, json};

@@ -320,17 +320,49 @@ fn test(strict: bool) -> anyhow::Result<()> {
     // Host unit and integration tests, in release so they share the build of `lucid`.
     let python = ensure_python();
     let postgres = ensure_postgres();
+    let js_tools = ensure_js_tools();
     if strict {
         let python = python
             .as_ref()
             .context("the Python test packages could not be installed (see above)")?;
         postgres.context("PostgreSQL could not be installed (see above)")?;
+        if let Err(e) = &js_tools {
+            bail!("the JavaScript auditor toolchain could not be installed: {e:#}");
+        }
         eprintln!(
-            "xtask: strict: Python at {}, PostgreSQL present; nothing may be skipped",
+            "xtask: strict: Python at {}, PostgreSQL, componentize-py and componentize-js present; nothing may be skipped",
             python.display()
         );
     }
+    // The Python and JavaScript SDKs: their own tests, then the examples built and checked.
+    let mut sdk_env: Vec<(&str, PathBuf)> = Vec::new();
+    match (&python, &js_tools) {
+        (Some(python), Ok(componentize_js)) => {
+            let mut cmd = Command::new(python);
+            cmd.args([
+                "-m",
+                "unittest",
+                "discover",
+                "-s",
+                "sdks/python/tests",
+                "-v",
+            ]);
+            exec(cmd)?;
+            let mut cmd = Command::new("node");
+            cmd.args(["--test", "sdks/js/test"]);
+            exec(cmd)?;
+            let componentize_py = python.with_file_name("componentize-py");
+            let plugins = build_sdk_examples(&componentize_py, componentize_js)?;
+            sdk_env.push(("LUCID_SDK_PLUGINS", plugins));
+            sdk_env.push(("LUCID_COMPONENTIZE_PY", componentize_py));
+            sdk_env.push(("LUCID_COMPONENTIZE_JS", componentize_js.clone()));
+        }
+        _ => eprintln!(
+            "xtask: WARNING: no Python or JavaScript toolchain; the SDK tests will print SKIPPED"
+        ),
+    }
     let mut cmd = cargo();
+    cmd.envs(sdk_env);
     if let Some(python) = &python {
         cmd.env("LUCID_PYTHON", python);
     }
@@ -470,19 +502,30 @@ fn ensure_cargo_fuzz() -> anyhow::Result<()> {
     exec(cmd).context("cannot install cargo-fuzz")
 }
 
-/// Python packages the tests drive Lucid with (the example verifier, the official OpenAI client).
-const PYTHON_PACKAGES: &[&str] = &["rfc8785", "cryptography", "openai"];
+/// Python packages the tests drive Lucid with (the example verifier, the official OpenAI client)
+/// and build Python auditors with (componentize-py, the version the SDK is tested with).
+const PYTHON_PACKAGES: &[&str] = &[
+    "rfc8785",
+    "cryptography",
+    "openai",
+    "componentize-py==0.25.1",
+];
 
 /// A venv under target/ with the test packages; `None` (and a loud message) when it cannot be
 /// made, in which case the tests that need it print SKIPPED.
 fn ensure_python() -> Option<PathBuf> {
     let venv = root().join("target/venv");
     let python = venv.join("bin/python");
+    let componentize = venv.join("bin/componentize-py");
     let ready = || {
         Command::new(&python)
             .args(["-c", "import rfc8785, cryptography, openai"])
             .output()
             .is_ok_and(|o| o.status.success())
+            && Command::new(&componentize)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("0.25.1"))
     };
     if ready() {
         return Some(python);
@@ -504,6 +547,72 @@ fn ensure_python() -> Option<PathBuf> {
         return None;
     }
     ready().then_some(python)
+}
+
+/// The JavaScript auditor toolchain (componentize-js, with jco), installed with `npm ci` from
+/// xtask/js-tools (package.json and its lock) into target/js-tools. Node.js and npm come from
+/// Debian's packages when missing. Returns the `componentize-js` to build with.
+fn ensure_js_tools() -> anyhow::Result<PathBuf> {
+    let prefix = root().join("target/js-tools");
+    let tool = prefix.join("node_modules/.bin/componentize-js");
+    let lock = root().join("xtask/js-tools/package-lock.json");
+    let installed_lock = prefix.join("package-lock.json");
+    let same_lock = std::fs::read(&lock).ok().is_some_and(|wanted| {
+        std::fs::read(&installed_lock).is_ok_and(|installed| installed == wanted)
+    });
+    if tool.is_file() && same_lock {
+        return Ok(tool);
+    }
+    let has = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has("node") || !has("npm") {
+        eprintln!("xtask: Node.js/npm are missing; installing Debian's nodejs and npm packages");
+        apt_install(&["nodejs", "npm"])?;
+    }
+    std::fs::create_dir_all(&prefix).context("cannot create target/js-tools")?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(root().join("xtask/js-tools").join(file), prefix.join(file))
+            .with_context(|| format!("cannot copy xtask/js-tools/{file}"))?;
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&prefix);
+    exec(npm).context("cannot install the JavaScript auditor toolchain")?;
+    if !tool.is_file() {
+        bail!("npm ci finished but {} is missing", tool.display());
+    }
+    Ok(tool)
+}
+
+/// The Python and JavaScript example auditors (guests/python, guests/js), built with
+/// `lucid auditor build` (the CLI path an author takes) into target/sdk-plugins, then
+/// contract-tested like the Rust ones.
+const SDK_EXAMPLES: &[(&str, &str)] = &[("python", "blocklist"), ("js", "links")];
+
+fn build_sdk_examples(componentize_py: &Path, componentize_js: &Path) -> anyhow::Result<PathBuf> {
+    let out_dir = root().join("target/sdk-plugins");
+    std::fs::create_dir_all(&out_dir).context("cannot create target/sdk-plugins")?;
+    for (lang, name) in SDK_EXAMPLES {
+        let out = out_dir.join(format!("{name}.wasm"));
+        let mut cmd = Command::new(root().join("target/release/lucid"));
+        cmd.args(["auditor", "build"])
+            .arg(format!("guests/{lang}/{name}"))
+            .arg("--out")
+            .arg(&out)
+            .env("LUCID_COMPONENTIZE_PY", componentize_py)
+            .env("LUCID_COMPONENTIZE_JS", componentize_js);
+        exec(cmd)?;
+        let mut cmd = Command::new(root().join("target/release/lucid"));
+        cmd.args(["auditor", "test"])
+            .arg(&out)
+            .args(["--claims", "--deadline-ms", "2000"]);
+        exec(cmd)?;
+    }
+    Ok(out_dir)
 }
 
 /// The PostgreSQL store is tested against a real throwaway server; install Debian's package when

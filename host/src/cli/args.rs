@@ -358,12 +358,18 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub receipt: ReceiptArgs,
-    /// Load only plugins with a valid FILE.wasm.sig from a key in --trusted-keys.
-    #[arg(long, requires = "trusted_keys")]
+    /// Load only signed plugins: those with a valid FILE.wasm.sig from a key in --trusted-keys,
+    /// or published (`lucid auditor publish`) in the --registry by one of its keys. Anything
+    /// else is refused, and listed with the reason at GET /v1/auditors.
+    #[arg(long)]
     pub require_signed: bool,
-    /// Directory of trusted publisher keys (*.pub).
+    /// Directory of trusted publisher keys (*.pub); with --require-signed.
     #[arg(long, value_name = "DIR")]
     pub trusted_keys: Option<PathBuf>,
+    /// A registry directory written by `lucid auditor publish` (keys/*.pub and
+    /// auditors/<sha256>.json, read at every plugin load); with --require-signed.
+    #[arg(long, value_name = "DIR")]
+    pub registry: Option<PathBuf>,
     /// Largest plugin file accepted, in MiB.
     #[arg(long, default_value_t = 32)]
     pub max_plugin_mib: u64,
@@ -390,6 +396,42 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditorCommand {
+    /// Start a new auditor project in directory NAME: a working example auditor (one request
+    /// claim and one setting), the SDK and the WIT contract, ready for `lucid auditor build NAME`.
+    ///
+    /// Languages and what building them needs (nothing is installed for you):
+    ///   rust    cargo with the wasm32-wasip2 target (`rustup target add wasm32-wasip2`);
+    ///           the project uses the Lucid Rust SDK from this source tree (or --sdk DIR)
+    ///   python  componentize-py (`pip install componentize-py==0.25.1`)
+    ///   js      Node.js and componentize-js (`npm install` in the project)
+    ///
+    /// Example:
+    ///   lucid auditor init shout --lang python && lucid auditor build shout
+    ///   cp shout/shout.wasm plugins/    # live within a second in a running gateway
+    #[command(verbatim_doc_comment)]
+    Init(super::scaffold::InitArgs),
+    /// Build an auditor project (made by `lucid auditor init`, or any directory with a
+    /// lucid-auditor.toml) into a component, DIR/NAME.wasm, with its language's toolchain, then
+    /// load it once to check that the gateway would accept it. Says what is missing, and the
+    /// one command that installs it, when a tool is not there.
+    Build(super::scaffold::BuildArgs),
+    /// Sign an auditor and record it in a registry directory that `lucid serve --require-signed
+    /// --registry DIR` reads: DIR/auditors/<sha256>.json (id, version, contract, signature) and
+    /// DIR/keys/<key_id>.pub. A new registry starts trusting KEY; an existing one must already
+    /// trust it (or pass --trust-key).
+    Publish {
+        /// The auditor component.
+        file: PathBuf,
+        /// The publisher's secret key (from `lucid keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The registry directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        registry: PathBuf,
+        /// Add KEY's public key to the registry's trusted keys if it is not there yet.
+        #[arg(long)]
+        trust_key: bool,
+    },
     /// Print an auditor's SHA-256 (of the exact file bytes) and its vocabulary as JSON.
     Inspect {
         /// The auditor component.
@@ -452,13 +494,18 @@ pub enum AuditorCommand {
         #[arg(long, value_name = "KEY")]
         key: PathBuf,
     },
-    /// Verify an auditor's FILE.wasm.sig against a directory of trusted public keys.
+    /// Verify an auditor as `serve --require-signed` would: its FILE.wasm.sig against a
+    /// directory of trusted public keys, or its record in a registry. Exits non-zero when
+    /// neither verifies (for CI).
     Verify {
         /// The auditor component.
         file: PathBuf,
         /// Directory of trusted publisher keys (*.pub).
+        #[arg(long, value_name = "DIR", required_unless_present = "registry")]
+        trusted_keys: Option<PathBuf>,
+        /// A registry directory (`lucid auditor publish --registry`).
         #[arg(long, value_name = "DIR")]
-        trusted_keys: PathBuf,
+        registry: Option<PathBuf>,
     },
 }
 
@@ -490,8 +537,8 @@ pub struct TestArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
     /// Contract testing: run the built-in exchanges of every phase (and --inputs) and fail if
-    /// a call fails or a claim breaks the vocabulary (see above).
-    #[arg(long)]
+    /// a call fails or a claim breaks the vocabulary (see above). `--claims` is the same.
+    #[arg(long, visible_alias = "claims")]
     pub contract: bool,
     /// With --contract: also run every DIR/*.json case (format above).
     #[arg(long, value_name = "DIR", requires = "contract")]

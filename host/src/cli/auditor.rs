@@ -1,4 +1,4 @@
-//! `lucid auditor inspect | test | sign | verify`.
+//! `lucid auditor inspect | test | sign | verify | publish`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::{TestArgs, emit, read_file};
-use lucid::runtime::notary::{self, TrustedKeys};
+use lucid::runtime::notary::{self, Registry, RegistryRecord, TrustedKeys};
 use lucid::runtime::plugin::{Auditor, ObservationInput};
 use lucid::runtime::sandbox::{EngineOptions, Limits, Sandbox};
 
@@ -119,21 +119,92 @@ pub fn sign(file: &Path, key: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(file: &Path, trusted: &Path) -> anyhow::Result<ExitCode> {
+pub fn verify(
+    file: &Path,
+    trusted: Option<&Path>,
+    registry: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let bytes = read_file(file, "auditor")?;
-    let keys = TrustedKeys::load_dir(trusted)?;
-    let mut sig_path = file.as_os_str().to_owned();
-    sig_path.push(".sig");
-    let sig_path = PathBuf::from(sig_path);
-    let sig = match std::fs::read(&sig_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", sig_path.display())),
-    };
     let sha256 = lucid::runtime::plugin::sha256_hex(&bytes);
-    let key_id = keys
-        .verify(&sig_path.display().to_string(), sig.as_deref(), &sha256)
-        .with_context(|| format!("{}: signature rejected", file.display()))?;
-    emit(&json!({"file": file.display().to_string(), "valid": true, "sha256": sha256, "key_id": key_id}).to_string());
+    let mut problems = Vec::new();
+    if let Some(trusted) = trusted {
+        let keys = TrustedKeys::load_dir(trusted)?;
+        let mut sig_path = file.as_os_str().to_owned();
+        sig_path.push(".sig");
+        let sig_path = PathBuf::from(sig_path);
+        let sig = match std::fs::read(&sig_path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", sig_path.display())),
+        };
+        match keys.verify(&sig_path.display().to_string(), sig.as_deref(), &sha256) {
+            Ok(key_id) => {
+                emit(&json!({"file": file.display().to_string(), "valid": true, "sha256": sha256, "key_id": key_id, "by": "signature"}).to_string());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => problems.push(format!("signature: {e}")),
+        }
+    }
+    if let Some(root) = registry {
+        let registry = Registry::new(root);
+        let keys = registry.trusted_keys()?;
+        let path = registry.record_path(&sha256);
+        match std::fs::read(&path) {
+            Ok(record) => match notary::verify_record(&keys, &record, &sha256) {
+                Ok(key_id) => {
+                    emit(&json!({"file": file.display().to_string(), "valid": true, "sha256": sha256, "key_id": key_id, "by": "registry", "record": path.display().to_string()}).to_string());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => problems.push(format!("registry record {}: {e}", path.display())),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => problems.push(format!(
+                "registry {}: no record of sha256 {sha256} (not published there)",
+                root.display()
+            )),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            }
+        }
+    }
+    bail!("{}: rejected: {}", file.display(), problems.join("; "))
+}
+
+pub fn publish(
+    file: &Path,
+    key: &Path,
+    registry: &Path,
+    trust_key: bool,
+) -> anyhow::Result<ExitCode> {
+    let key = notary::read_secret_key(key)?;
+    // Only an auditor the gateway would load is published: compile and describe it first.
+    let sandbox = Sandbox::new(EngineOptions::default())?;
+    let auditor = load_auditor(&sandbox, file, &Limits::default())?;
+    let signature = notary::sign_digest(&key, &auditor.sha256)?;
+    let record = RegistryRecord {
+        registry: notary::REGISTRY_VERSION.to_string(),
+        id: auditor.vocabulary.id.clone(),
+        version: auditor.vocabulary.version.clone(),
+        contract: format!("lucid:auditor@{}", auditor.contract_version()),
+        file: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size: auditor.size,
+        published_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        signature,
+    };
+    let registry = Registry::new(registry);
+    let path = registry.publish(&key, &record, trust_key)?;
+    emit(
+        &json!({
+            "file": file.display().to_string(),
+            "id": record.id,
+            "version": record.version,
+            "sha256": record.signature.sha256,
+            "key_id": record.signature.key_id,
+            "record": path.display().to_string(),
+        })
+        .to_string(),
+    );
     Ok(ExitCode::SUCCESS)
 }

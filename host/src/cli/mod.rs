@@ -16,6 +16,7 @@ mod contract;
 mod eval;
 mod passport;
 mod policy;
+mod scaffold;
 mod serve;
 
 pub use args::*;
@@ -53,9 +54,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Auditor(AuditorCommand::Test(args)) => auditor::test(&args),
         Command::Auditor(AuditorCommand::Eval(args)) => eval::eval(&args),
         Command::Auditor(AuditorCommand::Sign { file, key }) => auditor::sign(&file, &key),
-        Command::Auditor(AuditorCommand::Verify { file, trusted_keys }) => {
-            auditor::verify(&file, &trusted_keys)
-        }
+        Command::Auditor(AuditorCommand::Verify {
+            file,
+            trusted_keys,
+            registry,
+        }) => auditor::verify(&file, trusted_keys.as_deref(), registry.as_deref()),
+        Command::Auditor(AuditorCommand::Init(args)) => scaffold::init(&args),
+        Command::Auditor(AuditorCommand::Build(args)) => scaffold::build(&args),
+        Command::Auditor(AuditorCommand::Publish {
+            file,
+            key,
+            registry,
+            trust_key,
+        }) => auditor::publish(&file, &key, &registry, trust_key),
         Command::Chain(ChainCommand::Verify { from, source }) => {
             chain::verify(from.as_deref(), &source)
         }

@@ -9,8 +9,11 @@ use anyhow::bail;
 use super::ServeArgs;
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    if args.trusted_keys.is_some() && !args.require_signed {
-        bail!("--trusted-keys is only used with --require-signed");
+    if (args.trusted_keys.is_some() || args.registry.is_some()) && !args.require_signed {
+        bail!("--trusted-keys and --registry are only used with --require-signed");
+    }
+    if args.require_signed && args.trusted_keys.is_none() && args.registry.is_none() {
+        bail!("--require-signed needs --trusted-keys DIR or --registry DIR (or both)");
     }
     let options = lucid::app::ServeOptions {
         upstream: args.upstream.clone(),
@@ -23,6 +26,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         replica: args.store.replica.clone(),
         receipt: args.receipt.path()?,
         trusted_keys: args.trusted_keys.clone().filter(|_| args.require_signed),
+        registry: args.registry.clone().filter(|_| args.require_signed),
         max_plugin_bytes: args.max_plugin_mib << 20,
         insecure_admin: args.insecure_admin,
         cache_key: args.cache_key.clone(),

@@ -10,6 +10,7 @@ mod auditing;
 pub mod bindings;
 pub mod cache;
 pub mod claim;
+pub mod function_cache;
 pub mod notary;
 pub mod plugin;
 pub mod plugin_dir;

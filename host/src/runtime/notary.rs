@@ -7,6 +7,17 @@
 //! `{"version": "lucid-auditor-sig/1", "sha256", "key_id", "signature"}` where `signature` is the
 //! hex Ed25519 signature over the 32 raw bytes of the plugin's SHA-256 and `key_id` is the hex
 //! SHA-256 of the 32-byte public key.
+//!
+//! A *registry* is a directory an operator trusts as a whole (`lucid auditor publish … --registry
+//! DIR`, `lucid serve --require-signed --registry DIR`):
+//!
+//! ```text
+//! DIR/keys/<key_id>.pub           the publisher keys the registry trusts (SPKI PEM)
+//! DIR/auditors/<sha256>.json      one record per published plugin (RegistryRecord)
+//! ```
+//!
+//! A record carries the same signature as a `FILE.wasm.sig`, so a plugin is admitted when its
+//! exact bytes were published by a key of the registry, with no file next to the plugin.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +61,12 @@ pub enum SigningError {
     BadSignature(String),
     #[error("the trusted-keys directory {0} holds no *.pub key")]
     NoTrustedKeys(PathBuf),
+    #[error(
+        "key {key_id} is not trusted by the registry {registry}; to trust it, copy its public key there: cp KEY.pub {registry}/keys/{key_id}.pub (or publish with --trust-key)"
+    )]
+    KeyNotInRegistry { key_id: String, registry: PathBuf },
+    #[error("{0} is not a registry: it has no keys/ directory (the first publish creates one)")]
+    NotARegistry(PathBuf),
 }
 
 /// The signature document stored next to a plugin.
@@ -157,6 +174,131 @@ fn decode_digest(sha256: &str) -> Result<[u8; 32], SigningError> {
         .map_err(|_| SigningError::Malformed("sha256 is not 32 bytes".into()))
 }
 
+pub const REGISTRY_VERSION: &str = "lucid-registry/1";
+
+/// Largest registry record read (records are a few hundred bytes).
+pub const MAX_RECORD_BYTES: u64 = 64 << 10;
+
+/// What a registry records of one published plugin: `DIR/auditors/<sha256>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryRecord {
+    pub registry: String,
+    /// The auditor's vocabulary id and version, as its `describe` says.
+    pub id: String,
+    pub version: String,
+    /// `lucid:auditor@0.2` …
+    pub contract: String,
+    /// The file name it was published from, for people; admission goes by digest only.
+    pub file: String,
+    pub size: u64,
+    pub published_at: String,
+    /// The signature over the plugin's SHA-256, as in `FILE.wasm.sig`.
+    pub signature: SignatureFile,
+}
+
+/// A registry directory (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+}
+
+impl Registry {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Registry { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    pub fn auditors_dir(&self) -> PathBuf {
+        self.root.join("auditors")
+    }
+
+    pub fn record_path(&self, sha256: &str) -> PathBuf {
+        self.auditors_dir().join(format!("{sha256}.json"))
+    }
+
+    /// The keys the registry trusts.
+    pub fn trusted_keys(&self) -> Result<TrustedKeys, SigningError> {
+        let dir = self.keys_dir();
+        if !dir.is_dir() {
+            return Err(SigningError::NotARegistry(self.root.clone()));
+        }
+        TrustedKeys::load_dir(&dir)
+    }
+
+    /// Record `record` (signed by `key`) in the registry. A registry with no keys yet (a new one)
+    /// starts trusting `key`; an existing one must already trust it, unless `trust_key`.
+    pub fn publish(
+        &self,
+        key: &SigningKey,
+        record: &RegistryRecord,
+        trust_key: bool,
+    ) -> Result<PathBuf, SigningError> {
+        let write_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SigningError::Write { path, source }
+        };
+        let keys_dir = self.keys_dir();
+        std::fs::create_dir_all(&keys_dir).map_err(write_err(&keys_dir))?;
+        let auditors = self.auditors_dir();
+        std::fs::create_dir_all(&auditors).map_err(write_err(&auditors))?;
+        let id = key_id(&key.verifying_key());
+        let trusted = match TrustedKeys::load_dir(&keys_dir) {
+            Ok(keys) => Some(keys),
+            Err(SigningError::NoTrustedKeys(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let known = trusted.as_ref().is_some_and(|k| k.keys.contains_key(&id));
+        if !known {
+            if trusted.is_some() && !trust_key {
+                return Err(SigningError::KeyNotInRegistry {
+                    key_id: id,
+                    registry: self.root.clone(),
+                });
+            }
+            let pem = key
+                .verifying_key()
+                .to_public_key_pem(Default::default())
+                .map_err(|e| SigningError::Entropy(e.to_string()))?;
+            let path = keys_dir.join(format!("{id}.pub"));
+            std::fs::write(&path, pem.as_bytes()).map_err(write_err(&path))?;
+        }
+        let path = self.record_path(&record.signature.sha256);
+        let text = serde_json::to_string_pretty(record)
+            .map_err(|e| SigningError::Malformed(e.to_string()))?;
+        // Written whole then renamed: a gateway reading the registry never sees half a record.
+        let tmp = auditors.join(format!(".{}.tmp", record.signature.sha256));
+        std::fs::write(&tmp, text + "\n").map_err(write_err(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(write_err(&path))?;
+        Ok(path)
+    }
+}
+
+/// Check a registry record (its bytes) for a plugin of digest `sha256` against `keys`.
+pub fn verify_record(
+    keys: &TrustedKeys,
+    bytes: &[u8],
+    sha256: &str,
+) -> Result<String, SigningError> {
+    let record: RegistryRecord = serde_json::from_slice(bytes)
+        .map_err(|e| SigningError::Malformed(format!("registry record: {e}")))?;
+    if record.registry != REGISTRY_VERSION {
+        return Err(SigningError::Malformed(format!(
+            "registry record version '{}', expected '{REGISTRY_VERSION}'",
+            record.registry
+        )));
+    }
+    let signature = serde_json::to_vec(&record.signature)
+        .map_err(|e| SigningError::Malformed(e.to_string()))?;
+    keys.verify("registry record", Some(&signature), sha256)
+}
+
 /// The public keys a gateway trusts, by key id.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedKeys {
@@ -186,6 +328,12 @@ impl TrustedKeys {
 
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Both sets of keys.
+    pub fn merge(mut self, other: TrustedKeys) -> Self {
+        self.keys.extend(other.keys);
+        self
     }
 
     pub fn is_empty(&self) -> bool {

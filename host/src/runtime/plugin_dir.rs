@@ -25,8 +25,11 @@ pub const DEFAULT_MAX_PLUGIN_BYTES: u64 = 32 << 20;
 #[derive(Debug, Clone)]
 pub struct Admission {
     pub max_file_bytes: u64,
-    /// When set, every plugin needs a valid `FILE.wasm.sig` from one of these keys.
+    /// When set, every plugin needs a valid `FILE.wasm.sig` from one of these keys, or a record
+    /// in `registry` signed by one of them.
     pub trusted_keys: Option<Arc<TrustedKeys>>,
+    /// The `auditors/` directory of a registry (`--registry`): `<sha256>.json` records.
+    pub registry: Option<Arc<Dir>>,
     /// Limits for the `describe` call made while loading.
     pub describe_limits: Limits,
 }
@@ -36,6 +39,7 @@ impl Default for Admission {
         Admission {
             max_file_bytes: DEFAULT_MAX_PLUGIN_BYTES,
             trusted_keys: None,
+            registry: None,
             describe_limits: Limits {
                 deadline: DESCRIBE_DEADLINE,
                 ..Limits::default()
@@ -291,13 +295,33 @@ impl PluginLoader {
         let Some(keys) = &self.admission.trusted_keys else {
             return Ok(());
         };
-        keys.verify(
+        let by_file = keys.verify(
             &format!("{file}.sig"),
             read.signature.as_deref(),
             &read.sha256,
-        )
-        .map(|key_id| tracing::debug!(file, key_id, "plugin signature verified"))
-        .map_err(|e| e.to_string())
+        );
+        let by_file = match (by_file, &self.admission.registry) {
+            (Ok(key_id), _) => {
+                tracing::debug!(file, key_id, "plugin signature verified");
+                return Ok(());
+            }
+            (Err(e), None) => return Err(e.to_string()),
+            (Err(e), Some(_)) => e,
+        };
+        let Some(registry) = &self.admission.registry else {
+            return Err(by_file.to_string());
+        };
+        let record = format!("{}.json", read.sha256);
+        match read_small(registry, &record, crate::runtime::notary::MAX_RECORD_BYTES) {
+            Ok(Some(bytes)) => crate::runtime::notary::verify_record(keys, &bytes, &read.sha256)
+                .map(|key_id| tracing::debug!(file, key_id, "plugin published in the registry"))
+                .map_err(|e| format!("registry record {record}: {e}")),
+            Ok(None) => Err(format!(
+                "{by_file}, and the registry has no record of sha256 {}",
+                read.sha256
+            )),
+            Err(e) => Err(format!("registry: {e}")),
+        }
     }
 
     fn load(&mut self, bytes: &[u8], sha256: &str) -> Result<Auditor, String> {
@@ -319,6 +343,7 @@ impl PluginLoader {
 
     fn compile_and_describe(&self, bytes: &[u8], sha256: &str) -> Result<Auditor, String> {
         let limits = &self.admission.describe_limits;
+        let started = std::time::Instant::now();
         let component = match &self.cache {
             Some(cache) => cache
                 .get_or_compile(&self.sandbox, sha256, bytes)
@@ -326,6 +351,14 @@ impl PluginLoader {
             None => crate::runtime::plugin::compile(&self.sandbox, bytes),
         }
         .map_err(|e| e.to_string())?;
+        let (functions, cached_bytes) = self.sandbox.function_cache_usage();
+        tracing::debug!(
+            sha256,
+            compile_ms = started.elapsed().as_millis() as u64,
+            cached_functions = functions,
+            cached_bytes,
+            "plugin compiled"
+        );
         Auditor::from_component(
             &self.sandbox,
             component,
@@ -442,17 +475,21 @@ fn read_candidate(dir: &Dir, name: &str, admission: &Admission) -> Result<FileRe
 
 /// The signature file next to a plugin, if present; small, regular and inside the directory.
 fn read_signature(dir: &Dir, name: &str) -> Result<Option<Vec<u8>>, String> {
-    const MAX_SIG_BYTES: u64 = 64 << 10;
+    read_small(dir, name, 64 << 10)
+}
+
+/// A small regular file of `dir`, if present.
+fn read_small(dir: &Dir, name: &str, max: u64) -> Result<Option<Vec<u8>>, String> {
     match dir.metadata(name) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {name}: {e}")),
         Ok(meta) if !meta.is_file() => return Err(format!("{name} is not a regular file")),
-        Ok(meta) if meta.len() > MAX_SIG_BYTES => return Err(format!("{name} is too large")),
+        Ok(meta) if meta.len() > max => return Err(format!("{name} is too large")),
         Ok(_) => {}
     }
     let mut bytes = Vec::new();
     dir.open(name)
-        .and_then(|f| f.take(MAX_SIG_BYTES).read_to_end(&mut bytes))
+        .and_then(|f| f.take(max).read_to_end(&mut bytes))
         .map_err(|e| format!("cannot read {name}: {e}"))?;
     Ok(Some(bytes))
 }

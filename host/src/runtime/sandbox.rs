@@ -12,6 +12,8 @@ use wasmtime::{Config, Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::runtime::function_cache::{FUNCTION_CACHE_BYTES, FunctionCache};
+
 /// How often the epoch ticker advances; deadlines are rounded up to whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
@@ -192,6 +194,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 /// The engine, the linker (WASI p2, sync) and the epoch ticker that enforces deadlines.
 pub struct Sandbox {
     engine: Engine,
+    functions: Arc<FunctionCache>,
     linker: Linker<GuestState>,
     options: EngineOptions,
     _ticker: EpochTicker,
@@ -245,6 +248,10 @@ impl Sandbox {
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
         config.wasm_wide_arithmetic(true); // the receipt signer's 128-bit multiplies
+        // Functions compiled once per process are not compiled again: a second Python or
+        // JavaScript auditor shares its language runtime's code with the first.
+        let functions = Arc::new(FunctionCache::new(FUNCTION_CACHE_BYTES));
+        config.enable_incremental_compilation(functions.clone())?;
         // Deep recursion must trap cleanly rather than exhaust the host stack.
         config.max_wasm_stack(1 << 20);
         // `LUCID_WASM_PROFILER=perfmap|jitdump` names guest code in `perf` profiles (a
@@ -284,6 +291,7 @@ impl Sandbox {
         let ticker = EpochTicker::start(engine.clone())?;
         Ok(Sandbox {
             engine,
+            functions,
             linker,
             options,
             _ticker: ticker,
@@ -292,6 +300,11 @@ impl Sandbox {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Functions and bytes held by the compiler's in-memory function cache.
+    pub fn function_cache_usage(&self) -> (usize, usize) {
+        self.functions.usage()
     }
 
     pub fn linker(&self) -> &Linker<GuestState> {

@@ -438,6 +438,7 @@ fn options(data: &Path, policies: PathBuf) -> lucid::app::ServeOptions {
         replica: "default".into(),
         receipt: crate::util::receipt(),
         trusted_keys: None,
+        registry: None,
         max_plugin_bytes: 32 << 20,
         insecure_admin: false,
         cache_key: Some(data.join("../cache.key")),

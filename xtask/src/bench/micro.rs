@@ -13,8 +13,15 @@ pub fn run(which: &[&str]) -> anyhow::Result<()> {
     crate::build_guests()?;
     crate::build_test_guests()?;
     if which.contains(&"runtime") {
+        // The Python and JavaScript examples are measured beside the Rust auditors.
+        crate::build_host()?;
+        let python = crate::ensure_python().context("Python is needed for componentize-py")?;
+        let componentize_js = crate::ensure_js_tools()?;
+        let sdk_plugins =
+            crate::build_sdk_examples(&python.with_file_name("componentize-py"), &componentize_js)?;
         let mut cmd = crate::cargo();
         cmd.args(["bench", "-p", "lucid", "--bench", "runtime"])
+            .env("LUCID_SDK_PLUGINS", sdk_plugins)
             .env("LUCID_TEST_PLUGINS", crate::root().join("plugins"))
             .env(
                 "LUCID_TEST_GUESTS",
