@@ -39,6 +39,7 @@ import inspect
 import json
 import math
 import re
+import sys
 import typing
 
 __all__ = [
@@ -1129,6 +1130,8 @@ def export(auditor):
     except ImportError:
         return _native_stand_in(spec)
 
+    # The component has no stdout or stderr (a write would trap): print() output is dropped.
+    sys.stdout = sys.stderr = _Discard()
     describe = _vocabulary_to_wit(wit, spec.vocabulary())
     claim_values = {
         "score_normalized": wit.ClaimValue_ScoreNormalized,
@@ -1192,6 +1195,19 @@ def _vocabulary_to_wit(wit, vocabulary):
                          setting_values[s["type"]](s["default"]), s["description"])
          for s in vocabulary["settings"]],
     )
+
+
+class _Discard:
+    """``sys.stdout``/``sys.stderr`` in the component."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
 
 
 def _native_stand_in(spec):

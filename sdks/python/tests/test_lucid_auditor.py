@@ -641,6 +641,7 @@ class ExportTest(unittest.TestCase):
     def test_the_component_export_converts_and_maps_errors(self):
         modules = fake_bindings()
         saved = {name: sys.modules.get(name) for name in modules}
+        streams = sys.stdout, sys.stderr  # export() drops print() output in the component
         sys.modules.update(modules)
         try:
             wit = modules["wit_world.imports.types"]
@@ -693,7 +694,10 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(obj[0], wit.Claim(
                 "doc", wit.ClaimValue_Object('{"a":[1]}'), 0.5, '{"m":true}',
                 [wit.Span("/choices/0/message/content", 3, 5, "word", "[WORD]")]))
+            print("dropped")
+            self.assertIsNot(sys.stdout, streams[0])
         finally:
+            sys.stdout, sys.stderr = streams
             for name, module in saved.items():
                 if module is None:
                     sys.modules.pop(name, None)
