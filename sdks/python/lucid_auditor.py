@@ -42,8 +42,15 @@ import re
 import sys
 import typing
 
+try:  # Python 3.14+ evaluates annotations lazily (the component's CPython is 3.14)
+    import annotationlib
+except ImportError:
+    annotationlib = None
+
 __all__ = [
     "CLAIM_TYPES",
+    "MAX_SAFE_INTEGER",
+    "MAX_SPANS_PER_CLAIM",
     "PHASES",
     "SETTING_TYPES",
     "Claim",
@@ -705,7 +712,15 @@ def _emits(emits):
 
 def _method_settings(function):
     where = function.__qualname__
-    parameters = list(inspect.signature(function).parameters.values())
+    try:
+        signature = inspect.signature(function)
+    except NameError:  # an annotation names something defined later (only on 3.14+)
+        if annotationlib is None:
+            raise
+        signature = inspect.signature(
+            function, annotation_format=annotationlib.Format.FORWARDREF
+        )
+    parameters = list(signature.parameters.values())
     positional = [
         p for p in parameters
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
