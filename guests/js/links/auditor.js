@@ -14,12 +14,10 @@
 // Setting `allowed_domains` (default empty: any domain is allowed): `example.com` also allows
 // its subdomains (`docs.example.com`), not `badexample.com`.
 //
-// Build from the repository root (the SDK is imported from sdks/js):
-//   guests/js/links/node_modules/.bin/componentize-js guests/js/links/auditor.js \
-//     --wit wit/auditor --world-name auditor-plugin \
-//     -d stdio random clocks http fetch-event -o guests/js/links/links.wasm
+// lucid-auditor.js here is a symbolic link to sdks/js/lucid-auditor.js (for node tests);
+// `lucid auditor build guests/js/links` builds a copy with the real SDK beside it.
 
-import { ClaimsAuditor, Claim, claims, exportAuditor } from "../../../sdks/js/lucid-auditor.js";
+import { ClaimsAuditor, Claim, claims, exportAuditor } from "./lucid-auditor.js";
 
 // A link: a scheme, then everything up to a space, a quote or a bracket that cannot be part of
 // it. Trailing sentence punctuation is trimmed afterwards.

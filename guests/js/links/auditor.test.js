@@ -2,7 +2,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 
-import { run } from "../../../sdks/js/lucid-auditor.js";
+import { run } from "./lucid-auditor.js";
 import { Links } from "./auditor.js";
 
 const answer = (...contents) => ({

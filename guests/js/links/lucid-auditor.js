@@ -1,0 +1,1 @@
+../../../sdks/js/lucid-auditor.js
