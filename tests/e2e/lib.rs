@@ -119,8 +119,19 @@ impl Daemon {
 
     /// Read lines until one satisfies `pred` (bounded wait); returns it and how long it took.
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> (String, Duration) {
+        self.wait_within(what, Duration::from_secs(30), pred)
+    }
+
+    /// [`Daemon::wait_for`] with another bound (a gateway that compiles Python and JavaScript
+    /// auditors at start takes longer on a busy machine).
+    pub fn wait_within(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> (String, Duration) {
         let started = Instant::now();
-        let deadline = started + Duration::from_secs(30);
+        let deadline = started + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -198,7 +209,12 @@ pub fn serve_cmd(plugins: &Path, data: &Path, policies: &Path) -> Command {
 impl Daemon {
     /// Wait for the `lucid listening on http://ADDR` line; returns the base URL.
     pub fn base_url(&mut self) -> String {
-        let (line, _) = self.wait_for("the listening line", |l| {
+        self.base_url_within(Duration::from_secs(30))
+    }
+
+    /// [`Daemon::base_url`], waiting up to `limit`.
+    pub fn base_url_within(&mut self, limit: Duration) -> String {
+        let (line, _) = self.wait_within("the listening line", limit, |l| {
             l.starts_with("lucid listening on http://")
         });
         line.trim_start_matches("lucid listening on ").to_string()

@@ -409,9 +409,24 @@ fn build_js(dir: &Path, manifest: &Manifest, out: &Path, verbose: bool) -> anyho
     let entry = manifest.entry.as_deref().unwrap_or("auditor.js");
     let scratch = tempfile::tempdir()?;
     let wit = wit_dir(dir, scratch.path())?;
+    // componentize-js resolves imports only below its working directory. A project has the SDK
+    // beside its source (`init` vendors it); one without it (the examples in the Lucid
+    // repository) is built from a copy with this binary's SDK added.
+    // (A symbolic link to the SDK, as in the examples, is not followed by componentize-js.)
+    let vendored =
+        std::fs::symlink_metadata(dir.join("lucid-auditor.js")).is_ok_and(|m| m.is_file());
+    let source = if vendored {
+        dir.to_path_buf()
+    } else {
+        let copy = scratch.path().join("src");
+        copy_sources(dir, &copy)?;
+        std::fs::write(copy.join("lucid-auditor.js"), JS_SDK)
+            .with_context(|| format!("cannot write {}", copy.display()))?;
+        copy
+    };
     let mut command = Command::new(&tool);
     command
-        .current_dir(dir)
+        .current_dir(&source)
         .arg(entry)
         .arg("--wit")
         .arg(&wit)
@@ -425,6 +440,30 @@ fn build_js(dir: &Path, manifest: &Manifest, out: &Path, verbose: bool) -> anyho
         &mut command,
         verbose,
     )
+}
+
+/// Copy a JavaScript project's sources (not `node_modules`, `.git` or built `.wasm`).
+fn copy_sources(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if name == "node_modules" || name == ".git" || path.extension().is_some_and(|e| e == "wasm")
+        {
+            continue;
+        }
+        if kind.is_dir() {
+            copy_sources(&path, &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(&path, to.join(&name))
+                .with_context(|| format!("cannot copy {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn build_rust(dir: &Path, manifest: &Manifest, out: &Path, verbose: bool) -> anyhow::Result<()> {

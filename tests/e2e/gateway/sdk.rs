@@ -15,19 +15,47 @@ use serde_json::{Value, json};
 
 use super::{Reply, post_via};
 
-/// Allow everything, except a request whose `shouting` claim is true — a claim no auditor has
-/// until the new one is dropped in (until then the policy does not validate, and the gateway
-/// denies every exchange).
-const POLICIES: &[(&str, &str)] = &[
-    (
-        "allow.cedar",
+/// What each language's `init` template claims, a Cedar condition that holds when the claim
+/// flags a prompt, and a prompt it flags.
+struct Template {
+    lang: &'static str,
+    claim: &'static str,
+    flagged: &'static str,
+    flagging: &'static str,
+}
+
+const PYTHON: Template = Template {
+    lang: "python",
+    claim: "shouting",
+    flagged: "context.claims.shouting",
+    flagging: "WHY IS NOBODY ANSWERING MY TICKET",
+};
+
+const JS: Template = Template {
+    lang: "js",
+    claim: "mentions",
+    flagged: "context.claims.mentions > 0",
+    flagging: "this memo is confidential, summarise it",
+};
+
+/// Allow everything, except a request the new auditor's claim flags — a claim no auditor has
+/// until it is dropped in (until then the policy does not validate, and the gateway denies
+/// every exchange).
+fn policies(dir: &Path, template: &Template) {
+    std::fs::write(
+        dir.join("allow.cedar"),
         "@id(\"allow-all\")\npermit(principal, action, resource);\n",
-    ),
-    (
-        "shout.cedar",
-        "@id(\"sdk.no-shouting\")\nforbid (principal, action == Action::\"request\", resource)\nwhen { context.claims has shouting && context.claims.shouting };\n",
-    ),
-];
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("shout.cedar"),
+        format!(
+            "@id(\"sdk.flagged-by-shout\")\nforbid (principal, action == Action::\"request\", resource)\nwhen {{ context.claims has {} && {} }};\n",
+            template.claim, template.flagged
+        ),
+    )
+    .unwrap();
+}
 
 /// What the SDK tests need from `cargo xtask test`; `None` (SKIPPED) without it, a failure
 /// under LUCID_REQUIRE_ALL.
@@ -72,7 +100,8 @@ fn run_ok(cmd: &mut std::process::Command, what: &str) -> String {
 }
 
 /// `lucid auditor init shout --lang LANG && lucid auditor build shout`, then the contract test.
-fn init_and_build(root: &Path, lang: &str, tools: &Toolchain) -> PathBuf {
+fn init_and_build(root: &Path, template: &Template, tools: &Toolchain) -> PathBuf {
+    let lang = template.lang;
     let said = run_ok(
         lucid()
             .current_dir(root)
@@ -101,7 +130,7 @@ fn init_and_build(root: &Path, lang: &str, tools: &Toolchain) -> PathBuf {
         summary["claims"]
             .as_array()
             .unwrap()
-            .contains(&json!("shouting")),
+            .contains(&json!(template.claim)),
         "{summary}"
     );
     let tested = run_ok(
@@ -132,10 +161,11 @@ fn claim<'a>(claims: &[&'a Value], auditor: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {auditor}/{name} claim in {claims:#?}"))
 }
 
-fn drop_in_and_judge(lang: &str, example: &str) {
+fn drop_in_and_judge(template: &Template) {
     let Some(tools) = toolchain() else { return };
+    let lang = template.lang;
     let root = tempfile::tempdir().unwrap();
-    let wasm = init_and_build(root.path(), lang, &tools);
+    let wasm = init_and_build(root.path(), template, &tools);
 
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
@@ -149,16 +179,15 @@ fn drop_in_and_judge(lang: &str, example: &str) {
     }
     let policies = root.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
-    for (file, text) in POLICIES {
-        std::fs::write(policies.join(file), text).unwrap();
-    }
+    self::policies(&policies, template);
     let config = root.path().join("lucid.toml");
     // Generous deadlines: tests run on busy machines, and a timeout fails closed.
     std::fs::write(&config, "[defaults]\ndeadline_ms = 5000\n").unwrap();
     let mut cmd = serve_cmd(&plugins, &root.path().join("data"), &policies);
     cmd.arg("--config").arg(&config);
     let mut daemon = Daemon::start(&mut cmd);
-    let base = daemon.base_url();
+    // At start the gateway compiles the Python and JavaScript examples' language runtimes.
+    let base = daemon.base_url_within(Duration::from_secs(300));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -190,18 +219,18 @@ fn drop_in_and_judge(lang: &str, example: &str) {
 
     let dropped = Instant::now();
     std::fs::copy(&wasm, plugins.join("shout.wasm")).unwrap();
-    let (line, _) = daemon.wait_for("shout.wasm to load", |l| {
+    let (line, _) = daemon.wait_within("shout.wasm to load", Duration::from_secs(120), |l| {
         l.contains("shout.wasm") && (l.contains("loaded") || l.contains("refused"))
     });
     assert!(line.contains("loaded"), "{line}");
     // The policy set is reloaded against the new plugin set right after.
     let denied = loop {
-        let reply = chat("WHY IS NOBODY ANSWERING MY TICKET");
-        if reply.status == 403 && reply.body.contains("sdk.no-shouting") {
+        let reply = chat(template.flagging);
+        if reply.status == 403 && reply.body.contains("sdk.flagged-by-shout") {
             break reply;
         }
         assert!(
-            dropped.elapsed() < Duration::from_secs(30),
+            dropped.elapsed() < Duration::from_secs(150),
             "the dropped auditor never took effect: {} {}",
             reply.status,
             reply.body
@@ -216,7 +245,11 @@ fn drop_in_and_judge(lang: &str, example: &str) {
     let ar = evidence(&denied);
     assert_eq!(ar["decision"], "deny");
     let request = claims_of(&ar, "request");
-    assert_eq!(claim(&request, "shout", "shouting")["value"], true);
+    let flagged = claim(&request, "shout", template.claim)["value"].clone();
+    assert!(
+        flagged == json!(true) || flagged.as_u64() > Some(0),
+        "{flagged}"
+    );
     assert!(
         ar["measurements"]["auditors"]["shout"].is_string(),
         "{ar:#}"
@@ -228,24 +261,22 @@ fn drop_in_and_judge(lang: &str, example: &str) {
     let allowed = chat("could someone look at https://status.example.com please");
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     let ar = evidence(&allowed);
-    assert_eq!(
-        claim(&claims_of(&ar, "request"), "shout", "shouting")["value"],
-        false
-    );
+    let calm = claim(&claims_of(&ar, "request"), "shout", template.claim)["value"].clone();
+    assert!(calm == json!(false) || calm == json!(0), "{calm}");
     let response = claims_of(&ar, "response");
     claim(&response, "links", "link_domains");
-    println!("{lang}: {example} example and shout judged the exchange");
+    println!("{lang}: the SDK examples and shout judged the exchange");
     assert!(daemon.terminate().success());
 }
 
 #[test]
 fn a_python_auditor_from_init_goes_live_and_its_claim_reaches_cedar_and_the_receipt() {
-    drop_in_and_judge("python", "blocklist");
+    drop_in_and_judge(&PYTHON);
 }
 
 #[test]
 fn a_js_auditor_from_init_goes_live_and_its_claim_reaches_cedar_and_the_receipt() {
-    drop_in_and_judge("js", "links");
+    drop_in_and_judge(&JS);
 }
 
 #[test]
