@@ -349,7 +349,7 @@ fn test(strict: bool) -> anyhow::Result<()> {
             ]);
             exec(cmd)?;
             let mut cmd = Command::new("node");
-            cmd.args(["--test", "sdks/js/test"]);
+            cmd.args(["--test", "sdks/js/test", "guests/js"]);
             exec(cmd)?;
             let componentize_py = python.with_file_name("componentize-py");
             let plugins = build_sdk_examples(&componentize_py, componentize_js)?;
