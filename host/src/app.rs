@@ -330,6 +330,7 @@ pub fn build(options: &ServeOptions) -> Result<App, AppError> {
         metrics: crate::exchange::metrics::Metrics::new(),
         lifecycle: Default::default(),
         attestor: Some(attestor.clone()),
+        feed: Default::default(),
     });
     let mut gateway = Gateway::new(exchange, Arc::new(Mutex::new(reader)), config)
         .with_attestor(attestor.clone());
@@ -424,6 +425,7 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener, AppError> {
 
 fn announce(addr: SocketAddr) {
     emit(&format!("lucid listening on http://{addr}"));
+    emit(&format!("observer: http://{addr}/ui"));
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this returns,

@@ -7,6 +7,7 @@
 //! - [`evidence`]: the receipt signer component, the receipt service and the evidence stores.
 //! - [`attestation`]: SEV-SNP (or mock) reports binding the gateway's measured state.
 //! - [`exchange`]: one chat exchange from request to outcome, without HTTP.
+//! - [`passport`]: an exchange's AI Passport as checked facts (shared by the CLI and the UI).
 //! - [`gateway`]: the HTTP edge (axum on hyper) that drives exchanges and serves the admin API.
 //! - [`app`]: the wiring that builds a running gateway from its options (the `lucid` binary's
 //!   command line, in `src/cli/`, only parses arguments into them).
@@ -16,6 +17,7 @@ pub mod attestation;
 pub mod evidence;
 pub mod exchange;
 pub mod gateway;
+pub mod passport;
 pub mod policy;
 pub mod runtime;
 

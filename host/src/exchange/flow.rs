@@ -40,6 +40,8 @@ pub struct ExchangeService {
     pub lifecycle: Lifecycle,
     /// Reports kept per binding: every AR's binding gets one before its exchange is answered.
     pub attestor: Option<Arc<crate::attestation::Attestor>>,
+    /// Every AR issued, for the live feed (the Observer UI).
+    pub feed: super::feed::Feed,
 }
 
 impl ExchangeService {
@@ -76,6 +78,42 @@ impl ExchangeService {
     /// their JCS bytes).
     pub fn settings(&self, scope: &Scope, view: &RuntimeView) -> (Value, String) {
         settings_of(self.overrides.for_scope(scope, view).as_deref(), view)
+    }
+
+    /// The request phase of a chat request for `scope`, run and decided as an exchange would
+    /// run it — without calling the model, recording metrics or issuing a receipt (the
+    /// Observer's "try it"). The artifact phase's claims are not attached.
+    pub async fn probe_request(
+        &self,
+        scope: &Scope,
+        request: &Value,
+    ) -> (Vec<crate::runtime::AttributedClaim>, PhaseDecision) {
+        let view = self.auditing.view();
+        let policy = self.policy.current();
+        let settings = self.overrides.for_scope(scope, &view);
+        let model = request
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let input = Arc::new(ObservationInput {
+            phase: Phase::Request,
+            request_id: receipt_core::new_id("try"),
+            org: scope.org.clone(),
+            workspace: scope.workspace.clone(),
+            agent: scope.agent.clone(),
+            request: request.to_string(),
+            response: None,
+            artifacts: None,
+        });
+        let report = self
+            .auditing
+            .runner()
+            .run_phase(view.clone(), input, settings.as_deref())
+            .await;
+        let decision =
+            crate::policy::decide(&policy, scope, &model, &report, view.artifact.as_deref());
+        (report.claims, decision)
     }
 
     /// The attestation binding in force (see `lucid_ar::binding_of`): the signing key and the
@@ -709,12 +747,14 @@ impl Exchange {
             })
             .inc();
         metrics.chain_depth.set(issued.chain_depth as i64);
-        metrics.request_seconds.observe(
-            self.started
-                .elapsed()
-                .saturating_sub(self.upstream_time)
-                .as_secs_f64(),
-        );
+        let own = self.started.elapsed().saturating_sub(self.upstream_time);
+        metrics.request_seconds.observe(own.as_secs_f64());
+        self.service.feed.publish(super::feed::FeedItem {
+            ar_hash: issued.ar_hash.as_str().into(),
+            text: issued.text.clone(),
+            model: Some(self.model.as_str().into()),
+            own_us: Some(own.as_micros().min(u128::from(u64::MAX)) as u64),
+        });
         Ok(Receipt {
             ar_hash: issued.ar_hash,
             chain_depth: issued.chain_depth,

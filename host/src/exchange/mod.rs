@@ -9,11 +9,13 @@
 //! - [`content`]: the salted commitments to the request and response bytes.
 //! - [`redact`]: masking the spans a policy asked to mask.
 //! - [`metrics`]: the Prometheus metrics exchanges record.
+//! - [`feed`]: every AR issued, in order, for the live feed.
 //!
 //! Owns: the exchange flow and the streaming modes. Must not depend on `gateway` or `cli` (no
 //! axum, no HTTP types beyond the upstream client).
 
 pub mod content;
+pub mod feed;
 mod flow;
 mod held;
 mod lifecycle;

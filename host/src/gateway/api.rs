@@ -42,6 +42,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             "/v1/scopes/{org}/{workspace}/{agent}/settings",
             get(scope_settings),
         )
+        .merge(super::ui::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(gateway)
 }
@@ -591,6 +592,15 @@ async fn change_overrides(
         .await
         .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
     gateway.exchange.overrides.commit(change);
+    gateway
+        .exchange
+        .feed
+        .publish(crate::exchange::feed::FeedItem {
+            ar_hash: issued.ar_hash.as_str().into(),
+            text: issued.text.clone(),
+            model: None,
+            own_us: None,
+        });
     if let Some(binding_hash) = &issued.binding_hash {
         gateway
             .exchange

@@ -6,6 +6,7 @@ pub mod api;
 pub mod chat;
 pub mod mock_server;
 pub mod passthrough;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,11 @@ pub struct Gateway {
     pub(crate) attest_permits: tokio::sync::Semaphore,
     /// The config file in force and its text (`None`: the built-in defaults).
     pub config_source: Option<(std::path::PathBuf, String)>,
+    /// The Observer's login sessions.
+    pub(crate) ui: ui::UiState,
+    /// Cancelled when the gateway stops accepting: long-lived responses (the Observer's live
+    /// feed) end then, so that a graceful shutdown does not wait for them.
+    pub(crate) closing: tokio_util::sync::CancellationToken,
 }
 
 impl Gateway {
@@ -56,7 +62,17 @@ impl Gateway {
             attestor: None,
             attest_permits: tokio::sync::Semaphore::new(2),
             config_source: None,
+            ui: ui::UiState::default(),
+            closing: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Where the evidence is read from (`sqlite:PATH`, a PostgreSQL URL without its password).
+    pub fn evidence_location(&self) -> String {
+        self.evidence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .location()
     }
 
     /// Serve attestation reports from `attestor`.
@@ -349,6 +365,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    gateway.closing.cancel();
     let lifecycle = &gateway.exchange.lifecycle;
     tracing::info!(
         exchanges = lifecycle.in_flight(),

@@ -82,6 +82,21 @@ impl Overrides {
         })
     }
 
+    /// Each configured org's enforcement (auditor → setting → mode and value), by org; the
+    /// bundle's enforcement, which orgs without an entry of their own get, under `None`.
+    pub fn enforcements(&self) -> Vec<(Option<String>, lucid_policy::overrides::Enforcements)> {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = settings
+            .orgs
+            .iter()
+            .map(|(org, s)| (Some(org.clone()), s.enforcement.clone()))
+            .collect();
+        if !self.default_enforcement.is_empty() {
+            out.push((None, self.default_enforcement.clone()));
+        }
+        out
+    }
+
     /// Check every configured enforcement and override against the loaded auditors.
     pub fn check(&self, view: &RuntimeView) -> Result<(), Vec<OverrideError>> {
         self.settings

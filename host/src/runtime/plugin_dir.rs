@@ -69,6 +69,10 @@ pub struct PluginEntry {
     /// Why the file was refused, or (for `loaded`) why a newer version on disk is not loaded yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How a loaded plugin's signature was checked, when signatures are required
+    /// (`--require-signed`): the key that signed it and where the signature was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -242,8 +246,9 @@ impl PluginLoader {
         let mut claim_types: HashMap<String, (ClaimType, String)> = HashMap::new();
         for candidate in candidates {
             let file = candidate.file;
+            let mut signer = None;
             let loaded = candidate.outcome.and_then(|read| {
-                self.check_signature(&file, &read)?;
+                signer = self.check_signature(&file, &read)?;
                 self.load(&read.bytes, &read.sha256)
             });
             let auditor = match loaded {
@@ -253,13 +258,17 @@ impl PluginLoader {
                     if let Some(old) = kept {
                         match admit(old.auditor.clone(), &plugins, &mut claim_types) {
                             Ok(()) => {
-                                entries.push(loaded_entry(
+                                let mut entry = loaded_entry(
                                     &file,
                                     &old.auditor,
                                     Some(format!(
                                         "a newer version on disk is not loaded: {reason}"
                                     )),
-                                ));
+                                );
+                                entry.signer = previous
+                                    .and_then(|p| p.entries.iter().find(|e| e.file == file))
+                                    .and_then(|e| e.signer.clone());
+                                entries.push(entry);
                                 plugins.push(old.clone());
                             }
                             Err(conflict) => entries.push(refused(&file, None, conflict)),
@@ -272,7 +281,9 @@ impl PluginLoader {
             };
             match admit(auditor.clone(), &plugins, &mut claim_types) {
                 Ok(()) => {
-                    entries.push(loaded_entry(&file, &auditor, None));
+                    let mut entry = loaded_entry(&file, &auditor, None);
+                    entry.signer = signer;
+                    entries.push(entry);
                     plugins.push(LoadedPlugin { file, auditor });
                 }
                 Err(reason) => entries.push(refused(&file, Some(&auditor), reason)),
@@ -291,9 +302,10 @@ impl PluginLoader {
         }
     }
 
-    fn check_signature(&self, file: &str, read: &FileRead) -> Result<(), String> {
+    /// `None` when no signature is required; else how the plugin was found signed.
+    fn check_signature(&self, file: &str, read: &FileRead) -> Result<Option<String>, String> {
         let Some(keys) = &self.admission.trusted_keys else {
-            return Ok(());
+            return Ok(None);
         };
         let by_file = keys.verify(
             &format!("{file}.sig"),
@@ -303,7 +315,7 @@ impl PluginLoader {
         let by_file = match (by_file, &self.admission.registry) {
             (Ok(key_id), _) => {
                 tracing::debug!(file, key_id, "plugin signature verified");
-                return Ok(());
+                return Ok(Some(format!("key {key_id} ({file}.sig)")));
             }
             (Err(e), None) => return Err(e.to_string()),
             (Err(e), Some(_)) => e,
@@ -314,7 +326,10 @@ impl PluginLoader {
         let record = format!("{}.json", read.sha256);
         match read_small(registry, &record, crate::runtime::notary::MAX_RECORD_BYTES) {
             Ok(Some(bytes)) => crate::runtime::notary::verify_record(keys, &bytes, &read.sha256)
-                .map(|key_id| tracing::debug!(file, key_id, "plugin published in the registry"))
+                .map(|key_id| {
+                    tracing::debug!(file, key_id, "plugin published in the registry");
+                    Some(format!("key {key_id} (registry record)"))
+                })
                 .map_err(|e| format!("registry record {record}: {e}")),
             Ok(None) => Err(format!(
                 "{by_file}, and the registry has no record of sha256 {}",
@@ -411,6 +426,7 @@ fn loaded_entry(file: &str, auditor: &Auditor, reason: Option<String>) -> Plugin
         sha256: Some(auditor.sha256.clone()),
         size: Some(auditor.size),
         reason,
+        signer: None,
     }
 }
 
@@ -423,6 +439,7 @@ fn refused(file: &str, auditor: Option<&Auditor>, reason: String) -> PluginEntry
         sha256: auditor.map(|a| a.sha256.clone()),
         size: auditor.map(|a| a.size),
         reason: Some(reason),
+        signer: None,
     }
 }
 

@@ -28,6 +28,7 @@ use crate::util::{exchange_service, plugins_dir};
 
 mod http;
 mod streams;
+mod ui;
 mod upstream;
 
 /// What the scripted model does.

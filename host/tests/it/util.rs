@@ -129,6 +129,7 @@ pub fn exchange_service(
         metrics: Metrics::new(),
         lifecycle: Default::default(),
         attestor: None,
+        feed: Default::default(),
     });
     (service, receipts)
 }
