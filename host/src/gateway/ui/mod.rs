@@ -58,13 +58,28 @@ const TRY_MAX: usize = 64 << 10;
 /// Failed logins allowed per minute (then every attempt is refused until the minute is over).
 const LOGINS_PER_MINUTE: u32 = 20;
 
-/// The Observer's own state: login sessions.
-#[derive(Default)]
+/// Evidence reads of the Observer's pages at once (a page reads up to a few hundred ARs; the
+/// whole-chain check reads them all): more wait, up to [`READ_WAIT`].
+const READS_AT_ONCE: usize = 2;
+const READ_WAIT: Duration = Duration::from_secs(10);
+
+/// The Observer's own state: login sessions, and the bound on its evidence reads.
 pub struct UiState {
     /// SHA-256 of each session id → when it was opened.
     sessions: Mutex<HashMap<[u8; 32], Instant>>,
     /// Failed logins in the current minute.
     failures: Mutex<(Option<Instant>, u32)>,
+    reads: tokio::sync::Semaphore,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            sessions: Mutex::default(),
+            failures: Mutex::default(),
+            reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
+        }
+    }
 }
 
 impl UiState {
@@ -269,6 +284,16 @@ async fn with_store<T: Send + 'static>(
     gateway: &Arc<Gateway>,
     f: impl FnOnce(&mut dyn crate::evidence::EvidenceStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
+    let _permit = match tokio::time::timeout(READ_WAIT, gateway.ui.reads.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "the Observer is reading evidence for other pages; retry shortly",
+            ));
+        }
+    };
     let store = gateway.evidence.clone();
     tokio::task::spawn_blocking(move || {
         let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -373,30 +398,35 @@ fn read_window(
     }
 }
 
-/// The whole chain, checked the way `lucid chain verify` checks it (forks included).
-fn read_all(store: &mut dyn crate::evidence::EvidenceStore) -> Result<ChainWindow, StoreError> {
-    let texts = store.all()?;
-    let mut ars = Vec::with_capacity(texts.len());
-    for text in texts {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => ars.push(v),
-            Err(e) => {
-                return Ok(ChainWindow {
-                    ars: Vec::new(),
-                    report: verify_stored(&[]),
-                    broken: Some(format!("a stored AR is not JSON: {e}")),
-                    partial: false,
-                });
+/// The whole chain, checked the way `lucid chain verify` checks it (forks included). The
+/// store is read under its lock; the checking happens after, without it.
+async fn verify_all(gateway: &Arc<Gateway>) -> Result<ChainWindow, Response> {
+    let texts = with_store(gateway, |s| s.all()).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut ars = Vec::with_capacity(texts.len());
+        for text in texts {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => ars.push(v),
+                Err(e) => {
+                    return ChainWindow {
+                        ars: Vec::new(),
+                        report: verify_stored(&[]),
+                        broken: Some(format!("a stored AR is not JSON: {e}")),
+                        partial: false,
+                    };
+                }
             }
         }
-    }
-    let report = verify_stored(&ars);
-    Ok(ChainWindow {
-        ars,
-        report,
-        broken: None,
-        partial: false,
+        let report = verify_stored(&ars);
+        ChainWindow {
+            ars,
+            report,
+            broken: None,
+            partial: false,
+        }
     })
+    .await
+    .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, "Error", e.to_string()))
 }
 
 fn summaries(gateway: &Gateway, ars: &[Value]) -> Vec<Summary> {
@@ -649,7 +679,7 @@ async fn chain(
             }
         }
     };
-    let verify_all = q.verify == "all";
+    let whole = q.verify == "all";
     let window = match with_store(&gateway, move |s| {
         read_window(s, end.as_deref(), CHAIN_WINDOW)
     })
@@ -658,9 +688,9 @@ async fn chain(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let full = if verify_all {
+    let full = if whole {
         let started = Instant::now();
-        match with_store(&gateway, read_all).await {
+        match verify_all(&gateway).await {
             Ok(w) => Some((w, started.elapsed())),
             Err(r) => return r,
         }
