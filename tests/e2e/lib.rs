@@ -220,3 +220,63 @@ impl Daemon {
         line.trim_start_matches("lucid listening on ").to_string()
     }
 }
+
+/// Chromium for the Observer UI's tests: `LUCID_CHROMIUM`, which `cargo xtask test` sets after
+/// installing Debian's chromium package when it is missing.
+pub fn chromium() -> PathBuf {
+    let path = std::env::var_os("LUCID_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!(
+                "LUCID_CHROMIUM is not set: run `cargo xtask test` (it installs Chromium and sets it), or set it to a Chromium binary"
+            )
+        });
+    assert!(
+        path.is_file(),
+        "LUCID_CHROMIUM={} does not exist: run `cargo xtask test` (it installs Chromium)",
+        path.display()
+    );
+    path
+}
+
+/// A headless Chromium with a fresh profile of its own; killed (and the profile removed) when
+/// dropped.
+pub struct Chromium {
+    pub browser: headless_chrome::Browser,
+    _profile: tempfile::TempDir,
+}
+
+/// Launch [`chromium`] headless, without the sandbox (the tests may run as root), in a fresh
+/// profile, with nothing that talks to the network on its own.
+pub fn launch_chromium() -> Chromium {
+    let profile = tempfile::tempdir().expect("temp dir for the browser profile");
+    let args: Vec<&std::ffi::OsStr> = [
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-proxy-server",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .collect();
+    let options = headless_chrome::LaunchOptions::default_builder()
+        .path(Some(chromium()))
+        .headless(true)
+        .sandbox(false)
+        .user_data_dir(Some(profile.path().to_path_buf()))
+        .window_size(Some((1280, 900)))
+        .args(args)
+        // The browser's connection must outlive a slow page on a busy machine.
+        .idle_browser_timeout(Duration::from_secs(600))
+        .build()
+        .expect("chromium launch options");
+    let browser = headless_chrome::Browser::new(options)
+        .unwrap_or_else(|e| panic!("chromium ({}) did not start: {e:#}", chromium().display()));
+    Chromium {
+        browser,
+        _profile: profile,
+    }
+}

@@ -9,3 +9,4 @@ mod postgres;
 mod redact;
 mod serve;
 mod sign;
+mod ui;

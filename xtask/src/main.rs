@@ -321,6 +321,7 @@ fn test(strict: bool) -> anyhow::Result<()> {
     let python = ensure_python();
     let postgres = ensure_postgres();
     let js_tools = ensure_js_tools();
+    let chromium = ensure_chromium();
     if strict {
         let python = python
             .as_ref()
@@ -329,8 +330,11 @@ fn test(strict: bool) -> anyhow::Result<()> {
         if let Err(e) = &js_tools {
             bail!("the JavaScript auditor toolchain could not be installed: {e:#}");
         }
+        if let Err(e) = &chromium {
+            bail!("Chromium (for the Observer UI tests) could not be installed: {e:#}");
+        }
         eprintln!(
-            "xtask: strict: Python at {}, PostgreSQL, componentize-py and componentize-js present; nothing may be skipped",
+            "xtask: strict: Python at {}, PostgreSQL, componentize-py, componentize-js and Chromium present; nothing may be skipped",
             python.display()
         );
     }
@@ -365,6 +369,12 @@ fn test(strict: bool) -> anyhow::Result<()> {
     cmd.envs(sdk_env);
     if let Some(python) = &python {
         cmd.env("LUCID_PYTHON", python);
+    }
+    match &chromium {
+        Ok(chromium) => {
+            cmd.env("LUCID_CHROMIUM", chromium);
+        }
+        Err(e) => eprintln!("xtask: WARNING: no Chromium ({e:#}); the Observer UI tests will fail"),
     }
     if strict {
         cmd.env("LUCID_REQUIRE_ALL", "1");
@@ -642,6 +652,27 @@ fn ensure_postgres() -> anyhow::Result<()> {
         bail!("postgresql was installed but no initdb is under /usr/lib/postgresql");
     }
     Ok(())
+}
+
+/// The Observer UI's end-to-end tests drive headless Chromium: `LUCID_CHROMIUM` when it is set,
+/// else Debian's chromium package, installed when it is missing.
+fn ensure_chromium() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("LUCID_CHROMIUM").map(PathBuf::from) {
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!("LUCID_CHROMIUM={} does not exist", path.display());
+    }
+    let path = PathBuf::from("/usr/bin/chromium");
+    if path.is_file() {
+        return Ok(path);
+    }
+    eprintln!("xtask: Chromium is missing; installing Debian's chromium package for the UI tests");
+    apt_install(&["chromium"]).context("cannot install chromium")?;
+    if !path.is_file() {
+        bail!("chromium was installed but {} is missing", path.display());
+    }
+    Ok(path)
 }
 
 /// Install Debian packages (`apt-get update`, then `apt-get install`).
