@@ -33,6 +33,13 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// A JSON list as `a, b, c`.
+fn list(v: &Value) -> String {
+    v.as_array()
+        .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|| text(v))
+}
+
 fn decision_badge(decision: &str) -> Markup {
     let class = match decision {
         "allow" => "badge allow",
@@ -326,21 +333,24 @@ pub fn passport(p: &PassportPage) -> Markup {
                 p #redactions.empty { "Nothing was masked." }
             } @else {
                 table #redactions {
-                    thead { tr { th { "Phase" } th { "Rule" } th { "Spans" } } }
+                    thead { tr { th { "Phase" } th { "Where" } th { "Bytes" } th { "What" } th { "Found by" } th { "Masked under" } th { "Written as" } } }
                     tbody {
                         @for r in &redactions {
-                            tr {
-                                td { (text(&r["phase"])) }
-                                td { code { (text(r.get("rule").or(r.get("rules")).unwrap_or(&Value::Null))) } }
-                                td {
-                                    @for s in r["spans"].as_array().into_iter().flatten() {
-                                        span.span { (text(s.get("entity").or(s.get("kind")).unwrap_or(&Value::Null))) " by " (text(&s["auditor"])) } " "
-                                    }
+                            @for sp in r["spans"].as_array().into_iter().flatten() {
+                                tr.redaction data-phase=(text(&r["phase"])) {
+                                    td { (text(&r["phase"])) }
+                                    td { code { (text(&sp["field"])) } }
+                                    td.num { (text(&sp["start"])) "–" (text(&sp["end"])) }
+                                    td { (list(&sp["kinds"])) }
+                                    td { (list(&sp["auditors"])) " " small { (list(&sp["claims"])) } }
+                                    td { code { (list(&sp["policies"])) } }
+                                    td { (text(&sp["style"])) }
                                 }
                             }
                         }
                     }
                 }
+                p.meta { "The receipt commits to the text after masking (and, for a request, before), never stores what was masked." }
             }
 
             h2 { "Receipt" }

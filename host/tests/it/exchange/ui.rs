@@ -111,6 +111,23 @@ async fn the_feed_and_the_passport_show_receipts_and_escape_what_clients_send() 
     assert!(html.contains("data-auditor=\"pii\""));
     assert!(html.contains("id=\"signature\" class=\"badge allow\" data-valid=\"true\""));
 
+    // A masked exchange: its passport lists what was masked, never the value.
+    let masked = chat(&router, "my mail is bob@example.com", None).await;
+    let html = text_of(
+        router
+            .clone()
+            .oneshot(get(&format!("/ui/exchange/{masked}")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(html.contains("class=\"redaction\""), "{html}");
+    assert!(html.contains("email"), "the kind is named");
+    assert!(
+        !html.contains("bob@example.com"),
+        "the masked value is not shown"
+    );
+
     // Bad and unknown hashes.
     let bad = router
         .clone()
