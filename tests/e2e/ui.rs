@@ -651,3 +651,31 @@ fn login_is_required_with_an_admin_token() {
     // The cookie opens the other pages too.
     page.goto(&gw.url("/ui/chain"), "chain");
 }
+
+#[test]
+fn policy_try_judges_a_typed_prompt() {
+    let gw = start("");
+    let page = Page::open();
+    page.mark_stale();
+    page.tab
+        .navigate_to(&gw.url("/ui/policy"))
+        .expect("navigate to /ui/policy");
+    page.wait_page(
+        "the policy page",
+        "!!document.querySelector('form#try textarea[name=prompt]')",
+    );
+    page.type_into(
+        "form#try textarea[name=prompt]",
+        "my card is 4111 1111 1111 1111",
+    );
+    page.mark_stale();
+    page.click("form#try [type=submit]");
+    page.wait_page(
+        "the tried prompt",
+        "!!document.querySelector('#try-decision')",
+    );
+    assert_eq!(page.attr("#try-decision", "data-decision"), "deny");
+    let claims = page.text("document.querySelector('#try-claims').textContent");
+    assert!(claims.contains("pii_detected"), "{claims}");
+    page.screenshot("policy-try.png");
+}
