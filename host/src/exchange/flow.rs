@@ -749,12 +749,14 @@ impl Exchange {
         metrics.chain_depth.set(issued.chain_depth as i64);
         let own = self.started.elapsed().saturating_sub(self.upstream_time);
         metrics.request_seconds.observe(own.as_secs_f64());
-        self.service.feed.publish(super::feed::FeedItem {
-            ar_hash: issued.ar_hash.as_str().into(),
-            text: issued.text.clone(),
-            model: Some(self.model.as_str().into()),
-            own_us: Some(own.as_micros().min(u128::from(u64::MAX)) as u64),
-        });
+        self.service.feed.publish(
+            super::feed::FeedItem {
+                ar_hash: issued.ar_hash.as_str().into(),
+                model: Some(self.model.as_str().into()),
+                own_us: Some(own.as_micros().min(u128::from(u64::MAX)) as u64),
+            },
+            &issued.text,
+        );
         Ok(Receipt {
             ar_hash: issued.ar_hash,
             chain_depth: issued.chain_depth,

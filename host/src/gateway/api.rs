@@ -592,15 +592,14 @@ async fn change_overrides(
         .await
         .map_err(|e| ApiError::unavailable(format!("the change was not applied: {e}")))?;
     gateway.exchange.overrides.commit(change);
-    gateway
-        .exchange
-        .feed
-        .publish(crate::exchange::feed::FeedItem {
+    gateway.exchange.feed.publish(
+        crate::exchange::feed::FeedItem {
             ar_hash: issued.ar_hash.as_str().into(),
-            text: issued.text.clone(),
             model: None,
             own_us: None,
-        });
+        },
+        &issued.text,
+    );
     if let Some(binding_hash) = &issued.binding_hash {
         gateway
             .exchange

@@ -34,7 +34,6 @@ use sha2::{Digest, Sha256};
 
 use super::Gateway;
 use crate::evidence::{StoreError, chain_ending_at, parse, verify_stored};
-use crate::exchange::feed::FeedItem;
 use view::{Filters, MetricsView, Summary};
 
 type Shared = State<Arc<Gateway>>;
@@ -52,7 +51,7 @@ const FEED_ROWS: usize = 100;
 /// ARs the chain page shows and checks by default.
 const CHAIN_WINDOW: usize = 200;
 /// ARs a passport checks back from its own (the whole chain under "verify all").
-const PASSPORT_WINDOW: usize = 10_000;
+const PASSPORT_WINDOW: usize = 1_000;
 /// Longest prompt the "try it" box runs.
 const TRY_MAX: usize = 64 << 10;
 /// Failed logins allowed per minute (then every attempt is refused until the minute is over).
@@ -62,6 +61,10 @@ const LOGINS_PER_MINUTE: u32 = 20;
 /// whole-chain check reads them all): more wait, up to [`READ_WAIT`].
 const READS_AT_ONCE: usize = 2;
 const READ_WAIT: Duration = Duration::from_secs(10);
+/// "Try it" runs at once (they share the auditor workers with live traffic).
+const TRIES_AT_ONCE: usize = 2;
+/// Live feeds (`/ui/events`) open at once.
+const MAX_STREAMS: usize = 64;
 
 /// The Observer's own state: login sessions, and the bound on its evidence reads.
 pub struct UiState {
@@ -70,6 +73,14 @@ pub struct UiState {
     /// Failed logins in the current minute.
     failures: Mutex<(Option<Instant>, u32)>,
     reads: tokio::sync::Semaphore,
+    /// One whole-chain check at a time.
+    whole: tokio::sync::Semaphore,
+    /// "Try it" runs at once.
+    tries: tokio::sync::Semaphore,
+    /// Live feeds open at once.
+    streams: Arc<tokio::sync::Semaphore>,
+    /// The last chain status answered, for its tip.
+    status: Mutex<Option<(String, Value)>>,
 }
 
 impl Default for UiState {
@@ -78,6 +89,10 @@ impl Default for UiState {
             sessions: Mutex::default(),
             failures: Mutex::default(),
             reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
+            whole: tokio::sync::Semaphore::new(1),
+            tries: tokio::sync::Semaphore::new(TRIES_AT_ONCE),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+            status: Mutex::default(),
         }
     }
 }
@@ -146,6 +161,7 @@ pub fn router() -> Router<Arc<Gateway>> {
         .route("/ui/events", get(events))
         .route("/ui/exchange/{ar_hash}", get(passport))
         .route("/ui/chain", get(chain))
+        .route("/ui/chain/status", get(chain_status))
         .route("/ui/auditors", get(auditors))
         .route("/ui/policy", get(policy))
         .route("/ui/try", post(try_prompt))
@@ -171,6 +187,8 @@ enum Denied {
     Login(String),
     /// A cross-site form post.
     Forbidden,
+    /// Without an admin token, asked under a host name (see [`local_host`]).
+    HostName,
 }
 
 impl IntoResponse for Denied {
@@ -183,6 +201,13 @@ impl IntoResponse for Denied {
             Denied::Forbidden => page(
                 StatusCode::FORBIDDEN,
                 pages::message("Refused", "This form was posted from another site."),
+            ),
+            Denied::HostName => page(
+                StatusCode::FORBIDDEN,
+                pages::message(
+                    "Refused",
+                    "Without an admin token the Observer answers only at an IP address or localhost (a web page elsewhere could otherwise point a host name at this gateway and read it). Set gateway.admin_token_sha256 to open it under a host name.",
+                ),
             ),
         }
     }
@@ -204,14 +229,38 @@ fn encode_component(s: &str) -> String {
 /// Whether the request may see the Observer: no admin token configured, the admin token as a
 /// bearer, or a live session cookie. `path` is where to come back after logging in.
 fn authorize(gateway: &Gateway, headers: &HeaderMap, path: &str) -> Result<(), Denied> {
-    if gateway.config.gateway.admin_token_sha256.is_none() || gateway.require_admin(headers).is_ok()
-    {
+    if gateway.config.gateway.admin_token_sha256.is_none() {
+        return if local_host(headers) {
+            Ok(())
+        } else {
+            Err(Denied::HostName)
+        };
+    }
+    if gateway.require_admin(headers).is_ok() {
         return Ok(());
     }
     match cookie(headers, COOKIE) {
         Some(token) if gateway.ui.has_session(token) => Ok(()),
         _ => Err(Denied::Login(path.to_string())),
     }
+}
+
+/// Whether the request names this gateway by an IP address or `localhost` (or names no host:
+/// not a browser). An open Observer (no admin token) refuses other host names: a page on
+/// another site could point its own name at this address (DNS rebinding) and read the pages
+/// as same-origin.
+fn local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A form post must come from the Observer's own pages: a browser sends `Origin` (or at least
@@ -223,8 +272,13 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Denied> {
         return Err(Denied::Forbidden);
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => Ok(()),
+        // Chromium sends `Origin: null` for a same-origin post from a page served with
+        // `Referrer-Policy: no-referrer`; its `Sec-Fetch-Site` (which no page can set) says
+        // where the post came from. A sandboxed frame elsewhere says `cross-site`.
+        Some("null") if fetch_site == Some("same-origin") => Ok(()),
         Some(origin) => {
             let origin_host = origin
                 .strip_prefix("http://")
@@ -377,10 +431,20 @@ fn read_window(
         Ok(Some(ars)) => {
             let report = verify_window(&ars);
             let partial = report.anchor.is_some();
+            // The walk back stops early only at the genesis; stopping before the window is
+            // full at an AR that names a predecessor means that predecessor is gone (deleted,
+            // or replaced by one with another hash).
+            let broken = match (&report.anchor, ars.first()) {
+                (Some(previous), Some(first)) if ars.len() < n => Some(format!(
+                    "the chain is cut: the AR before depth {} ({previous}) is not in the store",
+                    first["chain_depth"]
+                )),
+                _ => None,
+            };
             Ok(ChainWindow {
                 ars,
                 report,
-                broken: None,
+                broken,
                 partial,
             })
         }
@@ -401,6 +465,16 @@ fn read_window(
 /// The whole chain, checked the way `lucid chain verify` checks it (forks included). The
 /// store is read under its lock; the checking happens after, without it.
 async fn verify_all(gateway: &Arc<Gateway>) -> Result<ChainWindow, Response> {
+    let _whole = match tokio::time::timeout(READ_WAIT, gateway.ui.whole.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "another check of the whole chain is running; retry shortly",
+            ));
+        }
+    };
     let texts = with_store(gateway, |s| s.all()).await?;
     tokio::task::spawn_blocking(move || {
         let mut ars = Vec::with_capacity(texts.len());
@@ -430,22 +504,28 @@ async fn verify_all(gateway: &Arc<Gateway>) -> Result<ChainWindow, Response> {
 }
 
 fn summaries(gateway: &Gateway, ars: &[Value]) -> Vec<Summary> {
+    let recent = gateway.exchange.feed.recent();
     ars.iter()
         .rev()
         .map(|ar| {
             let hash = ar["ar_hash"].as_str().unwrap_or_default();
-            let item = gateway.exchange.feed.find(hash);
-            Summary::of(hash, ar, item.as_deref())
+            Summary::of(hash, ar, recent.get(hash))
         })
         .collect()
+}
+
+/// The path and query of a request, to come back to after logging in.
+fn here(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query().map_or("/ui", |pq| pq.as_str())
 }
 
 async fn feed(
     State(gateway): Shared,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Query(filters): Query<Filters>,
 ) -> Response {
-    if let Err(d) = authorize(&gateway, &headers, "/ui") {
+    if let Err(d) = authorize(&gateway, &headers, here(&uri)) {
         return d.into_response();
     }
     let filters = filters.clean();
@@ -488,8 +568,8 @@ fn status(gateway: &Gateway) -> pages::Status {
 }
 
 /// `/ui/events`: the live feed. Each new AR is one `exchange` event with its [`Summary`] as
-/// JSON (filtered like the page: same query), `chain_valid` saying whether it verified and
-/// links to the previous AR this stream sent; `lagged` when the listener fell behind.
+/// JSON (filtered like the page: same query); `lagged` when the listener fell behind. The
+/// stream ends when the session it was opened with ends, and when the gateway stops.
 async fn events(
     State(gateway): Shared,
     headers: HeaderMap,
@@ -506,31 +586,44 @@ async fn events(
             other => other.into_response(),
         };
     }
+    let Ok(slot) = gateway.ui.streams.clone().try_acquire_owned() else {
+        return failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many live feeds",
+            format!("at most {MAX_STREAMS} live feeds are open at once"),
+        );
+    };
+    // A stream opened with a session (not with the admin token itself) lasts as long as it.
+    let session = match gateway.require_admin(&headers) {
+        Ok(()) => None,
+        Err(_) => cookie(&headers, COOKIE).map(str::to_string),
+    };
     let filters = filters.clean();
     let receiver = gateway.exchange.feed.subscribe();
-    let state = (receiver, filters, None::<Value>);
-    let stream = futures_util::stream::unfold(state, |(mut rx, filters, mut prev)| async move {
+    let state = (receiver, filters, session, gateway.clone(), slot);
+    let stream = futures_util::stream::unfold(state, |state| async move {
+        let (mut rx, filters, session, gateway, slot) = state;
         loop {
-            match rx.recv().await {
-                Ok(item) => {
-                    let Some((summary, ar)) = check_item(&item, prev.as_ref()) else {
-                        continue;
-                    };
-                    prev = Some(ar);
-                    if !filters.matches(&summary) {
-                        continue;
-                    }
-                    let data = serde_json::to_string(&summary).unwrap_or_default();
-                    let event = Event::default().event("exchange").data(data);
-                    return Some((Ok::<_, Infallible>(event), (rx, filters, prev)));
+            let received = rx.recv().await;
+            if let Some(token) = &session
+                && !gateway.ui.has_session(token)
+            {
+                return None;
+            }
+            let event = match received {
+                Ok(live) if filters.matches(&live.summary) => {
+                    Event::default().event("exchange").data(&live.json)
                 }
+                Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    prev = None;
-                    let event = Event::default().event("lagged").data(n.to_string());
-                    return Some((Ok(event), (rx, filters, prev)));
+                    Event::default().event("lagged").data(n.to_string())
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
+            };
+            return Some((
+                Ok::<_, Infallible>(event),
+                (rx, filters, session, gateway, slot),
+            ));
         }
     });
     let stream =
@@ -544,17 +637,54 @@ async fn events(
     secure(response)
 }
 
-/// An issued AR checked for the live feed: its own signature and hashes, and its link to the
-/// `previous` one when given.
-fn check_item(item: &FeedItem, previous: Option<&Value>) -> Option<(Summary, Value)> {
-    let ar: Value = serde_json::from_str(&item.text).ok()?;
-    let mut summary = Summary::of(&item.ar_hash, &ar, Some(item));
-    let valid = match previous {
-        Some(prev) => lucid_ar::verify_segment(&[prev.clone(), ar.clone()]).valid,
-        None => lucid_ar::verify_single(&ar).is_ok(),
+/// `/ui/chain/status`: the state of the chain's newest window as JSON — `{"valid", "length",
+/// "tip", "chain_depth", "partial", "errors"}` — for the feed page to follow without a reload.
+/// The last answer is kept for its tip: asked again before a new AR arrives, it is not
+/// checked again (a tampered store shows at the next AR, or in the Chain page at once).
+async fn chain_status(State(gateway): Shared, headers: HeaderMap) -> Response {
+    if let Err(d) = authorize(&gateway, &headers, "/ui") {
+        return match d {
+            Denied::Login(_) => failure(StatusCode::UNAUTHORIZED, "Log in", "this needs a session"),
+            other => other.into_response(),
+        };
+    }
+    let tip = gateway.exchange.feed.last();
+    if let Some(tip) = &tip {
+        let kept = gateway.ui.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((hash, answer)) = &*kept
+            && hash.as_str() == &**tip
+        {
+            return json_response(answer.clone());
+        }
+    }
+    let window = match with_store(&gateway, |s| read_window(s, None, FEED_WINDOW)).await {
+        Ok(w) => w,
+        Err(r) => return r,
     };
-    summary.chain_valid = Some(valid);
-    Some((summary, ar))
+    let errors: Vec<String> = window
+        .broken
+        .iter()
+        .cloned()
+        .chain(window.report.errors.iter().map(|e| e.reason.clone()))
+        .collect();
+    let newest = window.ars.last();
+    let answer = serde_json::json!({
+        "valid": window.broken.is_none() && window.report.valid,
+        "length": window.ars.len(),
+        "tip": newest.and_then(|a| a.get("ar_hash")).cloned(),
+        "chain_depth": newest.and_then(|a| a.get("chain_depth")).cloned(),
+        "partial": window.partial,
+        "errors": errors,
+    });
+    if let Some(tip) = newest.and_then(|a| a["ar_hash"].as_str()) {
+        *gateway.ui.status.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((tip.to_string(), answer.clone()));
+    }
+    json_response(answer)
+}
+
+fn json_response(value: Value) -> Response {
+    secure(axum::Json(value).into_response())
 }
 
 fn valid_hash(h: &str) -> Option<String> {
@@ -636,7 +766,7 @@ async fn passport(
     let summary = Summary::of(
         ar["ar_hash"].as_str().unwrap_or_default(),
         &ar,
-        item.as_deref(),
+        item.as_ref(),
     );
     ok(pages::passport(&pages::PassportPage {
         facts: &facts,
@@ -660,9 +790,10 @@ struct ChainQuery {
 async fn chain(
     State(gateway): Shared,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Query(q): Query<ChainQuery>,
 ) -> Response {
-    if let Err(d) = authorize(&gateway, &headers, "/ui/chain") {
+    if let Err(d) = authorize(&gateway, &headers, here(&uri)) {
         return d.into_response();
     }
     let end = if q.end.is_empty() {
@@ -819,6 +950,13 @@ async fn try_prompt(
         "model": model,
         "messages": [{"role": "user", "content": form.prompt}],
     });
+    let Ok(_try) = gateway.ui.tries.try_acquire() else {
+        return failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            format!("at most {TRIES_AT_ONCE} prompts are tried at once; retry shortly"),
+        );
+    };
     let (claims, decision) = gateway.exchange.probe_request(&scope, &request).await;
     let tried = pages::Tried {
         prompt: &form.prompt,
@@ -969,6 +1107,22 @@ mod tests {
     }
 
     #[test]
+    fn an_open_observer_answers_only_at_an_address_or_localhost() {
+        let with = |host: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static(host));
+            local_host(&h)
+        };
+        assert!(with("127.0.0.1:8080"));
+        assert!(with("localhost:8080"));
+        assert!(with("[::1]:8080"));
+        assert!(with("10.0.0.5"));
+        assert!(!with("evil.example:8080"));
+        assert!(!with("localhost.evil.example"));
+        assert!(local_host(&HeaderMap::new()), "no Host: not a browser");
+    }
+
+    #[test]
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -1009,6 +1163,16 @@ mod tests {
             HeaderValue::from_static("http://evil.example"),
         );
         assert!(same_origin(&h).is_err());
+        h.remove(header::ORIGIN);
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(same_origin(&h).is_err());
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(
+            same_origin(&h).is_err(),
+            "null from a sandboxed frame elsewhere"
+        );
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&h).is_ok(), "null from our own page");
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(same_origin(&h).is_err());

@@ -205,7 +205,7 @@ pub fn feed(p: &FeedPage) -> Markup {
     let denied = p.points.len() - allowed;
     let body = html! {
         section.cards {
-            div.card { h2 { "Chain" } p { (chain_status(p.window)) } small { "last " (p.window.ars.len()) " receipts checked" } }
+            div.card { h2 { "Chain" } p { (chain_status(p.window)) } small #chain-checked { "last " (p.window.ars.len()) " receipts checked" } }
             div.card { h2 { "Allowed" } p.big #count-allow { (allowed) } small { "in the window" } }
             div.card { h2 { "Denied" } p.big #count-deny { (denied) } small { "in the window" } }
             div.card { h2 { "Live" } p #live-state { "off (reload to refresh)" } small { "new exchanges appear here as they are receipted" } }
@@ -462,6 +462,16 @@ pub fn chain(p: &ChainPage) -> Markup {
         )
         .collect();
     let oldest = w.ars.first().and_then(|a| a["ar_hash"].as_str());
+    // Keys none of whose bindings has a kept report (a key change nothing attests).
+    let unattested: Vec<&Value> = p
+        .keys
+        .iter()
+        .filter(|k| {
+            k["bindings"]
+                .as_array()
+                .is_none_or(|b| b.iter().all(|b| b["report"]["status"] != "attested"))
+        })
+        .collect();
     let body = html! {
         h1 { "Chain" }
         div.verdict {
@@ -476,6 +486,14 @@ pub fn chain(p: &ChainPage) -> Markup {
         }
         @if !errors.is_empty() {
             ul #chain-errors.error { @for e in &errors { li { (e) } } }
+        }
+        @if !unattested.is_empty() {
+            ul #chain-warnings.warn {
+                @for k in &unattested {
+                    li { "Receipts from depth " (text(&k["first_depth"])) " are signed by key " code { (short(&text(&k["public_key"]))) }
+                        " with no kept attestation report: nothing shows that key was born in a measured signer." }
+                }
+            }
         }
         form #verify-form method="get" action="/ui/chain" {
             button #verify type="submit" name="verify" value="all" { "Verify the whole chain" }
@@ -520,7 +538,7 @@ pub fn chain(p: &ChainPage) -> Markup {
             }
         }
         h2 { "Timeline" }
-        p.legend { span.dot.allow {} " allow " span.dot.deny {} " deny " span.dot.splice {} " key change (restart, new signer) " span.dot.fork {} " fork" }
+        p.legend { span.dot.allow {} " allow " span.dot.deny {} " deny " span.dot.splice {} " key change (restart, new signer) " span.dot.fork {} " fork " span.dot.bad {} " does not verify" }
         ol #timeline reversed {
             @for ar in w.ars.iter().rev() {
                 @let hash = ar["ar_hash"].as_str().unwrap_or_default();

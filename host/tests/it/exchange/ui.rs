@@ -246,7 +246,6 @@ async fn the_live_feed_sends_each_new_receipt() {
     let summary: Value = serde_json::from_str(data).unwrap();
     assert_eq!(summary["ar_hash"], hash.as_str());
     assert_eq!(summary["decision"], "allow");
-    assert_eq!(summary["chain_valid"], true);
     assert_eq!(summary["model"], "mock-1");
 }
 
@@ -334,4 +333,82 @@ async fn with_an_admin_token_the_observer_needs_a_login() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receipt_deleted_or_replaced_in_the_store_makes_the_chain_invalid() {
+    let f = allowed_fixture();
+    let router = router(&f, f._data.path());
+    let mut hashes = Vec::new();
+    for i in 0..4 {
+        hashes.push(chat(&router, &format!("hello {i}"), None).await);
+    }
+    let status = |router: axum::Router| async move {
+        let r = router.oneshot(get("/ui/chain/status")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        serde_json::from_str::<Value>(&text_of(r).await).unwrap()
+    };
+    let before = status(router.clone()).await;
+    assert_eq!(before["valid"], true, "{before}");
+    assert_eq!(before["length"], 4);
+
+    // Delete the AR at depth 1 (the walk back from the newest stops at depth 2).
+    let db = rusqlite::Connection::open(f._data.path().join("evidence.db")).unwrap();
+    db.execute("DELETE FROM ars WHERE ar_hash = ?1", [&hashes[1]])
+        .unwrap();
+    let chain = text_of(router.clone().oneshot(get("/ui/chain")).await.unwrap()).await;
+    assert!(
+        chain.contains("id=\"chain-status\" class=\"badge deny\" data-valid=\"false\""),
+        "{chain}"
+    );
+    assert!(chain.contains("the chain is cut"), "{chain}");
+    let feed = text_of(router.clone().oneshot(get("/ui")).await.unwrap()).await;
+    assert!(
+        feed.contains("data-valid=\"false\""),
+        "the feed says so too"
+    );
+    // The status answer kept for the same tip is checked again once a new AR arrives.
+    chat(&router, "hello again", None).await;
+    let after = status(router.clone()).await;
+    assert_eq!(after["valid"], false, "{after}");
+    // The passport of the newest AR checks its window too.
+    let passport = text_of(
+        router
+            .clone()
+            .oneshot(get(&format!("/ui/exchange/{}", hashes[3])))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        passport.contains("id=\"chain-validity\" class=\"badge deny\" data-valid=\"false\""),
+        "{passport}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_observer_refuses_host_names() {
+    let f = allowed_fixture();
+    let router = router(&f, f._data.path());
+    let named = router
+        .clone()
+        .oneshot(
+            Request::get("/ui")
+                .header("host", "rebound.example:8080")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::FORBIDDEN);
+    let local = router
+        .oneshot(
+            Request::get("/ui")
+                .header("host", "127.0.0.1:8080")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(local.status(), StatusCode::OK);
 }

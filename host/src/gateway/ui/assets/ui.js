@@ -80,15 +80,31 @@
       const empty = document.getElementById("feed-empty");
       if (empty) empty.remove();
       if (!s.event) bump(s.decision === "deny" ? "count-deny" : "count-allow");
-      if (s.chain_valid === false) {
-        const chain = document.getElementById("chain-status");
-        if (chain) {
-          chain.dataset.valid = "false";
-          chain.textContent = "invalid";
-          chain.className = "badge deny";
-        }
-      }
+      scheduleChainCheck();
     });
+  }
+
+  // The chain's state follows new receipts: checked by the gateway, at most twice a second.
+  let chainTimer = null;
+  function scheduleChainCheck() {
+    if (chainTimer) return;
+    chainTimer = setTimeout(function () {
+      chainTimer = null;
+      fetch("/ui/chain/status", { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (status) {
+          const chain = document.getElementById("chain-status");
+          if (!status || !chain) return;
+          const valid = status.valid === true;
+          chain.dataset.valid = valid ? "true" : "false";
+          chain.textContent = valid ? "valid" : "invalid";
+          chain.className = valid ? "badge allow" : "badge deny";
+          chain.title = (status.errors || []).join("\n");
+          const checked = document.getElementById("chain-checked");
+          if (checked) checked.textContent = "last " + status.length + " receipts checked";
+        })
+        .catch(function () {});
+    }, 500);
   }
 
   // Filters apply as soon as a select changes.
