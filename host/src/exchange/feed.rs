@@ -233,17 +233,28 @@ mod tests {
         let feed = Feed::new();
         feed.publish(item(0), "{}");
         let mut listener = feed.subscribe();
-        for n in 1..=RECENT {
-            feed.publish(item(n), r#"{"decision": "allow", "chain_depth": 7}"#);
-        }
-        assert_eq!(feed.recent().len(), RECENT);
-        assert!(feed.find(&format!("{:064x}", 0)).is_none());
-        assert!(feed.find(&format!("{RECENT:064x}")).is_some());
+        feed.publish(item(1), r#"{"decision": "allow", "chain_depth": 7}"#);
         let first = listener.try_recv().expect("a summary");
         assert_eq!(first.summary.ar_hash, format!("{:064x}", 1));
         assert_eq!(first.summary.model.as_deref(), Some("m"));
         assert_eq!(first.summary.latency_ms, Some(1.5));
         assert!(first.json.contains("\"chain_depth\":7"), "{}", first.json);
+        for n in 2..=RECENT {
+            feed.publish(item(n), "{}");
+        }
+        assert_eq!(feed.recent().len(), RECENT);
+        assert!(feed.find(&format!("{:064x}", 0)).is_none());
+        assert!(feed.find(&format!("{RECENT:064x}")).is_some());
+        assert_eq!(
+            feed.last().as_deref(),
+            Some(format!("{RECENT:064x}").as_str())
+        );
+        // A listener that fell behind is told how many it missed, then goes on.
+        assert!(matches!(
+            listener.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+        assert!(listener.try_recv().is_ok());
     }
 
     #[test]
