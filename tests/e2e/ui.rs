@@ -679,3 +679,79 @@ fn policy_try_judges_a_typed_prompt() {
     assert!(claims.contains("pii_detected"), "{claims}");
     page.screenshot("policy-try.png");
 }
+
+/// What the official `openai` Python client sends: one chat, its `x-lucid-ar-hash` printed.
+const OPENAI_CHAT: &str = r#"
+import sys, openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key="x", max_retries=0, timeout=60)
+raw = client.chat.completions.with_raw_response.create(
+    model="mock-1", messages=[{"role": "user", "content": "Hello from the OpenAI client"}])
+print(raw.headers["x-lucid-ar-hash"])
+"#;
+
+/// The issue's "done when": the feed open, one request from the official OpenAI client — the
+/// exchange appears, the chain is checked again and valid, and its passport opens, all without
+/// reloading the feed.
+#[test]
+fn an_openai_client_exchange_shows_live_with_its_passport_and_a_valid_chain() {
+    let Some(python) = std::env::var("LUCID_PYTHON").ok().filter(|p| !p.is_empty()) else {
+        let msg =
+            "this test needs LUCID_PYTHON (a python with `openai`; `cargo xtask test` sets it)";
+        assert!(
+            std::env::var_os("LUCID_REQUIRE_ALL").is_none(),
+            "{msg} (LUCID_REQUIRE_ALL is set: nothing may be skipped)"
+        );
+        println!("SKIPPED: {msg}");
+        return;
+    };
+    let gw = start("");
+    let page = Page::open();
+    page.goto(&gw.url("/ui"), "feed");
+    assert!(page.feed_rows().is_empty());
+    page.wait(
+        "the feed's live stream",
+        "document.body.dataset.live === 'true'",
+    );
+    page.value("window.__marker = 1");
+
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(OPENAI_CHAT)
+        .arg(gw.url("/v1"))
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "the openai client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(hash.len(), 64, "an ar_hash: {hash:?}");
+
+    let row = format!("tr.exchange[data-ar-hash={}]", js_str(&hash));
+    page.wait(
+        "the OpenAI client's exchange in the open feed",
+        &format!("document.querySelector({}) !== null", js_str(&row)),
+    );
+    page.wait(
+        "the chain checked again with the new receipt",
+        "document.getElementById('chain-checked').textContent === 'last 1 receipts checked'",
+    );
+    assert_eq!(page.attr("#chain-status", "data-valid"), "true");
+    assert_eq!(page.value("window.__marker"), 1, "the feed was reloaded");
+    page.screenshot("feed-openai.png");
+
+    page.mark_stale();
+    page.click(&format!("{row} a.passport-link"));
+    page.wait_page(
+        "the exchange's passport",
+        "document.body.dataset.page === 'passport'",
+    );
+    assert_eq!(page.attr("#passport", "data-ar-hash"), hash.as_str());
+    assert_eq!(page.attr("#decision", "data-decision"), "allow");
+    assert_eq!(page.attr("#signature", "data-valid"), "true");
+    assert_eq!(page.attr("#chain-validity", "data-valid"), "true");
+    page.screenshot("passport-openai.png");
+}

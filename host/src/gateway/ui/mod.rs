@@ -333,21 +333,27 @@ fn failure(status: StatusCode, title: &str, message: impl AsRef<str>) -> Respons
     page(status, pages::message(title, message.as_ref()))
 }
 
+/// A permit of `limit`, waiting up to [`READ_WAIT`]; a 503 page saying `busy` after that.
+async fn wait_for<'a>(
+    limit: &'a tokio::sync::Semaphore,
+    busy: &str,
+) -> Result<tokio::sync::SemaphorePermit<'a>, Response> {
+    match tokio::time::timeout(READ_WAIT, limit.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(failure(StatusCode::SERVICE_UNAVAILABLE, "Busy", busy)),
+    }
+}
+
 /// Run a query against the evidence store off the async workers.
 async fn with_store<T: Send + 'static>(
     gateway: &Arc<Gateway>,
     f: impl FnOnce(&mut dyn crate::evidence::EvidenceStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
-    let _permit = match tokio::time::timeout(READ_WAIT, gateway.ui.reads.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        _ => {
-            return Err(failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Busy",
-                "the Observer is reading evidence for other pages; retry shortly",
-            ));
-        }
-    };
+    let _permit = wait_for(
+        &gateway.ui.reads,
+        "the Observer is reading evidence for other pages; retry shortly",
+    )
+    .await?;
     let store = gateway.evidence.clone();
     tokio::task::spawn_blocking(move || {
         let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -465,16 +471,11 @@ fn read_window(
 /// The whole chain, checked the way `lucid chain verify` checks it (forks included). The
 /// store is read under its lock; the checking happens after, without it.
 async fn verify_all(gateway: &Arc<Gateway>) -> Result<ChainWindow, Response> {
-    let _whole = match tokio::time::timeout(READ_WAIT, gateway.ui.whole.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        _ => {
-            return Err(failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Busy",
-                "another check of the whole chain is running; retry shortly",
-            ));
-        }
-    };
+    let _whole = wait_for(
+        &gateway.ui.whole,
+        "another check of the whole chain is running; retry shortly",
+    )
+    .await?;
     let texts = with_store(gateway, |s| s.all()).await?;
     tokio::task::spawn_blocking(move || {
         let mut ars = Vec::with_capacity(texts.len());

@@ -57,6 +57,19 @@ fn validity(id: &str, valid: bool, yes: &str, no: &str) -> Markup {
     }
 }
 
+/// The `<head>` of every page; `script`: with the page script.
+fn page_head(title: &str, script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Lucid Observer" }
+            link rel="stylesheet" href="/ui/assets/ui.css";
+            @if script { script src="/ui/assets/ui.js" defer {} }
+        }
+    }
+}
+
 fn layout(title: &str, page: &str, status: &Status, body: Markup) -> Markup {
     let nav = [
         ("feed", "/ui", "Feed"),
@@ -67,13 +80,7 @@ fn layout(title: &str, page: &str, status: &Status, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Lucid Observer" }
-                link rel="stylesheet" href="/ui/assets/ui.css";
-                script src="/ui/assets/ui.js" defer {}
-            }
+            (page_head(title, true))
             body data-page=(page) {
                 header.top {
                     a.brand href="/ui" { "Lucid " span { "Observer" } }
@@ -115,11 +122,7 @@ pub fn message(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " · Lucid Observer" }
-                link rel="stylesheet" href="/ui/assets/ui.css";
-            }
+            (page_head(title, false))
             body data-page="message" {
                 header.top { a.brand href="/ui" { "Lucid " span { "Observer" } } }
                 main {
@@ -136,12 +139,7 @@ pub fn login(next: &str, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · Lucid Observer" }
-                link rel="stylesheet" href="/ui/assets/ui.css";
-            }
+            (page_head("Log in", false))
             body data-page="login" {
                 header.top { a.brand href="/ui" { "Lucid " span { "Observer" } } }
                 main.narrow {
