@@ -348,7 +348,16 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The client's address, for what is counted per client (failed Observer logins).
+        let with_peer = tower::ServiceBuilder::new()
+            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            })
+            .service(app.clone());
+        let service = TowerToHyperService::new(with_peer);
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()

@@ -231,8 +231,8 @@ fn side_by_side_markdown(
         );
     }
     md += about;
-    md += "Lucid full: the three shipped auditors (injection, pii, token_budget; request and \
-           response phases), the balanced preset, a signed receipt per exchange, SQLite \
+    md += "Lucid full: every shipped auditor in `plugins/` (eleven since issue 18; earlier \
+           runs had three: injection, pii, token_budget), the balanced preset, a signed receipt per exchange, SQLite \
            (WAL, synchronous=FULL). Lucid bare: no auditor, a permit-all policy, the same \
            receipt and store. Server CPU per request is the target process's user+system time \
            (with its children) over a row divided by the requests it answered (denials included); \

@@ -54,8 +54,12 @@ const CHAIN_WINDOW: usize = 200;
 const PASSPORT_WINDOW: usize = 1_000;
 /// Longest prompt the "try it" box runs.
 const TRY_MAX: usize = 64 << 10;
-/// Failed logins allowed per minute (then every attempt is refused until the minute is over).
+/// Failed logins allowed per client and minute (then its attempts are refused until the
+/// minute is over).
 const LOGINS_PER_MINUTE: u32 = 20;
+const MINUTE: Duration = Duration::from_secs(60);
+/// Clients whose failed logins are counted at once.
+const MAX_CLIENTS: usize = 4096;
 
 /// Evidence reads of the Observer's pages at once (a page reads up to a few hundred ARs; the
 /// whole-chain check reads them all): more wait, up to [`READ_WAIT`].
@@ -70,8 +74,8 @@ const MAX_STREAMS: usize = 64;
 pub struct UiState {
     /// SHA-256 of each session id → when it was opened.
     sessions: Mutex<HashMap<[u8; 32], Instant>>,
-    /// Failed logins in the current minute.
-    failures: Mutex<(Option<Instant>, u32)>,
+    /// Failed logins per client address (`None`: the address is unknown) in its current minute.
+    failures: Mutex<HashMap<Option<std::net::IpAddr>, (Instant, u32)>>,
     reads: tokio::sync::Semaphore,
     /// One whole-chain check at a time.
     whole: tokio::sync::Semaphore,
@@ -132,23 +136,30 @@ impl UiState {
             .remove(&key);
     }
 
-    /// Count a failed login; `false` when too many failed this minute.
-    fn login_allowed(&self) -> bool {
+    /// Whether `client` may try to log in: fewer than [`LOGINS_PER_MINUTE`] failed from it
+    /// in its current minute. Counted per client, so that one client failing cannot lock the
+    /// admin out.
+    fn login_allowed(&self, client: Option<std::net::IpAddr>) -> bool {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.0 {
-            Some(start) if start.elapsed() < Duration::from_secs(60) => {
-                failures.1 < LOGINS_PER_MINUTE
-            }
-            _ => true,
-        }
+        failures
+            .get(&client)
+            .is_none_or(|(start, n)| start.elapsed() >= MINUTE || *n < LOGINS_PER_MINUTE)
     }
 
-    fn login_failed(&self) {
+    fn login_failed(&self, client: Option<std::net::IpAddr>) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.0 {
-            Some(start) if start.elapsed() < Duration::from_secs(60) => failures.1 += 1,
-            _ => *failures = (Some(Instant::now()), 1),
+        if failures.len() >= MAX_CLIENTS {
+            failures.retain(|_, (start, _)| start.elapsed() < MINUTE);
+            if failures.len() >= MAX_CLIENTS {
+                // Many clients failing at once: start counting afresh rather than grow.
+                failures.clear();
+            }
         }
+        let entry = failures.entry(client).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= MINUTE {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
     }
 }
 
@@ -1014,8 +1025,10 @@ struct LoginForm {
 async fn login(
     State(gateway): Shared,
     headers: HeaderMap,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let client = client.map(|c| c.0.0.ip());
     if let Err(d) = same_origin(&headers) {
         return d.into_response();
     }
@@ -1023,7 +1036,7 @@ async fn login(
     let Some(expected) = gateway.config.gateway.admin_token_sha256.as_deref() else {
         return Redirect::to(&next).into_response();
     };
-    if !gateway.ui.login_allowed() {
+    if !gateway.ui.login_allowed(client) {
         return page(
             StatusCode::TOO_MANY_REQUESTS,
             pages::login(&next, Some("Too many failed attempts; wait a minute.")),
@@ -1031,8 +1044,8 @@ async fn login(
     }
     let digest = hex::encode(Sha256::digest(form.token.trim().as_bytes()));
     if !digest.eq_ignore_ascii_case(expected) {
-        gateway.ui.login_failed();
-        tracing::warn!("observer: a login with a wrong admin token");
+        gateway.ui.login_failed(client);
+        tracing::warn!(client = ?client, "observer: a login with a wrong admin token");
         return page(
             StatusCode::UNAUTHORIZED,
             pages::login(&next, Some("That is not the admin token.")),
@@ -1121,6 +1134,20 @@ mod tests {
         assert!(!with("evil.example:8080"));
         assert!(!with("localhost.evil.example"));
         assert!(local_host(&HeaderMap::new()), "no Host: not a browser");
+    }
+
+    #[test]
+    fn failed_logins_are_throttled_per_client() {
+        let ui = UiState::default();
+        let a = Some(std::net::IpAddr::from([10, 0, 0, 1]));
+        let b = Some(std::net::IpAddr::from([10, 0, 0, 2]));
+        for _ in 0..LOGINS_PER_MINUTE {
+            assert!(ui.login_allowed(a));
+            ui.login_failed(a);
+        }
+        assert!(!ui.login_allowed(a), "a is throttled");
+        assert!(ui.login_allowed(b), "b is not");
+        assert!(ui.login_allowed(None));
     }
 
     #[test]
