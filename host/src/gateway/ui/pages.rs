@@ -100,7 +100,7 @@ fn layout(title: &str, page: &str, status: &Status, body: Markup) -> Markup {
                         } @else {
                             span title=(status.policy_hash) { "policy " code { (short(&status.policy_hash)) } }
                         }
-                        span { "depth " (status.chain_depth) }
+                        span #depth { "depth " (status.chain_depth) }
                         @match &status.attestation {
                             Some(mode) if mode == "mock" => span.badge.warn title="mock attestation: proves nothing about the hardware" { "mock attestation" },
                             Some(mode) => span.badge.allow { (mode) },

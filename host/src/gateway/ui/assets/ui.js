@@ -80,6 +80,8 @@
       const empty = document.getElementById("feed-empty");
       if (empty) empty.remove();
       if (!s.event) bump(s.decision === "deny" ? "count-deny" : "count-allow");
+      const depth = document.getElementById("depth");
+      if (depth && s.chain_depth != null) depth.textContent = "depth " + s.chain_depth;
       scheduleChainCheck();
     });
   }
