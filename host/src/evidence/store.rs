@@ -333,8 +333,28 @@ impl EvidenceStore for SqliteStore {
 /// or new genesis), so that reordering stored evidence is reported too. The one verification
 /// used by the CLI and the HTTP API.
 pub fn verify_stored(ars: &[Value]) -> lucid_ar::ChainReport {
-    let mut report = lucid_ar::verify_chain(ars);
-    let depth = |ar: &Value| ar.get("chain_depth").and_then(Value::as_u64);
+    in_chain_order(lucid_ar::verify_chain(ars), ars)
+}
+
+/// [`verify_stored`] for a window of a chain, oldest first, that may start after its genesis:
+/// then its first AR's predecessor is not given (`lucid_ar::verify_segment`, reported as
+/// `anchor`); a window that starts at a genesis is verified as a chain.
+pub fn verify_stored_window(ars: &[Value]) -> lucid_ar::ChainReport {
+    let from_genesis = ars.first().and_then(depth_of) == Some(0);
+    if from_genesis || ars.is_empty() {
+        verify_stored(ars)
+    } else {
+        in_chain_order(lucid_ar::verify_segment(ars), ars)
+    }
+}
+
+fn depth_of(ar: &Value) -> Option<u64> {
+    ar.get("chain_depth").and_then(Value::as_u64)
+}
+
+/// `report` with an error for every AR stored out of chain order.
+fn in_chain_order(mut report: lucid_ar::ChainReport, ars: &[Value]) -> lucid_ar::ChainReport {
+    let depth = depth_of;
     for (i, pair) in ars.windows(2).enumerate() {
         if let (Some(a), Some(b)) = (depth(&pair[0]), depth(&pair[1]))
             && b != a + 1

@@ -265,7 +265,7 @@ async fn claims(
 }
 
 /// Run a query against the evidence store off the async workers.
-async fn with_store<T: Send + 'static>(
+pub(super) async fn with_store<T: Send + 'static>(
     gateway: &Arc<Gateway>,
     f: impl FnOnce(&mut dyn crate::evidence::EvidenceStore) -> Result<T, crate::evidence::StoreError>
     + Send
@@ -366,7 +366,10 @@ async fn attestation_chain(
 
 /// The report status of one binding of a chain (see [`crate::attestation::keys_of`]): whether
 /// a report for it is kept (`attested`).
-fn report_status(binding: Option<&str>, attestor: Option<&crate::attestation::Attestor>) -> Value {
+pub(super) fn report_status(
+    binding: Option<&str>,
+    attestor: Option<&crate::attestation::Attestor>,
+) -> Value {
     match (binding, attestor) {
         (None, _) => json!({"status": "none", "reason": "signed before bindings"}),
         (Some(_), None) => json!({"status": "unavailable"}),

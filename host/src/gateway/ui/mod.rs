@@ -33,7 +33,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Gateway;
-use crate::evidence::{StoreError, chain_ending_at, parse, verify_stored};
+use crate::evidence::{StoreError, chain_ending_at, parse, verify_stored, verify_stored_window};
 use view::{Filters, MetricsView, Summary};
 
 type Shared = State<Arc<Gateway>>;
@@ -355,7 +355,7 @@ async fn wait_for<'a>(
     }
 }
 
-/// Run a query against the evidence store off the async workers.
+/// [`super::api::with_store`] within the Observer's bound on evidence reads, failing as a page.
 async fn with_store<T: Send + 'static>(
     gateway: &Arc<Gateway>,
     f: impl FnOnce(&mut dyn crate::evidence::EvidenceStore) -> Result<T, StoreError> + Send + 'static,
@@ -365,26 +365,9 @@ async fn with_store<T: Send + 'static>(
         "the Observer is reading evidence for other pages; retry shortly",
     )
     .await?;
-    let store = gateway.evidence.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(store.as_mut())
-    })
-    .await
-    .map_err(|e| {
-        failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            format!("the evidence store query failed: {e}"),
-        )
-    })?
-    .map_err(|e| {
-        failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Evidence store error",
-            e.to_string(),
-        )
-    })
+    super::api::with_store(gateway, f)
+        .await
+        .map_err(|e| failure(e.status, "Evidence store error", e.message))
 }
 
 /// The state of a stretch of the chain as read from the store.
@@ -396,29 +379,6 @@ pub struct ChainWindow {
     pub broken: Option<String>,
     /// The window does not reach the genesis.
     pub partial: bool,
-}
-
-/// Verify a stretch of ARs, oldest first: from its genesis with [`verify_stored`], else as a
-/// segment (its first AR's predecessor not given), with the same order check.
-fn verify_window(ars: &[Value]) -> lucid_ar::ChainReport {
-    let from_genesis = ars
-        .first()
-        .and_then(|a| a.get("chain_depth"))
-        .and_then(Value::as_u64)
-        == Some(0);
-    if from_genesis || ars.is_empty() {
-        return verify_stored(ars);
-    }
-    let mut report = lucid_ar::verify_segment(ars);
-    let stored = verify_stored(ars);
-    // verify_stored's own additions (order of depths) apply to a segment too.
-    for e in stored.errors {
-        if e.reason.starts_with("stored out of chain order") {
-            report.errors.push(e);
-        }
-    }
-    report.valid = report.errors.is_empty();
-    report
 }
 
 /// The last `n` ARs of the chain ending at `end` (the newest stored when `None`), checked.
@@ -446,7 +406,7 @@ fn read_window(
     };
     match chain_ending_at(store, &tip, n) {
         Ok(Some(ars)) => {
-            let report = verify_window(&ars);
+            let report = verify_stored_window(&ars);
             let partial = report.anchor.is_some();
             // The walk back stops early only at the genesis; stopping before the window is
             // full at an AR that names a predecessor means that predecessor is gone (deleted,
@@ -699,10 +659,6 @@ fn json_response(value: Value) -> Response {
     secure(axum::Json(value).into_response())
 }
 
-fn valid_hash(h: &str) -> Option<String> {
-    (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| h.to_ascii_lowercase())
-}
-
 async fn passport(
     State(gateway): Shared,
     headers: HeaderMap,
@@ -712,7 +668,7 @@ async fn passport(
     if let Err(d) = authorize(&gateway, &headers, &path) {
         return d.into_response();
     }
-    let Some(hash) = valid_hash(&ar_hash) else {
+    let Some(hash) = crate::passport::lowercase_hash(&ar_hash) else {
         return failure(
             StatusCode::BAD_REQUEST,
             "Not an ar_hash",
@@ -811,7 +767,7 @@ async fn chain(
     let end = if q.end.is_empty() {
         None
     } else {
-        match valid_hash(&q.end) {
+        match crate::passport::lowercase_hash(&q.end) {
             Some(h) => Some(h),
             None => {
                 return failure(
@@ -841,14 +797,7 @@ async fn chain(
         None
     };
     let keys: Vec<Value> = crate::attestation::keys_of(&window.ars, |binding| {
-        match (binding, gateway.attestor.as_deref()) {
-            (None, _) => serde_json::json!({"status": "none"}),
-            (Some(_), None) => serde_json::json!({"status": "unavailable"}),
-            (Some(hash), Some(a)) => match a.kept(hash) {
-                Some(k) => serde_json::json!({"status": "attested", "mode": k.mode}),
-                None => serde_json::json!({"status": "missing"}),
-            },
-        }
+        super::api::report_status(binding, gateway.attestor.as_deref())
     });
     ok(pages::chain(&pages::ChainPage {
         window: &window,
@@ -1042,7 +991,7 @@ async fn login(
             pages::login(&next, Some("Too many failed attempts; wait a minute.")),
         );
     }
-    let digest = hex::encode(Sha256::digest(form.token.trim().as_bytes()));
+    let digest = super::sha256_hex(form.token.trim());
     if !digest.eq_ignore_ascii_case(expected) {
         gateway.ui.login_failed(client);
         tracing::warn!(client = ?client, "observer: a login with a wrong admin token");

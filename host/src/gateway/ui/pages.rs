@@ -579,18 +579,6 @@ pub fn auditors(p: &AuditorsPage) -> Markup {
             .iter()
             .filter(|e| e.reason.is_none() && e.id.is_some())
             .all(|e| e.signer.is_some());
-    let phase_rows: Vec<(String, super::view::Latency)> = p
-        .metrics
-        .phases
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
-    let auditor_rows: Vec<(String, super::view::Latency)> = p
-        .metrics
-        .auditors
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
     let body = html! {
         h1 { "Auditors" }
         p { "Plugin set " code.hash { (set.hash) } " · "
@@ -625,9 +613,9 @@ pub fn auditors(p: &AuditorsPage) -> Markup {
             }
         }
         h2 { "Latency per phase" }
-        (plot::latencies("phases", &phase_rows))
+        (plot::latencies("phases", &p.metrics.phases))
         h2 { "Latency per auditor" }
-        (plot::latencies("auditor calls", &auditor_rows))
+        (plot::latencies("auditor calls", &p.metrics.auditors))
         h2 { "Vocabularies and settings" }
         @for plugin in &set.plugins {
             @let v = &plugin.auditor.vocabulary;

@@ -1,6 +1,8 @@
 //! Plots as inline SVG, drawn on the server: they need no script and no external asset, and the
 //! page's CSS colours them (classes `allow`, `deny`, `p50`, `p99`).
 
+use std::collections::BTreeMap;
+
 use maud::{Markup, html};
 
 use super::view::Latency;
@@ -111,13 +113,13 @@ pub fn duration(seconds: f64) -> String {
 }
 
 /// p50 and p99 per label, as pairs of horizontal bars on one linear scale.
-pub fn latencies(title: &str, rows: &[(String, Latency)]) -> Markup {
+pub fn latencies(title: &str, rows: &BTreeMap<String, Latency>) -> Markup {
     if rows.is_empty() {
         return html! { p.empty { "No " (title) " measured yet." } };
     }
     let max = rows
-        .iter()
-        .map(|(_, l)| l.p99.max(l.p50))
+        .values()
+        .map(|l| l.p99.max(l.p50))
         .fold(0.0_f64, f64::max)
         .max(1e-9);
     let (left, right, row_h) = (130.0, 250.0, 26.0);
