@@ -57,26 +57,48 @@ fn start() -> Gw {
     start_with(None, &[])
 }
 
-struct Reply {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: String,
+/// An answer of the gateway, read whole.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: ureq::http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
-            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+            .unwrap_or_else(|| panic!("no {name} header in {:?}: {}", self.headers, self.body))
             .to_str()
             .unwrap()
     }
+
+    fn read(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
 }
 
-fn post_via(
+pub(crate) fn get_via(
+    agent: &ureq::Agent,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = agent.get(format!("{base}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    Reply::read(req.call().expect("request"))
+}
+
+pub(crate) fn post_via(
     agent: &ureq::Agent,
     base: &str,
     path: &str,
@@ -89,16 +111,11 @@ fn post_via(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = req.send(body).expect("request");
-    Reply {
-        status: resp.status().as_u16(),
-        headers: resp.headers().clone(),
-        body: resp.body_mut().read_to_string().unwrap_or_default(),
-    }
+    Reply::read(req.send(body).expect("request"))
 }
 
 /// A chat completion from any thread (a `Gw` itself stays on the test's thread).
-fn chat_via(agent: &ureq::Agent, base: &str, text: &str) -> Reply {
+pub(crate) fn chat_via(agent: &ureq::Agent, base: &str, text: &str) -> Reply {
     let body = json!({"model": "mock-1", "messages": [{"role": "user", "content": text}]});
     post_via(agent, base, "/v1/chat/completions", &body.to_string(), &[])
 }
@@ -109,16 +126,7 @@ impl Gw {
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let mut resp = req.call().expect("request");
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
-        }
+        get_via(&self.agent, &self.base, path, headers)
     }
 
     fn chat(&self, text: &str) -> Reply {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::gateway::{Reply, chat_via, get_via};
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Network::CookieSameSite;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
@@ -25,27 +26,6 @@ struct Gw {
     _daemon: Daemon,
     base: String,
     agent: ureq::Agent,
-}
-
-struct Reply {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name} header in {:?}: {}", self.headers, self.body))
-            .to_str()
-            .expect("an ASCII header")
-            .to_string()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
 }
 
 /// A gateway with the shipped auditors, the balanced preset and `config` (lucid.toml), on a
@@ -82,16 +62,7 @@ impl Gw {
     }
 
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.agent.get(self.url(path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let mut resp = req.call().expect("a GET to the gateway");
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
-        }
+        get_via(&self.agent, &self.base, path, headers)
     }
 
     /// The status and content type of `path` without reading its body (an event stream does
@@ -112,18 +83,7 @@ impl Gw {
     }
 
     fn chat(&self, text: &str) -> Reply {
-        let body = json!({"model": "mock-1", "messages": [{"role": "user", "content": text}]});
-        let mut resp = self
-            .agent
-            .post(self.url("/v1/chat/completions"))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .expect("a chat completion");
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
-        }
+        chat_via(&self.agent, &self.base, text)
     }
 
     /// The AR of an exchange from the admin API.
@@ -318,7 +278,7 @@ fn feed_shows_a_new_exchange_live() {
     let gw = start("");
     let earlier = gw.chat("What is the capital of France?");
     assert_eq!(earlier.status, 200, "{}", earlier.body);
-    let earlier = earlier.header("x-lucid-ar-hash");
+    let earlier = earlier.header("x-lucid-ar-hash").to_string();
 
     let page = Page::open();
     page.goto(&gw.url("/ui"), "feed");
@@ -334,7 +294,7 @@ fn feed_shows_a_new_exchange_live() {
     let reply = gw.chat("And of Spain?");
     let answered = Instant::now();
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let hash = reply.header("x-lucid-ar-hash");
+    let hash = reply.header("x-lucid-ar-hash").to_string();
     let row = format!("tr.exchange[data-ar-hash={}]", js_str(&hash));
     let took = page.wait_since(
         &format!("the row of {hash} in the open feed"),
@@ -381,7 +341,7 @@ fn denied_passport_lists_reason_and_claims() {
     let gw = start("");
     let reply = gw.chat("my card is 4111 1111 1111 1111, please store it");
     assert_eq!(reply.status, 403, "{}", reply.body);
-    let hash = reply.header("x-lucid-ar-hash");
+    let hash = reply.header("x-lucid-ar-hash").to_string();
     let ar = gw.ar(&hash, &[]);
     assert_eq!(ar["decision"], "deny");
     // What the receipt says denied it: the policy ids and auditor errors of the denying phases.
@@ -472,8 +432,8 @@ fn tampered_chain_shows_invalid() {
             let reply = gw.chat(&format!("question {q}"));
             assert_eq!(reply.status, 200, "{}", reply.body);
             (
-                reply.header("x-lucid-ar-hash"),
-                reply.header("x-lucid-chain-depth"),
+                reply.header("x-lucid-ar-hash").to_string(),
+                reply.header("x-lucid-chain-depth").to_string(),
             )
         })
         .collect();
@@ -557,7 +517,7 @@ fn login_is_required_with_an_admin_token() {
     let bearer = format!("Bearer {token}");
     let reply = gw.chat("hello");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let hash = reply.header("x-lucid-ar-hash");
+    let hash = reply.header("x-lucid-ar-hash").to_string();
 
     // Without the cookie: a redirect to the login page, and no event stream.
     let plain = gw.get("/ui", &[]);
